@@ -1,0 +1,60 @@
+# Lucid's verbs. `make start` runs Lucid on the embedded store; `make test` runs every test.
+SHELL := /bin/bash
+NPM_STAMP := node_modules/.install-stamp
+LUCID := node dist/cli/main.js
+SPEC := spec/lucid.yaml
+GENERATED := generated/lucid.d.ts
+
+.PHONY: install generate build start test test-unit test-http test-e2e test-contract contract check fix lint clean
+
+install: $(NPM_STAMP)
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+generate: install
+	npx openapi-typescript $(SPEC) -o $(GENERATED)
+
+build: install
+	@npx openapi-typescript $(SPEC) -o $(GENERATED) --check >/dev/null 2>&1 || { echo "generated/ is out of date with $(SPEC): run 'make generate'"; exit 1; }
+	npx tsc -p tsconfig.json
+	@chmod +x dist/cli/main.js
+
+start: build
+	@if [ ! -f "$${LUCID_CONFIG:-lucid.yml}" ]; then \
+	  $(LUCID) init; \
+	else \
+	  token=$$($(LUCID) token issue) && \
+	  echo "Using the existing $${LUCID_CONFIG:-lucid.yml}. A root token (30 days):" && echo "$$token" && \
+	  echo && echo "Try:" && \
+	  echo "  export LUCID_TOKEN=$$token" && \
+	  echo "  curl -X PUT -H \"Authorization: Bearer \$$LUCID_TOKEN\" -H 'Content-Type: text/plain' --data-binary 'hello world' http://127.0.0.1:7021/api/kv/greeting" && \
+	  echo "  curl -H \"Authorization: Bearer \$$LUCID_TOKEN\" http://127.0.0.1:7021/api/kv/greeting"; \
+	fi
+	@exec $(LUCID) server
+
+test: build check test-unit test-e2e test-contract
+
+test-unit: build
+	npx vitest run --project unit --project http
+
+test-e2e: build
+	npx vitest run --project e2e
+
+test-contract contract: build
+	node test/contract/run-dredd.mjs
+
+check: lint
+	@npx openapi-typescript $(SPEC) -o $(GENERATED) --check >/dev/null 2>&1 || { echo "generated/ differs from what $(SPEC) produces. Fix: make generate, then commit generated/"; exit 1; }
+	@echo "check: generated/ matches $(SPEC)"
+
+lint: install
+	npx tsc -p tsconfig.check.json
+	npx eslint .
+
+fix: install
+	npx eslint . --fix
+
+clean:
+	rm -rf dist .tmp test/browser/screenshots bench/results

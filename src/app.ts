@@ -1,0 +1,189 @@
+/**
+ * The composition root: builds the express app, with openapi-backend routing, authenticating and
+ * validating every request from spec/lucid.yaml, from the dependencies it is given.
+ */
+import { readFileSync } from 'node:fs';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { OpenAPIBackend, type Context, type Document } from 'openapi-backend';
+import type { Logger } from 'pino';
+import YAML from 'yaml';
+import addFormats from 'ajv-formats';
+import { TokenAuthority, bearerToken, type Principal } from './auth.js';
+import type { Config } from './config.js';
+import { LucidError, StoreUnavailableError } from './errors.js';
+import { handlers } from './handlers/index.js';
+import type { HandlerContext, OperationId, Reply } from './handlers/types.js';
+import type { Store } from './store/types.js';
+import { SPEC_PATH, VERSION } from './version.js';
+
+export interface AppDeps {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  /** Test-only: check every response against the spec and answer 500 when one breaks it. */
+  validateResponses?: boolean;
+}
+
+export interface App {
+  app: express.Express;
+  /** The spec the app serves, parsed. */
+  spec: Document;
+}
+
+const PATCH_BODY_LIMIT = '64kb';
+const METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'POST', 'OPTIONS'] as const;
+
+/** Loads the spec document Lucid is built from. */
+export function loadSpec(): Document {
+  return YAML.parse(readFileSync(SPEC_PATH, 'utf8')) as Document;
+}
+
+/** Builds the app; fails at once when the spec and the handlers disagree. */
+export async function createApp(deps: AppDeps): Promise<App> {
+  const { config, store, logger } = deps;
+  const authority = config.auth.enabled ? new TokenAuthority(config.auth.secret) : undefined;
+  const spec = loadSpec();
+  const api = new OpenAPIBackend({
+    definition: structuredClone(spec),
+    strict: true,
+    validate: true,
+    coerceTypes: true,
+    customizeAjv: (ajv) => {
+      addFormats.default(ajv, ['date-time']);
+      return ajv;
+    },
+  });
+
+  const respond = (res: Response, reply: Reply, operationId?: string): void => {
+    if (deps.validateResponses && operationId !== undefined) assertMatchesSpec(api, reply, operationId);
+    res.statusCode = reply.status;
+    for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
+    if (Buffer.isBuffer(reply.body)) {
+      res.end(reply.body);
+    } else if (reply.body !== undefined) {
+      const json = JSON.stringify(reply.body);
+      res.setHeader('Content-Type', 'application/json; charset=utf-8');
+      res.setHeader('Content-Length', Buffer.byteLength(json));
+      res.end(json);
+    } else {
+      res.end();
+    }
+  };
+
+  const fail = (res: Response, error: LucidError, operationId?: string, headers?: Record<string, string>): void =>
+    respond(res, { status: error.status as never, body: { message: error.message }, headers }, operationId);
+
+  for (const [operationId, handler] of Object.entries(handlers)) {
+    api.register(operationId, async (c: Context, req: Request, res: Response) => {
+      const context: HandlerContext = {
+        request: req,
+        params: c.request.params as Record<string, string>,
+        body: c.request.requestBody,
+        principal: c.security.bearerAuth as Principal | undefined,
+        store,
+        config,
+      };
+      respond(res, await (handler as (context: HandlerContext) => Promise<Reply>)(context), operationId);
+    });
+  }
+
+  api.registerSecurityHandler('bearerAuth', (_c: Context, req: Request): Principal | false => {
+    if (authority === undefined) return { subject: 'anonymous', expiresAt: Number.POSITIVE_INFINITY };
+    const token = bearerToken(req.headers.authorization);
+    return (token !== undefined && authority.verify(token)) || false;
+  });
+
+  api.register({
+    unauthorizedHandler: (c: Context, req: Request, res: Response) => {
+      const challenge = req.headers.authorization === undefined ? 'Bearer realm="lucid"' : 'Bearer realm="lucid", error="invalid_token"';
+      fail(res, new LucidError('UNAUTHORIZED'), c.operation.operationId, { 'WWW-Authenticate': challenge });
+    },
+    validationFail: (c: Context, _req: Request, res: Response) => {
+      fail(res, new LucidError('INVALID_REQUEST', describeValidation(c)), c.operation.operationId);
+    },
+    notFound: (_c: Context, _req: Request, res: Response) => fail(res, new LucidError('ROUTE_NOT_FOUND')),
+    methodNotAllowed: (c: Context, _req: Request, res: Response) => {
+      const allowed = METHODS.filter((method) => api.router.matchOperation({ ...c.request, method }) !== undefined);
+      fail(res, new LucidError('METHOD_NOT_ALLOWED'), undefined, { Allow: allowed.join(', ') });
+    },
+    notImplemented: (c: Context, _req: Request, res: Response) => {
+      logger.error({ operationId: c.operation.operationId }, 'operation has no handler');
+      fail(res, new LucidError('INTERNAL'));
+    },
+  });
+
+  await api.init();
+  const missing = api.router.getOperations().filter((operation) => !(operation.operationId! in handlers));
+  if (missing.length > 0) throw new Error(`Operations without a handler: ${missing.map((o) => o.operationId).join(', ')}`);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use((_req, res, next) => {
+    res.setHeader('Server', `Lucid/${VERSION}`);
+    next();
+  });
+  // Only PATCH takes a JSON body; PUT bodies are raw and are read by putKey after authentication.
+  const patchJson = express.json({ limit: PATCH_BODY_LIMIT, type: ['application/json', 'application/*+json'] });
+  app.use((req, res, next) => (req.method === 'PATCH' ? patchJson(req, res, next) : next()));
+  app.use(async (req: Request, res: Response) => {
+    await api.handleRequest(
+      { method: req.method, path: req.path, query: req.query as Record<string, string>, headers: req.headers as Record<string, string>, body: req.body },
+      req,
+      res,
+    );
+  });
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const known = toLucidError(error);
+    if (known.code === 'INTERNAL') logger.error({ err: error, method: req.method, path: req.path }, 'unexpected error');
+    else if (error instanceof StoreUnavailableError) logger.warn({ err: error.cause }, 'store unavailable');
+    if (known.code === 'VALUE_TOO_LARGE') res.setHeader('Connection', 'close');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    fail(res, known);
+  });
+  return { app, spec };
+}
+
+/** Maps anything thrown while serving a request to the error a client sees. */
+function toLucidError(error: unknown): LucidError {
+  if (error instanceof LucidError) return error;
+  const type = (error as { type?: string } | undefined)?.type;
+  if (type === 'entity.parse.failed') return new LucidError('MALFORMED_JSON');
+  if (type === 'entity.too.large') return new LucidError('VALUE_TOO_LARGE', `The operation body is larger than ${PATCH_BODY_LIMIT}.`);
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new LucidError('INVALID_REQUEST', 'The body encoding is not supported.');
+  if (error instanceof URIError) return new LucidError('INVALID_REQUEST', 'The path is not valid percent-encoding.');
+  return new LucidError('INTERNAL');
+}
+
+/** Turns openapi-backend's (ajv's) validation errors into one readable sentence. */
+function describeValidation(c: Context): string {
+  const parts = (c.validation.errors ?? []).map((error) => {
+    const where = error.instancePath
+      .replace(/^\/(requestBody|path|query|headers)/, '$1')
+      .replace(/^path\//, '')
+      .replace(/^requestBody\/?/, 'body ')
+      .replaceAll('/', '.')
+      .trim();
+    const allowed = error.keyword === 'enum' ? `: ${(error.params.allowedValues as string[]).join(', ')}` : '';
+    const extra = error.keyword === 'additionalProperties' ? ` (${String(error.params.additionalProperty)})` : '';
+    return `${where || 'request'} ${error.message ?? 'is invalid'}${allowed}${extra}`;
+  });
+  return `Invalid request: ${[...new Set(parts)].join('; ') || 'it does not match the API'}.`;
+}
+
+function assertMatchesSpec(api: OpenAPIBackend, reply: Reply, operationId: string): void {
+  const problems: string[] = [];
+  if (!Buffer.isBuffer(reply.body)) {
+    const result = api.validateResponse(reply.body, operationId as OperationId, reply.status);
+    for (const error of result.errors ?? []) problems.push(`body${error.instancePath} ${error.message}`);
+  }
+  const headers = Object.fromEntries(Object.entries(reply.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
+  const headerResult = api.validateResponseHeaders(headers, operationId, { statusCode: reply.status, setMatchType: 'superset' as never });
+  for (const error of headerResult.errors ?? []) problems.push(`headers${error.instancePath} ${error.message}`);
+  if (problems.length > 0) {
+    throw new Error(`Response ${reply.status} of ${operationId} breaks the spec: ${problems.join('; ')}`);
+  }
+}

@@ -1,0 +1,69 @@
+/** JWT verification and minting: HS256 only, the secret held as a KeyObject, `exp` required. */
+import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+
+/** What a verified token tells about its bearer. */
+export interface Principal {
+  subject: string;
+  /** The token's id (`jti`), when it has one. */
+  tokenId?: string | undefined;
+  expiresAt: number;
+}
+
+const ALGORITHMS: jwt.Algorithm[] = ['HS256'];
+
+/** Generates a fresh secret for `lucid init`: 48 random bytes, base64url (64 characters). */
+export function generateSecret(): string {
+  return randomBytes(48).toString('base64url');
+}
+
+/** Verifies and mints tokens with one secret. Build it once; verifying is then cheap. */
+export class TokenAuthority {
+  readonly #key: KeyObject;
+
+  constructor(secret: string) {
+    this.#key = createSecretKey(Buffer.from(secret, 'utf8'));
+  }
+
+  /**
+   * Verifies a bearer token and returns its principal, or undefined for any token that is missing,
+   * malformed, expired, tampered with, signed with another key or algorithm (`none` included), or
+   * without `exp`.
+   */
+  verify(token: string): Principal | undefined {
+    try {
+      const claims = jwt.verify(token, this.#key, { algorithms: ALGORITHMS });
+      if (typeof claims !== 'object' || typeof claims.exp !== 'number') return undefined;
+      return { subject: typeof claims.sub === 'string' ? claims.sub : '', tokenId: claims.jti, expiresAt: claims.exp * 1000 };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Mints a token for `subject` that expires after `expiresInSeconds`. */
+  issue(subject: string, expiresInSeconds: number): string {
+    return jwt.sign({}, this.#key, {
+      algorithm: 'HS256',
+      subject,
+      expiresIn: expiresInSeconds,
+      jwtid: randomBytes(9).toString('base64url'),
+    });
+  }
+}
+
+/** Takes the token out of an `Authorization: Bearer ...` header value. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const match = /^Bearer[ ]+([^ ]+)[ ]*$/i.exec(header);
+  return match?.[1];
+}
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800, y: 31_536_000 };
+
+/** Parses a duration like `90s`, `15m`, `12h`, `30d`, `1y` (or bare seconds) into seconds. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+)\s*([smhdwy]?)$/.exec(text.trim());
+  if (!match) return undefined;
+  const seconds = Number(match[1]) * UNITS[match[2] || 's']!;
+  return seconds > 0 && Number.isSafeInteger(seconds) ? seconds : undefined;
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/** The `lucid` command: parses argv and dispatches; the only place that turns errors into exit codes. */
+import { Command, CommanderError } from 'commander';
+import { VERSION } from '../version.js';
+import { init } from './init.js';
+import { serve } from './server.js';
+import { issueToken } from './token.js';
+
+const io = { out: (text: string) => process.stdout.write(text), err: (text: string) => process.stderr.write(text) };
+
+const program = new Command('lucid')
+  .description('Lucid: a key-value store with an HTTP API.')
+  .version(VERSION)
+  .exitOverride()
+  .showHelpAfterError('(run with --help for usage)');
+
+program
+  .command('init')
+  .description('write a config file with a generated secret (mode 0600) and print a root token')
+  .option('-c, --config <file>', 'config file to write (default: $LUCID_CONFIG or ./lucid.yml)')
+  .option('--secret <secret>', 'use this secret instead of generating one (at least 32 characters)')
+  .option('-f, --force', 'overwrite an existing config file')
+  .action((options) => init(options, io));
+
+program
+  .command('server')
+  .description('run the Lucid server')
+  .option('-c, --config <file>', 'config file (default: $LUCID_CONFIG or ./lucid.yml)')
+  .option('-p, --port <port>', 'port to listen on (default 7021)')
+  .option('-H, --host <host>', 'address to listen on (default 127.0.0.1)')
+  .action((options) => serve(options, io.err));
+
+const token = program.command('token').description('manage tokens');
+token
+  .command('issue')
+  .description('print a new signed token (the JWT alone, on stdout)')
+  .option('-c, --config <file>', 'config file (default: $LUCID_CONFIG or ./lucid.yml)')
+  .option('-s, --subject <subject>', 'who the token is for', 'root')
+  .option('-e, --expires-in <duration>', 'lifetime, e.g. 15m, 12h, 30d, 1y', '30d')
+  .action((options) => {
+    io.out(`${issueToken(options)}\n`);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // Commander has already printed its message (or the help/version text).
+    process.exit(error.exitCode);
+  }
+  process.stderr.write(`lucid: ${(error as Error).message}\n`);
+  process.exit(1);
+}

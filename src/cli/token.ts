@@ -1,0 +1,38 @@
+/** `lucid token issue`: prints a signed JWT, alone, on stdout. */
+import { parseDuration, TokenAuthority } from '../auth.js';
+import { loadConfig, type Config } from '../config.js';
+import { ConfigError } from '../errors.js';
+
+export const ROOT_SUBJECT = 'root';
+export const DEFAULT_TOKEN_LIFETIME = '30d';
+
+export interface IssueOptions {
+  config?: string;
+  subject?: string;
+  expiresIn?: string;
+}
+
+export function parseLifetime(text: string): number {
+  const seconds = parseDuration(text);
+  if (seconds === undefined) throw new ConfigError(`--expires-in must be a duration like 90s, 15m, 12h, 30d or 1y; got "${text}".`);
+  return seconds;
+}
+
+export function issueToken(options: IssueOptions): string {
+  const lifetime = parseLifetime(options.expiresIn ?? DEFAULT_TOKEN_LIFETIME);
+  const { config } = loadConfig({ file: options.config });
+  if (!config.auth.enabled && config.auth.secret.length === 0) {
+    throw new ConfigError('Auth is disabled and there is no secret to sign tokens with.');
+  }
+  return new TokenAuthority(config.auth.secret).issue(options.subject ?? ROOT_SUBJECT, lifetime);
+}
+
+/** A ready-to-paste curl line that stores and reads a value. */
+export function curlExample(config: Config, token: string): string {
+  const base = `http://${config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host}:${config.server.port}`;
+  return [
+    `  export LUCID_TOKEN=${token}`,
+    `  curl -X PUT -H "Authorization: Bearer $LUCID_TOKEN" -H 'Content-Type: text/plain' --data-binary 'hello world' ${base}/api/kv/greeting`,
+    `  curl -H "Authorization: Bearer $LUCID_TOKEN" ${base}/api/kv/greeting`,
+  ].join('\n');
+}

@@ -1,0 +1,228 @@
+/** Lucid's configuration: the defaults, the schema, and the loader that layers file, environment and flags. */
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import YAML from 'yaml';
+import { ConfigError } from './errors.js';
+
+/** The validated, frozen configuration every part of Lucid reads. */
+export interface Config {
+  server: { host: string; port: number; requestTimeoutMs: number; headersTimeoutMs: number; keepAliveTimeoutMs: number };
+  /** Where data lives, as a URL: `sqlite://PATH` (PATH relative to the config file's folder). */
+  store: string;
+  auth: { enabled: boolean; secret: string };
+  limits: { maxValueBytes: number };
+  sqlite: { synchronous: 'normal' | 'full' };
+  expiry: { sweepIntervalMs: number };
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+}
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+export const DEFAULT_CONFIG_FILE = 'lucid.yml';
+export const MIN_SECRET_LENGTH = 32;
+
+/** Every default in one place; the README's configuration reference mirrors this object. */
+export const defaults: Omit<Config, 'auth'> & { auth: { enabled: boolean; secret: string } } = {
+  server: { host: '127.0.0.1', port: 7021, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000 },
+  store: 'sqlite://data/lucid.sqlite',
+  auth: { enabled: true, secret: '' },
+  limits: { maxValueBytes: 7 * 1024 * 1024 },
+  sqlite: { synchronous: 'normal' },
+  expiry: { sweepIntervalMs: 1000 },
+  log: { level: 'info' },
+};
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['server', 'store', 'auth', 'limits', 'sqlite', 'expiry', 'log'],
+  properties: {
+    server: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        host: { type: 'string', minLength: 1 },
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        requestTimeoutMs: { type: 'integer', minimum: 1000 },
+        headersTimeoutMs: { type: 'integer', minimum: 1000 },
+        keepAliveTimeoutMs: { type: 'integer', minimum: 0 },
+      },
+    },
+    store: { type: 'string', pattern: '^sqlite://.+' },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' },
+        secret: { type: 'string' },
+      },
+    },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { maxValueBytes: { type: 'integer', minimum: 1, maximum: 512 * 1024 * 1024 } },
+    },
+    sqlite: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { synchronous: { enum: ['normal', 'full'] } },
+    },
+    expiry: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { sweepIntervalMs: { type: 'integer', minimum: 10 } },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } },
+    },
+  },
+} as const;
+
+const validate = new Ajv({ allErrors: true }).compile(schema);
+
+/** Environment variables that override config values; documented in the README. */
+export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'integer' | 'boolean' }> = {
+  LUCID_HOST: { path: ['server', 'host'], type: 'string' },
+  LUCID_PORT: { path: ['server', 'port'], type: 'integer' },
+  LUCID_STORE: { path: ['store'], type: 'string' },
+  LUCID_SECRET: { path: ['auth', 'secret'], type: 'string' },
+  LUCID_AUTH_ENABLED: { path: ['auth', 'enabled'], type: 'boolean' },
+  LUCID_MAX_VALUE_BYTES: { path: ['limits', 'maxValueBytes'], type: 'integer' },
+  LUCID_SQLITE_SYNCHRONOUS: { path: ['sqlite', 'synchronous'], type: 'string' },
+  LUCID_SWEEP_INTERVAL_MS: { path: ['expiry', 'sweepIntervalMs'], type: 'integer' },
+  LUCID_LOG_LEVEL: { path: ['log', 'level'], type: 'string' },
+};
+
+export interface LoadOptions {
+  /** The config file; defaults to LUCID_CONFIG, then ./lucid.yml. */
+  file?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Values from command-line flags; they win over everything. */
+  overrides?: DeepPartial<Config>;
+  cwd?: string;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  file: string;
+  /** Problems worth a warning that do not stop start-up. */
+  warnings: string[];
+}
+
+/** Resolves which config file a command means. */
+export function configPath(file: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+  return path.resolve(cwd, file ?? env.LUCID_CONFIG ?? DEFAULT_CONFIG_FILE);
+}
+
+/** Loads, layers, validates and freezes the configuration, or throws one ConfigError listing every problem. */
+export function loadConfig(options: LoadOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const file = configPath(options.file, env, options.cwd);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new ConfigError(`No config file at ${file}. Run \`lucid init\` to create one, or pass --config FILE (or set LUCID_CONFIG).`);
+    }
+    throw new ConfigError(`Cannot read the config file ${file}: ${(error as Error).message}`);
+  }
+  let fromFile: unknown;
+  try {
+    fromFile = YAML.parse(text) ?? {};
+  } catch (error) {
+    throw new ConfigError(`The config file ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (typeof fromFile !== 'object' || Array.isArray(fromFile)) {
+    throw new ConfigError(`The config file ${file} must hold a YAML mapping of options.`);
+  }
+  const warnings: string[] = [];
+  const merged = merge(merge(merge(structuredClone(defaults), fromFile as object), envLayer(env)), options.overrides ?? {});
+  const config = finish(merged, path.dirname(file));
+  try {
+    if ((statSync(file).mode & 0o077) !== 0) {
+      warnings.push(`The config file ${file} holds the secret but is readable by other users: run \`chmod 600 ${file}\`.`);
+    }
+  } catch {
+    // It was readable a moment ago; a stat failure is not worth stopping for.
+  }
+  return { config, file, warnings };
+}
+
+/** Validates a whole config object (defaults already applied) and freezes it. Exported for tests. */
+export function finish(candidate: unknown, baseDir: string): Config {
+  const problems: string[] = [];
+  if (!validate(candidate)) {
+    for (const error of validate.errors ?? []) {
+      const where = error.instancePath.replace(/^\//, '').replaceAll('/', '.') || 'config';
+      const extra = error.keyword === 'additionalProperties' ? ` (${String(error.params.additionalProperty)})` : '';
+      const allowed = error.keyword === 'enum' ? ` (one of: ${(error.params.allowedValues as string[]).join(', ')})` : '';
+      problems.push(`${where} ${error.message ?? 'is invalid'}${extra}${allowed}`);
+    }
+  }
+  const config = candidate as Config;
+  if (problems.length === 0 && config.auth.enabled && config.auth.secret.length < MIN_SECRET_LENGTH) {
+    problems.push(
+      config.auth.secret === ''
+        ? 'auth.secret is missing: run `lucid init` to generate one (or set LUCID_SECRET)'
+        : `auth.secret must be at least ${MIN_SECRET_LENGTH} characters (HS256 needs a 256-bit key)`,
+    );
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+  const storePath = config.store.replace(/^sqlite:\/\//, '');
+  config.store = `sqlite://${path.resolve(baseDir, storePath)}`;
+  return deepFreeze(config);
+}
+
+function envLayer(env: NodeJS.ProcessEnv): object {
+  const layer: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, { path: keys, type }] of Object.entries(ENV_OVERRIDES)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    let value: unknown = raw;
+    if (type === 'integer') {
+      value = /^-?\d+$/.test(raw) ? Number(raw) : Number.NaN;
+      if (Number.isNaN(value)) problems.push(`${name} must be an integer, got "${raw}"`);
+    } else if (type === 'boolean') {
+      value = ['1', 'true', 'yes', 'on'].includes(raw.toLowerCase()) ? true : ['0', 'false', 'no', 'off'].includes(raw.toLowerCase()) ? false : undefined;
+      if (value === undefined) problems.push(`${name} must be true or false, got "${raw}"`);
+    }
+    let node = layer;
+    for (const key of keys.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+    node[keys[keys.length - 1]!] = value;
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid environment:\n  - ${problems.join('\n  - ')}`);
+  return layer;
+}
+
+function merge<T extends object>(base: T, layer: object): T {
+  for (const [key, value] of Object.entries(layer)) {
+    if (value === undefined) continue;
+    const current = (base as Record<string, unknown>)[key];
+    if (isPlainObject(value) && isPlainObject(current)) {
+      merge(current, value);
+    } else {
+      (base as Record<string, unknown>)[key] = value;
+    }
+  }
+  return base;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (isPlainObject(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

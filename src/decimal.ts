@@ -1,0 +1,43 @@
+/** Exact decimal arithmetic for counters: integers stay integers and 0.1 + 0.2 is 0.3. */
+
+const DECIMAL = /^\s*([+-]?)(\d+)(?:\.(\d+))?\s*$/;
+
+/** A decimal as an integer `units` scaled down by 10^scale. */
+interface Decimal {
+  units: bigint;
+  scale: number;
+}
+
+/** Parses a decimal number written in plain notation; undefined when the text is not one. */
+export function parseDecimal(text: string): Decimal | undefined {
+  const match = DECIMAL.exec(text);
+  if (!match) return undefined;
+  const [, sign, whole, fraction = ''] = match;
+  const units = BigInt(`${whole}${fraction}`);
+  return { units: sign === '-' ? -units : units, scale: fraction.length };
+}
+
+/** Turns a finite JS number (a JSON step) into a decimal without binary noise. */
+export function decimalFromNumber(value: number): Decimal {
+  const text = value.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 });
+  const parsed = parseDecimal(text);
+  if (!parsed) throw new RangeError(`Not a finite number: ${value}`);
+  return parsed;
+}
+
+export function addDecimals(a: Decimal, b: Decimal): Decimal {
+  const scale = Math.max(a.scale, b.scale);
+  return { units: a.units * 10n ** BigInt(scale - a.scale) + b.units * 10n ** BigInt(scale - b.scale), scale };
+}
+
+export function negate(value: Decimal): Decimal {
+  return { units: -value.units, scale: value.scale };
+}
+
+/** Writes a decimal back in plain notation, keeping its scale (`1.50` + `1` is `2.50`). */
+export function formatDecimal({ units, scale }: Decimal): string {
+  const negative = units < 0n;
+  const digits = (negative ? -units : units).toString().padStart(scale + 1, '0');
+  const text = scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+  return negative ? `-${text}` : text;
+}

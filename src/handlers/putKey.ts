@@ -1,0 +1,56 @@
+import type { Request } from 'express';
+import { fileTypeFromBuffer } from 'file-type';
+import { LucidError } from '../errors.js';
+import { putValue } from '../kv.js';
+import type { Handler } from './types.js';
+
+/** PUT /api/kv/{key}: stores the raw body, read only now that the request is authenticated. */
+export const putKey: Handler<'putKey'> = async ({ request, params, store, config }) => {
+  const value = await readBody(request, config.limits.maxValueBytes);
+  if (value.length === 0) throw new LucidError('EMPTY_BODY');
+  const contentType = request.headers['content-type'] ?? (await sniffContentType(value));
+  const { created, entry } = await putValue(store, params.key!, value, contentType);
+  return created
+    ? { status: 201, body: { message: 'The specified key was successfully created.' }, headers: { ETag: entry.etag } }
+    : { status: 200, body: { message: 'The specified key was successfully updated.' }, headers: { ETag: entry.etag } };
+};
+
+/** Reads the request body, refusing (413) as soon as it is known to exceed `limit`, without buffering past it. */
+async function readBody(request: Request, limit: number): Promise<Buffer> {
+  const tooLarge = () => new LucidError('VALUE_TOO_LARGE', `The value is larger than the limit of ${limit} bytes.`);
+  const declared = Number(request.headers['content-length'] ?? 0);
+  if (declared > limit) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A content type for a body sent without one: a known binary signature, else JSON or text, else octet-stream. */
+export async function sniffContentType(value: Buffer): Promise<string> {
+  const detected = await fileTypeFromBuffer(value);
+  if (detected) return detected.mime;
+  let text: string;
+  try {
+    text = utf8.decode(value);
+  } catch {
+    return 'application/octet-stream';
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0008\u000e-\u001f]/.test(text)) return 'application/octet-stream';
+  if (/^\s*[[{]/.test(text)) {
+    try {
+      JSON.parse(text);
+      return 'application/json';
+    } catch {
+      // Looks like JSON but is not: plain text.
+    }
+  }
+  return 'text/plain; charset=utf-8';
+}

@@ -1,0 +1,84 @@
+/** Starts Lucid on a real socket: opens the store, builds the app, listens, and shuts down gracefully. */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino, type Logger } from 'pino';
+import { createApp } from './app.js';
+import type { Config } from './config.js';
+import { openSqliteStore } from './store/sqlite.js';
+import type { Clock, Store } from './store/types.js';
+
+export interface ServerOptions {
+  config: Config;
+  logger?: Logger;
+  /** A store to use instead of opening the one the config names (tests). */
+  store?: Store;
+  clock?: Clock;
+  validateResponses?: boolean;
+}
+
+export interface RunningServer {
+  server: http.Server;
+  store: Store;
+  url: string;
+  port: number;
+  /** Stops accepting, lets in-flight requests finish, then closes the store. */
+  close(): Promise<void>;
+}
+
+/** Opens the store the config names. */
+export function openStore(config: Config, logger: Logger, clock?: Clock): Promise<Store> {
+  return openSqliteStore({
+    file: config.store.replace(/^sqlite:\/\//, ''),
+    synchronous: config.sqlite.synchronous,
+    sweepIntervalMs: config.expiry.sweepIntervalMs,
+    clock,
+    onError: (error) => logger.warn({ err: error }, 'expiry sweep failed'),
+  });
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { config } = options;
+  const logger = options.logger ?? pino({ level: config.log.level });
+  const store = options.store ?? (await openStore(config, logger, options.clock));
+  try {
+    const { app } = await createApp({ config, store, logger, validateResponses: options.validateResponses });
+    const server = http.createServer(app);
+    server.requestTimeout = config.server.requestTimeoutMs;
+    server.headersTimeout = config.server.headersTimeoutMs;
+    server.keepAliveTimeout = config.server.keepAliveTimeoutMs;
+    await listen(server, config.server.port, config.server.host);
+    const { port } = server.address() as AddressInfo;
+    const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+    let closing: Promise<void> | undefined;
+    return {
+      server,
+      store,
+      port,
+      url: `http://${host}:${port}`,
+      close: () =>
+        (closing ??= new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        }).then(() => store.close())),
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') reject(new Error(`Port ${port} on ${host} is already in use: stop the other process or pass --port.`));
+      else if (error.code === 'EADDRNOTAVAIL') reject(new Error(`Cannot listen on ${host}: the address is not available on this machine.`));
+      else if (error.code === 'EACCES') reject(new Error(`Not allowed to listen on port ${port} (ports below 1024 need privileges).`));
+      else reject(error);
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,210 @@
+/**
+ * The embedded default store: Keyv over @keyv/sqlite, one file in the data directory.
+ *
+ * Values go through Keyv with a binary serializer (frame.ts), so they are stored as BLOBs with no
+ * base64 inflation. What Keyv cannot do is done here, on the adapter's own connection:
+ * - atomicity: one process owns the file (a pid lock file refuses a second one), and every
+ *   read-modify-write of a key runs in that process's per-key queue, so a lock check and the write
+ *   it guards, or the read and write of an increment, cannot interleave with another write;
+ * - expiry: an indexed generated column reads each frame's expiry, and a background sweep deletes
+ *   expired rows; reads treat an expired row as missing even before the sweep reaches it;
+ * - durability: WAL journal; `synchronous=NORMAL` (default) keeps every acknowledged write across a
+ *   crash of the process, `FULL` also across power loss.
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import KeyvSqlite from '@keyv/sqlite';
+import Keyv from 'keyv';
+import { StoreUnavailableError } from '../errors.js';
+import { decodeEntry, encodeEntry, expirySql } from './frame.js';
+import { KeyQueue } from './key-queue.js';
+import type { Clock, Decide, Entry, Store } from './types.js';
+
+const NAMESPACE = 'lucid';
+const TABLE = 'keyv';
+const SWEEP_BATCH = 500;
+
+export interface SqliteStoreOptions {
+  /** The database file. */
+  file: string;
+  synchronous?: 'normal' | 'full';
+  /** How often expired rows are purged; 0 turns the background sweep off. */
+  sweepIntervalMs?: number;
+  clock?: Clock;
+  /** Told about failures of the background sweep. */
+  onError?: (error: unknown) => void;
+}
+
+/** Opens (creating when needed) the SQLite file and returns a ready store; throws a clear Error when it cannot. */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
+  const file = path.resolve(options.file);
+  mkdirSync(path.dirname(file), { recursive: true });
+  const releaseOwnership = claimFile(file);
+  try {
+    const adapter = new KeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: 5000 });
+    adapter.on('error', () => undefined); // Every failure also rejects the query that met it.
+    await adapter.query(`PRAGMA journal_mode=WAL`);
+    await adapter.query(`PRAGMA synchronous=${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    const columns = (await adapter.query(`PRAGMA table_xinfo(${TABLE})`)) as Array<{ name: string }>;
+    if (!columns.some((column) => column.name === 'lucid_expires_at')) {
+      await adapter.query(`ALTER TABLE ${TABLE} ADD COLUMN lucid_expires_at INTEGER GENERATED ALWAYS AS (${expirySql('value')}) VIRTUAL`);
+    }
+    await adapter.query(`CREATE INDEX IF NOT EXISTS ${TABLE}_lucid_expires_at ON ${TABLE}(lucid_expires_at) WHERE lucid_expires_at > 0`);
+    return new SqliteStore(adapter, releaseOwnership, options);
+  } catch (error) {
+    releaseOwnership();
+    throw new Error(`Cannot open the SQLite store at ${file}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+class SqliteStore implements Store {
+  readonly #keyv: Keyv<Entry>;
+  readonly #adapter: KeyvSqlite;
+  readonly #queue = new KeyQueue();
+  readonly #clock: Clock;
+  readonly #release: () => void;
+  readonly #sweeper: NodeJS.Timeout | undefined;
+  #sweeping = false;
+  #closed = false;
+  #disconnected = false;
+
+  constructor(adapter: KeyvSqlite, release: () => void, options: SqliteStoreOptions) {
+    this.#adapter = adapter;
+    this.#release = release;
+    this.#clock = options.clock ?? Date.now;
+    this.#keyv = new Keyv<Entry>({
+      store: adapter,
+      namespace: NAMESPACE,
+      throwOnErrors: true,
+      // Keyv hands the serializer { value, expires }; Lucid keeps its own expiry inside the frame.
+      serialize: ((data: { value: Entry }) => encodeEntry(data.value)) as never,
+      // Never called for BLOBs: Keyv only deserializes strings, so reads ask for the raw Buffer.
+      deserialize: (() => undefined) as never,
+    });
+    this.#keyv.on('error', () => undefined);
+    const interval = options.sweepIntervalMs ?? 1000;
+    if (interval > 0) {
+      this.#sweeper = setInterval(() => {
+        if (this.#sweeping) return;
+        this.#sweeping = true;
+        this.purgeExpired()
+          .catch((error: unknown) => options.onError?.(error))
+          .finally(() => {
+            this.#sweeping = false;
+          });
+      }, interval);
+      this.#sweeper.unref();
+    }
+  }
+
+  async get(key: string): Promise<Entry | undefined> {
+    return this.#live(await this.#read(key), this.#clock());
+  }
+
+  update<T>(key: string, decide: Decide<T>): Promise<T> {
+    return this.#queue.run(key, async () => {
+      const now = this.#clock();
+      const current = this.#live(await this.#read(key), now);
+      const { result, write } = decide(current, now);
+      if (write === null) {
+        if (current !== undefined) await this.#guard(() => this.#keyv.delete(key));
+      } else if (write !== undefined) {
+        await this.#guard(() => this.#keyv.set(key, write));
+      }
+      return result;
+    });
+  }
+
+  async purgeExpired(): Promise<number> {
+    let purged = 0;
+    for (;;) {
+      const now = this.#clock();
+      const rows = (await this.#guard(() =>
+        this.#adapter.query(`SELECT key FROM ${TABLE} WHERE lucid_expires_at > 0 AND lucid_expires_at <= ? LIMIT ?`, now, SWEEP_BATCH),
+      )) as Array<{ key: string }>;
+      for (const { key: stored } of rows) {
+        const key = stored.slice(NAMESPACE.length + 1);
+        // Re-checked inside the key's queue: a write since the SELECT may have renewed the key.
+        const removed = await this.#queue.run(key, async () => {
+          const entry = await this.#read(key);
+          if (entry === undefined || entry.expiresAt === null || entry.expiresAt > this.#clock()) return false;
+          await this.#guard(() => this.#keyv.delete(key));
+          return true;
+        });
+        if (removed) purged += 1;
+      }
+      if (rows.length < SWEEP_BATCH) return purged;
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.#guard(() => this.#adapter.query('SELECT 1'));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#sweeper);
+    await this.#queue.drain();
+    this.#disconnected = true;
+    await this.#keyv.disconnect();
+    this.#release();
+  }
+
+  async #read(key: string): Promise<Entry | undefined> {
+    const frame = await this.#guard(() => this.#keyv.get(key, { raw: true }) as Promise<unknown>);
+    return Buffer.isBuffer(frame) ? decodeEntry(frame) : undefined;
+  }
+
+  #live(entry: Entry | undefined, now: number): Entry | undefined {
+    return entry !== undefined && (entry.expiresAt === null || entry.expiresAt > now) ? entry : undefined;
+  }
+
+  async #guard<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.#disconnected) throw new StoreUnavailableError(new Error('The store is closed.'));
+    try {
+      return await operation();
+    } catch (error) {
+      throw new StoreUnavailableError(error);
+    }
+  }
+}
+
+/**
+ * Makes this process the only one using `file`: a second Lucid on the same file would break the
+ * per-key queue's atomicity. A lock left by a killed process (its pid no longer running) is taken over.
+ */
+function claimFile(file: string): () => void {
+  const lockFile = `${file}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lockFile, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => {
+        try {
+          unlinkSync(lockFile);
+        } catch {
+          // Already gone: nothing to release.
+        }
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number(readFileSync(lockFile, 'utf8').trim());
+      if (Number.isInteger(owner) && owner > 0 && isRunning(owner)) {
+        throw new Error(`${file} is in use by another Lucid process (pid ${owner}); stop it or use another data file.`);
+      }
+      unlinkSync(lockFile);
+    }
+  }
+  throw new Error(`Cannot take the lock file ${lockFile}.`);
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
