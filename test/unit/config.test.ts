@@ -1,0 +1,77 @@
+import { chmodSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { generateSecret } from '../../src/auth.js';
+import { loadConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+import { tempDir } from '../support/lucid.js';
+
+function writeConfig(text: string, mode = 0o600): string {
+  const file = path.join(tempDir(), 'lucid.yml');
+  writeFileSync(file, text);
+  chmodSync(file, mode);
+  return file;
+}
+
+const secret = generateSecret();
+
+describe('loadConfig', () => {
+  it('fills defaults and resolves the store relative to the config file', () => {
+    const file = writeConfig(`auth:\n  secret: ${secret}\n`);
+    const { config, warnings } = loadConfig({ file, env: {} });
+    expect(config.server).toMatchObject({ host: '127.0.0.1', port: 7021 });
+    expect(config.limits.maxValueBytes).toBe(7 * 1024 * 1024);
+    expect(config.store).toBe(`sqlite://${path.join(path.dirname(file), 'data/lucid.sqlite')}`);
+    expect(warnings).toEqual([]);
+    expect(Object.isFrozen(config.server)).toBe(true);
+  });
+
+  it('layers environment over file and flags over environment', () => {
+    const file = writeConfig(`server:\n  port: 8000\nauth:\n  secret: ${secret}\n`);
+    const env = { LUCID_PORT: '9000', LUCID_MAX_VALUE_BYTES: '1024', LUCID_AUTH_ENABLED: 'false', LUCID_LOG_LEVEL: 'warn' };
+    expect(loadConfig({ file, env }).config.server.port).toBe(9000);
+    expect(loadConfig({ file, env }).config.limits.maxValueBytes).toBe(1024);
+    expect(loadConfig({ file, env }).config.auth.enabled).toBe(false);
+    expect(loadConfig({ file, env, overrides: { server: { port: 1234 } } }).config.server.port).toBe(1234);
+  });
+
+  it('uses LUCID_CONFIG when no file is named', () => {
+    const file = writeConfig(`auth:\n  secret: ${secret}\n`);
+    expect(loadConfig({ env: { LUCID_CONFIG: file } }).file).toBe(file);
+  });
+
+  it('lists every problem at once', () => {
+    const file = writeConfig(`server:\n  port: 99999\n  color: blue\nauth:\n  secret: short\nlog:\n  level: loud\n`);
+    let message = '';
+    try {
+      loadConfig({ file, env: {} });
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/server\.port must be <= 65535/);
+    expect(message).toMatch(/color/);
+    expect(message).toMatch(/log\.level must be equal to one of the allowed values/);
+  });
+
+  it('refuses a secret shorter than 256 bits and a missing one', () => {
+    expect(() => loadConfig({ file: writeConfig('auth:\n  secret: short\n'), env: {} })).toThrow(/at least 32 characters/);
+    expect(() => loadConfig({ file: writeConfig('store: sqlite://x.db\n'), env: {} })).toThrow(/auth.secret is missing/);
+  });
+
+  it('names the fix when the file is missing or not YAML', () => {
+    expect(() => loadConfig({ file: '/nonexistent/lucid.yml', env: {} })).toThrow(/lucid init/);
+    expect(() => loadConfig({ file: writeConfig('server: [unclosed'), env: {} })).toThrow(/not valid YAML/);
+  });
+
+  it('refuses malformed environment values', () => {
+    const file = writeConfig(`auth:\n  secret: ${secret}\n`);
+    expect(() => loadConfig({ file, env: { LUCID_PORT: 'eighty' } })).toThrow(/LUCID_PORT must be an integer/);
+    expect(() => loadConfig({ file, env: { LUCID_AUTH_ENABLED: 'maybe' } })).toThrow(/LUCID_AUTH_ENABLED/);
+  });
+
+  it('warns when the config file is readable by others', () => {
+    const file = writeConfig(`auth:\n  secret: ${secret}\n`, 0o644);
+    expect(loadConfig({ file, env: {} }).warnings.join()).toMatch(/readable by other users/);
+  });
+});

@@ -1,0 +1,74 @@
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { applyOperation, putValue, readEntry } from '../../src/kv.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
+import type { Store } from '../../src/store/types.js';
+import { tempDir } from '../support/lucid.js';
+import { storeSuite } from './store-suite.js';
+
+storeSuite('sqlite', { open: (clock) => openSqliteStore({ file: path.join(tempDir(), 'lucid.sqlite'), sweepIntervalMs: 0, clock }) });
+
+describe('sqlite store', () => {
+  const opened: Store[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((store) => store.close()));
+  });
+
+  it('refuses a second owner of the same file while the first is open, and hands it over once closed', async () => {
+    const file = path.join(tempDir(), 'lucid.sqlite');
+    const first = await openSqliteStore({ file, sweepIntervalMs: 0 });
+    await expect(openSqliteStore({ file, sweepIntervalMs: 0 })).rejects.toThrow(/in use by another Lucid process/);
+    await first.close();
+    opened.push(await openSqliteStore({ file, sweepIntervalMs: 0 }));
+  });
+
+  it('takes over a lock file left by a process that no longer runs', async () => {
+    const file = path.join(tempDir(), 'lucid.sqlite');
+    writeFileSync(`${file}.lock`, '999999999');
+    opened.push(await openSqliteStore({ file, sweepIntervalMs: 0 }));
+    expect(readFileSync(`${file}.lock`, 'utf8')).toBe(String(process.pid));
+  });
+
+  it('keeps data across close and reopen', async () => {
+    const file = path.join(tempDir(), 'lucid.sqlite');
+    const first = await openSqliteStore({ file, sweepIntervalMs: 0 });
+    await putValue(first, 'kept', Buffer.from([0, 1, 2, 0]), 'application/x-thing');
+    await first.close();
+    const second = await openSqliteStore({ file, sweepIntervalMs: 0 });
+    opened.push(second);
+    const entry = await readEntry(second, 'kept');
+    expect([...entry.value]).toEqual([0, 1, 2, 0]);
+    expect(entry.contentType).toBe('application/x-thing');
+  });
+
+  it('purges expired rows on its own timer, without anyone reading them', async () => {
+    const file = path.join(tempDir(), 'lucid.sqlite');
+    const store = await openSqliteStore({ file, sweepIntervalMs: 20 });
+    opened.push(store);
+    await putValue(store, 'short', Buffer.from('x'), 'text/plain');
+    await applyOperation(store, 'short', 'ttl', 1);
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    const sqlite3 = (await import('sqlite3')).default;
+    const rows = await new Promise<unknown[]>((resolve, reject) => {
+      const db = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (error) => {
+        if (error) return reject(error);
+        db.all(`SELECT key FROM keyv WHERE key = 'lucid:short'`, (err, result) => (err ? reject(err) : db.close(() => resolve(result))));
+      });
+    });
+    expect(rows).toHaveLength(0);
+  });
+
+  it('stores a value in about its own size on disk: no base64 inflation', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'lucid.sqlite');
+    const store = await openSqliteStore({ file, sweepIntervalMs: 0 });
+    const value = Buffer.alloc(64 * 1024);
+    for (let i = 0; i < value.length; i++) value[i] = (i * 7919) % 256;
+    for (let i = 0; i < 64; i++) await putValue(store, `blob-${i}`, value, 'application/octet-stream');
+    await store.close();
+    expect(existsSync(`${file}-wal`)).toBe(false);
+    const ratio = statSync(file).size / (64 * value.length);
+    expect(ratio).toBeLessThan(1.1);
+  });
+});

@@ -1,0 +1,186 @@
+/**
+ * The store's contract, written once: every backend (SQLite now; Redis and PostgreSQL when they come)
+ * runs this suite against a real instance of itself.
+ */
+import { describe, expect, it } from 'vitest';
+import { LucidError, StoreUnavailableError } from '../../src/errors.js';
+import { applyOperation, deleteValue, putValue, readEntry } from '../../src/kv.js';
+import type { Clock, Store } from '../../src/store/types.js';
+
+export interface StoreFactory {
+  /** A fresh, empty store reading the given clock. */
+  open(clock: Clock): Promise<Store>;
+}
+
+function manualClock(start = Date.parse('2026-11-26T12:00:00Z')) {
+  let now = start;
+  const clock: Clock = () => now;
+  return { clock, advance: (ms: number) => (now += ms) };
+}
+
+async function status(promise: Promise<unknown>): Promise<number> {
+  try {
+    await promise;
+    return 200;
+  } catch (error) {
+    if (error instanceof LucidError) return error.status;
+    throw error;
+  }
+}
+
+export function storeSuite(name: string, factory: StoreFactory): void {
+  describe(`store contract: ${name}`, () => {
+    const open = async () => {
+      const time = manualClock();
+      const store = await factory.open(time.clock);
+      return { store, ...time };
+    };
+
+    it('round-trips every byte pattern exactly, trailing zero bytes included', async () => {
+      const { store } = await open();
+      const all = Buffer.alloc(256 * 4);
+      for (let i = 0; i < all.length; i++) all[i] = i % 256;
+      const values = [all, Buffer.from([0, 0, 0]), Buffer.from([1, 2, 0, 0]), Buffer.from('héllo wörld ✓'), Buffer.from([0xff])];
+      for (const [i, value] of values.entries()) {
+        await putValue(store, `bytes-${i}`, value, 'application/octet-stream');
+        const entry = await readEntry(store, `bytes-${i}`);
+        expect(Buffer.compare(entry.value, value)).toBe(0);
+        expect(entry.value.length).toBe(value.length);
+      }
+      await store.close();
+    });
+
+    it('keeps content type, created and updated times, and a version that grows on every write', async () => {
+      const { store, advance } = await open();
+      const first = await putValue(store, 'k', Buffer.from('a'), 'text/plain');
+      expect(first.created).toBe(true);
+      advance(1000);
+      const second = await putValue(store, 'k', Buffer.from('b'), 'application/json');
+      expect(second.created).toBe(false);
+      const entry = await readEntry(store, 'k');
+      expect(entry.contentType).toBe('application/json');
+      expect(entry.updatedAt - entry.createdAt).toBe(1000);
+      expect(entry.version).toBe(2);
+      expect(entry.etag).not.toBe(first.entry.etag);
+      await store.close();
+    });
+
+    it('gives a re-created key a new ETag, never one it had before', async () => {
+      const { store } = await open();
+      const first = await putValue(store, 'k', Buffer.from('a'), 'text/plain');
+      await deleteValue(store, 'k');
+      const again = await putValue(store, 'k', Buffer.from('a'), 'text/plain');
+      expect(again.entry.etag).not.toBe(first.entry.etag);
+      await store.close();
+    });
+
+    it('lets exactly one of many concurrent creates of a new key win', async () => {
+      const { store } = await open();
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => putValue(store, 'race', Buffer.from(String(i)), 'text/plain')));
+      expect(results.filter((result) => result.created)).toHaveLength(1);
+      await store.close();
+    });
+
+    it('ends 200 concurrent increments exactly 200 higher', async () => {
+      const { store } = await open();
+      await putValue(store, 'counter', Buffer.from('1000'), 'text/plain');
+      await Promise.all(Array.from({ length: 200 }, () => applyOperation(store, 'counter', 'increment', undefined)));
+      expect((await readEntry(store, 'counter')).value.toString()).toBe('1200');
+      await store.close();
+    });
+
+    it('never lets a write slip between a lock and its check', async () => {
+      const { store } = await open();
+      await putValue(store, 'guarded', Buffer.from('original'), 'text/plain');
+      const outcomes = await Promise.all([
+        status(applyOperation(store, 'guarded', 'lock', undefined)),
+        ...Array.from({ length: 30 }, (_, i) => status(putValue(store, 'guarded', Buffer.from(`w${i}`), 'text/plain'))),
+      ]);
+      expect(outcomes[0]).toBe(200);
+      const lockedValue = (await readEntry(store, 'guarded')).value.toString();
+      // Every write either landed before the lock or was refused with 409; after the lock none may land.
+      expect(await status(putValue(store, 'guarded', Buffer.from('late'), 'text/plain'))).toBe(409);
+      expect((await readEntry(store, 'guarded')).value.toString()).toBe(lockedValue);
+      expect(outcomes.slice(1).every((code) => code === 200 || code === 409)).toBe(true);
+      await store.close();
+    });
+
+    it('refuses PUT, DELETE, increment, decrement and ttl on a locked key and leaves its value untouched', async () => {
+      const { store } = await open();
+      await putValue(store, 'locked', Buffer.from('7'), 'text/plain');
+      await applyOperation(store, 'locked', 'lock', undefined);
+      expect(await status(putValue(store, 'locked', Buffer.from('8'), 'text/plain'))).toBe(409);
+      expect(await status(deleteValue(store, 'locked'))).toBe(409);
+      for (const operation of ['increment', 'decrement'] as const) expect(await status(applyOperation(store, 'locked', operation, 1))).toBe(409);
+      expect(await status(applyOperation(store, 'locked', 'ttl', 10))).toBe(409);
+      expect(await status(applyOperation(store, 'locked', 'lock', undefined))).toBe(409);
+      expect((await readEntry(store, 'locked')).value.toString()).toBe('7');
+      await applyOperation(store, 'locked', 'unlock', undefined);
+      expect(await status(applyOperation(store, 'locked', 'unlock', undefined))).toBe(409);
+      expect(await status(putValue(store, 'locked', Buffer.from('8'), 'text/plain'))).toBe(200);
+      await store.close();
+    });
+
+    it('adds exactly: integers stay integers and decimals do not drift', async () => {
+      const { store } = await open();
+      await putValue(store, 'n', Buffer.from('40.1'), 'text/plain');
+      expect((await applyOperation(store, 'n', 'increment', 0.9)).value).toBe('41.0');
+      await putValue(store, 'i', Buffer.from('41'), 'text/plain');
+      expect((await applyOperation(store, 'i', 'increment', undefined)).value).toBe('42');
+      expect((await applyOperation(store, 'i', 'decrement', 50)).value).toBe('-8');
+      await putValue(store, 'big', Buffer.from('9007199254740993'), 'text/plain');
+      expect((await applyOperation(store, 'big', 'increment', 1)).value).toBe('9007199254740994');
+      await putValue(store, 'text', Buffer.from('forty'), 'text/plain');
+      expect(await status(applyOperation(store, 'text', 'increment', 1))).toBe(400);
+      expect((await readEntry(store, 'text')).value.toString()).toBe('forty');
+      await store.close();
+    });
+
+    it('makes an expired key gone at once for every operation', async () => {
+      const { store, advance } = await open();
+      await putValue(store, 'brief', Buffer.from('1'), 'text/plain');
+      await applyOperation(store, 'brief', 'ttl', 2);
+      advance(1999);
+      expect((await readEntry(store, 'brief')).value.toString()).toBe('1');
+      advance(2);
+      expect(await status(readEntry(store, 'brief'))).toBe(404);
+      expect(await status(deleteValue(store, 'brief'))).toBe(404);
+      expect(await status(applyOperation(store, 'brief', 'increment', 1))).toBe(404);
+      expect((await putValue(store, 'brief', Buffer.from('new'), 'text/plain')).created).toBe(true);
+      expect((await readEntry(store, 'brief')).expiresAt).toBeNull();
+      await store.close();
+    });
+
+    it('removes an expiry with ttl 0 and refuses a ttl that is not whole seconds', async () => {
+      const { store, advance } = await open();
+      await putValue(store, 'k', Buffer.from('1'), 'text/plain');
+      await applyOperation(store, 'k', 'ttl', 1);
+      await applyOperation(store, 'k', 'ttl', 0);
+      advance(5000);
+      expect((await readEntry(store, 'k')).expiresAt).toBeNull();
+      expect(await status(applyOperation(store, 'k', 'ttl', 1.5))).toBe(400);
+      expect(await status(applyOperation(store, 'k', 'ttl', -1))).toBe(400);
+      expect(await status(applyOperation(store, 'k', 'ttl', undefined))).toBe(400);
+      await store.close();
+    });
+
+    it('purges expired entries in the background sweep, and only those', async () => {
+      const { store, advance } = await open();
+      for (let i = 0; i < 20; i++) {
+        await putValue(store, `e${i}`, Buffer.from('x'), 'text/plain');
+        if (i % 2 === 0) await applyOperation(store, `e${i}`, 'ttl', 1);
+      }
+      advance(1500);
+      expect(await store.purgeExpired()).toBe(10);
+      expect(await store.purgeExpired()).toBe(0);
+      for (let i = 1; i < 20; i += 2) expect((await readEntry(store, `e${i}`)).value.toString()).toBe('x');
+      await store.close();
+    });
+
+    it('answers StoreUnavailableError, not a silent miss, once closed', async () => {
+      const { store } = await open();
+      await store.close();
+      await expect(store.get('anything')).rejects.toBeInstanceOf(StoreUnavailableError);
+    });
+  });
+}
