@@ -43,6 +43,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     const { app } = await createApp({ config, store, logger, validateResponses: options.validateResponses });
     const server = http.createServer(app);
+    // While stopping, every response closes its connection, so a keep-alive client cannot keep a
+    // stopping server serving; a connection still busy after requestTimeoutMs is cut.
+    let stopping = false;
+    server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (stopping) res.setHeader('Connection', 'close');
+      res.on('finish', () => {
+        if (stopping) server.closeIdleConnections();
+      });
+    });
     server.requestTimeout = config.server.requestTimeoutMs;
     server.headersTimeout = config.server.headersTimeoutMs;
     server.keepAliveTimeout = config.server.keepAliveTimeoutMs;
@@ -57,7 +66,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       url: `http://${host}:${port}`,
       close: () =>
         (closing ??= new Promise<void>((resolve) => {
-          server.close(() => resolve());
+          stopping = true;
+          const deadline = setTimeout(() => server.closeAllConnections(), config.server.requestTimeoutMs);
+          deadline.unref();
+          server.close(() => {
+            clearTimeout(deadline);
+            resolve();
+          });
           server.closeIdleConnections();
         }).then(() => store.close())),
     };

@@ -1,5 +1,5 @@
 /** `lucid init`: writes a config with a generated secret (mode 0600) and prints a root token. */
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MIN_SECRET_LENGTH, configPath, defaults, loadConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
@@ -35,8 +35,11 @@ export function init(options: InitOptions, io: { out: (text: string) => void; er
     '',
   ].join('\n');
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, text, { mode: 0o600 });
-  chmodSync(file, 0o600);
+  // Written beside the target with mode 0600 from the start, then renamed over it: the secret is
+  // never readable by others, even for a moment, and an existing file is replaced whole.
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, text, { mode: 0o600, flag: 'wx' });
+  renameSync(temporary, file);
   const { config } = loadConfig({ file });
   const token = new TokenAuthority(config.auth.secret).issue(ROOT_SUBJECT, parseLifetime(DEFAULT_TOKEN_LIFETIME));
   io.err(`Wrote ${file} (mode 0600) with a new secret.\n`);
