@@ -25,7 +25,7 @@ start: build
 	@if [ ! -f "$${LUCID_CONFIG:-lucid.yml}" ]; then \
 	  $(LUCID) init; \
 	else \
-	  token=$$($(LUCID) token issue) && \
+	  token=$$($(LUCID) token issue --scope admin) && \
 	  echo "Using the existing $${LUCID_CONFIG:-lucid.yml}. A root token (30 days):" && echo "$$token" && \
 	  echo && echo "Try:" && \
 	  echo "  export LUCID_TOKEN=$$token" && \

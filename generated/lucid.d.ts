@@ -24,6 +24,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/kv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List keys
+         * @description Returns one page of keys, sorted by key, with each key's metadata (never
+         *     its value). Pass the returned `cursor` to get the next page; the last
+         *     page has none. Paging is stable: a key that exists for the whole walk
+         *     appears exactly once, whatever is written meanwhile. Expired keys never
+         *     appear. A token limited to a prefix sees only keys inside it.
+         */
+        get: operations["listKeys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream changes
+         * @description A `text/event-stream` of every change, as it happens: `created`,
+         *     `updated`, `deleted`, `expired`, `locked`, `unlocked`, `incremented`,
+         *     `decremented` and `ttl`. Each change is a message (no `event:` field, so
+         *     `EventSource.onmessage` gets it) whose `data` is a JSON
+         *     [Notification](#/components/schemas/Notification) and whose `id` can be
+         *     sent back as `Last-Event-ID` on reconnection to replay what was missed
+         *     (from a buffer of the last 10 000 changes). When the id is too old or
+         *     unknown, the stream starts with an `event: reset` message: reload
+         *     your state. A comment line (`: heartbeat`) is sent every 15 seconds.
+         *
+         *     The token can be given as `?token=` for browsers' EventSource, which
+         *     cannot send headers. A token limited to a prefix sees only changes
+         *     inside it. A client that falls more than 1 MiB behind is disconnected
+         *     (it reconnects and resumes with `Last-Event-ID`).
+         */
+        get: operations["streamNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/kv/{key}": {
         parameters: {
             query?: never;
@@ -41,7 +98,9 @@ export interface paths {
          * Get data
          * @description Returns the exact bytes stored under the key, with the content type
          *     they were stored with, a strong `ETag` that changes on every write and
-         *     `Last-Modified`.
+         *     `Last-Modified`. `Lucid-Expires-At` tells when the key expires, and
+         *     `Lucid-Lock-Holder` / `Lucid-Lock-Expires-At` who holds its lock and
+         *     until when. `If-None-Match` answers 304 when the client's copy is current.
          */
         get: operations["getKey"];
         /**
@@ -51,12 +110,19 @@ export interface paths {
          *     is sniffed from the bytes (falling back to `application/octet-stream`).
          *     Answers 201 when the key was created and 200 when it was replaced.
          *     A locked key cannot be written (409).
+         *
+         *     `?ttl=SECONDS` sets the key's expiry in the same atomic write (without
+         *     it, a replaced key keeps its expiry). `If-Match` makes the write
+         *     conditional on the current ETag (compare-and-swap) and
+         *     `If-None-Match: *` on the key not existing (create only); either
+         *     answers 412 when its condition fails.
          */
         put: operations["putKey"];
         post?: never;
         /**
          * Delete data
          * @description Removes the key and its value. A locked key cannot be deleted (409).
+         *     `If-Match` deletes only when the ETag is still current (412 otherwise).
          */
         delete: operations["deleteKey"];
         options?: never;
@@ -72,12 +138,18 @@ export interface paths {
          *
          *     - `lock` / `unlock`: a locked key refuses PUT, DELETE, increment,
          *       decrement and ttl with 409 until it is unlocked. Locking a locked key
-         *       or unlocking an unlocked one is a 409 too.
+         *       or unlocking an unlocked one is a 409 too. The lock records its
+         *       holder (the token's subject); only the holder or an `admin` token can
+         *       unlock it (409 otherwise). `value` on lock takes a lease of that many
+         *       seconds, after which the lock lapses by itself.
          *     - `increment` / `decrement`: adds or subtracts `value` (default 1) to a
          *       stored decimal number. Integers stay integers; decimals are exact.
          *       The answer carries the new value.
          *     - `ttl`: `value` whole seconds (at least 1) from now until the key
          *       expires; 0 removes the expiry.
+         *
+         *     `If-Match` applies the operation only when the ETag is still current
+         *     (412 otherwise).
          */
         patch: operations["patchKey"];
         trace?: never;
@@ -115,7 +187,7 @@ export interface components {
              */
             operation: "lock" | "unlock" | "increment" | "decrement" | "ttl";
             /**
-             * @description The step for increment/decrement (default 1), or the seconds for ttl (0 removes the expiry).
+             * @description The step for increment/decrement (default 1), the seconds for ttl (0 removes the expiry), or the lease in seconds for lock (none means until unlocked).
              * @example 1
              */
             value?: number;
@@ -126,6 +198,82 @@ export interface components {
          * @example hello world
          */
         RawValue: string;
+        /** @description What Lucid knows about one key, without its value. */
+        KeyInfo: {
+            /** @example config/ui */
+            key: string;
+            /**
+             * @description The value's size in bytes.
+             * @example 16
+             */
+            size: number;
+            /** @example application/json */
+            contentType: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-26T12:00:00.000Z
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-26T12:05:00.000Z
+             */
+            updatedAt: string;
+            /**
+             * Format: date-time
+             * @example null
+             */
+            expiresAt: string | null;
+            /** @example false */
+            locked: boolean;
+            /** @example null */
+            lockHolder: string | null;
+            /**
+             * Format: date-time
+             * @example null
+             */
+            lockExpiresAt: string | null;
+            /** @example "2-Jt6hPqL0" */
+            etag: string;
+        };
+        /** @description One page of a key listing. */
+        KeyPage: {
+            keys: components["schemas"]["KeyInfo"][];
+            /**
+             * @description Pass as `cursor` to get the next page; absent on the last page.
+             * @example Y29uZmlnL3Vp
+             */
+            cursor?: string;
+        };
+        /** @description One change, as sent in the `data` of a notification event. */
+        Notification: {
+            /**
+             * @example created
+             * @enum {string}
+             */
+            type: "created" | "updated" | "deleted" | "expired" | "locked" | "unlocked" | "incremented" | "decremented" | "ttl";
+            /** @example greeting */
+            key: string;
+            /**
+             * @description The key's new ETag (absent for deleted and expired).
+             * @example "1-Jt6hPqL0"
+             */
+            etag?: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-26T12:00:00.000Z
+             */
+            time: string;
+            /** @example 11 */
+            size?: number;
+            /** @example text/plain */
+            contentType?: string;
+            /**
+             * @description The value itself, when it is UTF-8 text of at most 4096 bytes.
+             * @example hello world
+             */
+            value?: string;
+        };
         /** @description The state of the server. */
         Health: {
             /**
@@ -152,6 +300,39 @@ export interface components {
                 /**
                  * @example {
                  *       "message": "You are not allowed to perform this action."
+                 *     }
+                 */
+                "application/json": components["schemas"]["Message"];
+            };
+        };
+        /** @description The token is valid but its scope or prefix does not allow this. */
+        Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "message": "This token is not allowed to access this key."
+                 *     }
+                 */
+                "application/json": components["schemas"]["Message"];
+            };
+        };
+        /** @description An If-Match or If-None-Match condition failed; nothing was changed. */
+        PreconditionFailed: {
+            headers: {
+                /**
+                 * @description The key's current ETag, when it exists.
+                 * @example "3-Jt6hPqL0"
+                 */
+                ETag?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "message": "The specified key does not match the precondition."
                  *     }
                  */
                 "application/json": components["schemas"]["Message"];
@@ -220,6 +401,16 @@ export interface components {
          * @example greeting
          */
         Key: string;
+        /**
+         * @description Only keys that start with this prefix.
+         * @example config/
+         */
+        Prefix: string;
+        /**
+         * @description ETags (or `*`); the write happens only when the key's current ETag is one of them, 412 otherwise.
+         * @example "2-Jt6hPqL0"
+         */
+        IfMatch: string;
     };
     requestBodies: never;
     headers: {
@@ -238,6 +429,21 @@ export interface components {
          * @example 11
          */
         ContentLength: number;
+        /**
+         * @description When the key expires (ISO 8601); absent when it never does.
+         * @example 2026-11-26T13:00:00.000Z
+         */
+        ExpiresAt: string;
+        /**
+         * @description Who holds the key's lock (the subject of the token that took it); absent when unlocked.
+         * @example deploy-bot
+         */
+        LockHolder: string;
+        /**
+         * @description When the lock's lease lapses (ISO 8601); absent for a lock without a lease.
+         * @example 2026-11-26T12:00:30.000Z
+         */
+        LockExpiresAt: string;
     };
     pathItems: never;
 }
@@ -270,10 +476,150 @@ export interface operations {
             503: components["responses"]["StoreUnavailable"];
         };
     };
+    listKeys: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only keys that start with this prefix.
+                 * @example config/
+                 */
+                prefix?: components["parameters"]["Prefix"];
+                /**
+                 * @description How many keys per page, 1 to 1000.
+                 * @example 100
+                 */
+                limit?: number;
+                /**
+                 * @description The `cursor` of the previous page.
+                 * @example Y29uZmlnL3Vp
+                 */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of keys. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "keys": [
+                     *         {
+                     *           "key": "config/ui",
+                     *           "size": 16,
+                     *           "contentType": "application/json",
+                     *           "createdAt": "2026-11-26T12:00:00.000Z",
+                     *           "updatedAt": "2026-11-26T12:05:00.000Z",
+                     *           "expiresAt": null,
+                     *           "locked": false,
+                     *           "lockHolder": null,
+                     *           "lockExpiresAt": null,
+                     *           "etag": "\"2-Jt6hPqL0\""
+                     *         }
+                     *       ],
+                     *       "cursor": "Y29uZmlnL3Vp"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["KeyPage"];
+                };
+            };
+            /** @description A parameter is invalid (for example `limit` above 1000, or a cursor Lucid did not make). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Invalid request: query.limit must be <= 1000."
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["StoreUnavailable"];
+        };
+    };
+    streamNotifications: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only keys that start with this prefix.
+                 * @example config/
+                 */
+                prefix?: components["parameters"]["Prefix"];
+                /**
+                 * @description The bearer token, for clients that cannot send an Authorization header.
+                 * @example eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.e30.signature
+                 */
+                token?: string;
+                /**
+                 * @description Close the stream after this many seconds (the client reconnects with Last-Event-ID).
+                 * @example 300
+                 */
+                maxDuration?: number;
+            };
+            header?: {
+                /**
+                 * @description The id of the last event received; the stream resumes after it.
+                 * @example lx2k1a.42
+                 */
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example id: lx2k1a.42
+                     *     data: {"type":"created","key":"greeting","etag":"\"1-Jt6hPqL0\"","time":"2026-11-26T12:00:00.000Z","size":11,"contentType":"text/plain","value":"hello world"}
+                     */
+                    "text/event-stream": string;
+                };
+            };
+            /** @description A parameter is invalid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Invalid request: query.maxDuration must be >= 1."
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
     getKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description ETags the client has; 304 when one of them (or `*`) matches.
+                 * @example "2-Jt6hPqL0"
+                 */
+                "If-None-Match"?: string;
+            };
             path: {
                 /**
                  * @description The key, percent-encoded; 1 to 512 characters.
@@ -291,6 +637,9 @@ export interface operations {
                     ETag: components["headers"]["ETag"];
                     "Last-Modified": components["headers"]["LastModified"];
                     "Content-Length": components["headers"]["ContentLength"];
+                    "Lucid-Expires-At": components["headers"]["ExpiresAt"];
+                    "Lucid-Lock-Holder": components["headers"]["LockHolder"];
+                    "Lucid-Lock-Expires-At": components["headers"]["LockExpiresAt"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -298,16 +647,42 @@ export interface operations {
                     "*/*": components["schemas"]["RawValue"];
                 };
             };
+            /** @description The client's copy (named by If-None-Match) is current; no body. */
+            304: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             400: components["responses"]["BadKey"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             503: components["responses"]["StoreUnavailable"];
         };
     };
     putKey: {
         parameters: {
-            query?: never;
-            header?: never;
+            query?: {
+                /**
+                 * @description Seconds from now until the key expires, 1 to 315360000.
+                 * @example 3600
+                 */
+                ttl?: number;
+            };
+            header?: {
+                /**
+                 * @description ETags (or `*`); the write happens only when the key's current ETag is one of them, 412 otherwise.
+                 * @example "2-Jt6hPqL0"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /**
+                 * @description `*`: create only; 412 when the key already exists.
+                 * @example *
+                 */
+                "If-None-Match"?: "*";
+            };
             path: {
                 /**
                  * @description The key, percent-encoded; 1 to 512 characters.
@@ -370,7 +745,9 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             409: components["responses"]["Locked"];
+            412: components["responses"]["PreconditionFailed"];
             /** @description The value is larger than the configured limit. */
             413: {
                 headers: {
@@ -391,7 +768,13 @@ export interface operations {
     deleteKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description ETags (or `*`); the write happens only when the key's current ETag is one of them, 412 otherwise.
+                 * @example "2-Jt6hPqL0"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The key, percent-encoded; 1 to 512 characters.
@@ -419,15 +802,23 @@ export interface operations {
             };
             400: components["responses"]["BadKey"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Locked"];
+            412: components["responses"]["PreconditionFailed"];
             503: components["responses"]["StoreUnavailable"];
         };
     };
     headKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description ETags the client has; 304 when one of them (or `*`) matches.
+                 * @example "2-Jt6hPqL0"
+                 */
+                "If-None-Match"?: string;
+            };
             path: {
                 /**
                  * @description The key, percent-encoded; 1 to 512 characters.
@@ -445,12 +836,24 @@ export interface operations {
                     ETag: components["headers"]["ETag"];
                     "Last-Modified": components["headers"]["LastModified"];
                     "Content-Length": components["headers"]["ContentLength"];
+                    "Lucid-Expires-At": components["headers"]["ExpiresAt"];
+                    "Lucid-Lock-Holder": components["headers"]["LockHolder"];
+                    "Lucid-Lock-Expires-At": components["headers"]["LockExpiresAt"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The client's copy (named by If-None-Match) is current; no body. */
+            304: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
             400: components["responses"]["BadKey"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             503: components["responses"]["StoreUnavailable"];
         };
@@ -458,7 +861,13 @@ export interface operations {
     patchKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description ETags (or `*`); the write happens only when the key's current ETag is one of them, 412 otherwise.
+                 * @example "2-Jt6hPqL0"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The key, percent-encoded; 1 to 512 characters.
@@ -509,8 +918,10 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Locked"];
+            412: components["responses"]["PreconditionFailed"];
             503: components["responses"]["StoreUnavailable"];
         };
     };

@@ -8,18 +8,21 @@ import { OpenAPIBackend, type Context, type Document } from 'openapi-backend';
 import type { Logger } from 'pino';
 import YAML from 'yaml';
 import addFormats from 'ajv-formats';
-import { TokenAuthority, bearerToken, type Principal } from './auth.js';
+import { TokenAuthority, allows, bearerToken, type Principal } from './auth.js';
 import type { Config } from './config.js';
 import { LucidError, StoreUnavailableError } from './errors.js';
-import { handlers } from './handlers/index.js';
+import { handlers, requiredScope } from './handlers/index.js';
 import type { HandlerContext, OperationId, Reply } from './handlers/types.js';
-import type { Store } from './store/types.js';
+import { NotificationFeed } from './notifications.js';
+import { RevocationList } from './revocations.js';
+import type { Clock, Store } from './store/types.js';
 import { SPEC_PATH, VERSION } from './version.js';
 
 export interface AppDeps {
   config: Config;
   store: Store;
   logger: Logger;
+  clock?: Clock;
   /** Test-only: check every response against the spec and answer 500 when one breaks it. */
   validateResponses?: boolean;
 }
@@ -28,7 +31,12 @@ export interface App {
   app: express.Express;
   /** The spec the app serves, parsed. */
   spec: Document;
+  /** Ends notification streams and stops background work; the store is the caller's to close. */
+  close(): void;
 }
+
+/** With auth off, every request acts as this principal. */
+const ANONYMOUS: Principal = { subject: 'anonymous', expiresAt: Number.POSITIVE_INFINITY, scope: 'admin', prefix: '' };
 
 const PATCH_BODY_LIMIT = '64kb';
 const METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'POST', 'OPTIONS'] as const;
@@ -41,7 +49,11 @@ export function loadSpec(): Document {
 /** Builds the app; fails at once when the spec and the handlers disagree. */
 export async function createApp(deps: AppDeps): Promise<App> {
   const { config, store, logger } = deps;
+  const clock = deps.clock ?? Date.now;
   const authority = config.auth.enabled ? new TokenAuthority(config.auth.secret) : undefined;
+  const revocations = authority && new RevocationList(config.auth.revocationFile, (error) => logger.warn({ err: error }, 'cannot read the revocation file'));
+  const feed = new NotificationFeed(store, config.notifications);
+  const streams = new Set<Response>();
   const spec = loadSpec();
   const api = new OpenAPIBackend({
     definition: structuredClone(spec),
@@ -55,6 +67,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
 
   const respond = (res: Response, reply: Reply, operationId?: string): void => {
+    if (reply.streamed) return;
     if (deps.validateResponses && operationId !== undefined) assertMatchesSpec(api, reply, operationId);
     res.statusCode = reply.status;
     for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
@@ -71,26 +84,45 @@ export async function createApp(deps: AppDeps): Promise<App> {
   };
 
   const fail = (res: Response, error: LucidError, operationId?: string, headers?: Record<string, string>): void =>
-    respond(res, { status: error.status as never, body: { message: error.message }, headers }, operationId);
+    respond(res, { status: error.status as never, body: { message: error.message }, headers: { ...error.headers, ...headers } }, operationId);
 
   for (const [operationId, handler] of Object.entries(handlers)) {
+    const needed = requiredScope[operationId as OperationId];
     api.register(operationId, async (c: Context, req: Request, res: Response) => {
+      const principal = (c.security.bearerAuth as Principal | undefined) ?? ANONYMOUS;
+      const params = c.request.params as Record<string, string>;
+      if (needed !== null && !allows(principal, needed)) {
+        throw new LucidError('FORBIDDEN_SCOPE', `This token's scope (${principal.scope}) does not allow this: it needs ${needed}.`);
+      }
+      if (params.key !== undefined && !params.key.startsWith(principal.prefix)) throw new LucidError('FORBIDDEN_PREFIX');
       const context: HandlerContext = {
         request: req,
-        params: c.request.params as Record<string, string>,
+        response: res,
+        params,
+        query: c.request.query as Record<string, unknown>,
         body: c.request.requestBody,
-        principal: c.security.bearerAuth as Principal | undefined,
+        principal,
         store,
+        feed,
         config,
+        now: clock(),
       };
-      respond(res, await (handler as (context: HandlerContext) => Promise<Reply>)(context), operationId);
+      const reply = await (handler as (context: HandlerContext) => Promise<Reply>)(context);
+      if (reply.streamed) {
+        streams.add(res);
+        res.on('close', () => streams.delete(res));
+      }
+      respond(res, reply, operationId);
     });
   }
 
-  api.registerSecurityHandler('bearerAuth', (_c: Context, req: Request): Principal | false => {
-    if (authority === undefined) return { subject: 'anonymous', expiresAt: Number.POSITIVE_INFINITY };
-    const token = bearerToken(req.headers.authorization);
-    return (token !== undefined && authority.verify(token)) || false;
+  api.registerSecurityHandler('bearerAuth', (c: Context, req: Request): Principal | false => {
+    if (authority === undefined) return ANONYMOUS;
+    let token = bearerToken(req.headers.authorization);
+    // Browsers' EventSource cannot send headers: the stream also takes ?token= (never logged).
+    if (token === undefined && c.operation.operationId === 'streamNotifications') token = (c.request.query as Record<string, string>).token;
+    const principal = token !== undefined && authority.verify(token);
+    return principal && !revocations?.has(principal.tokenId) ? principal : false;
   });
 
   api.register({
@@ -128,7 +160,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.use((req, res, next) => (req.method === 'PATCH' ? patchJson(req, res, next) : next()));
   app.use(async (req: Request, res: Response) => {
     await api.handleRequest(
-      { method: req.method, path: req.path, query: req.query as Record<string, string>, headers: req.headers as Record<string, string>, body: req.body },
+      { method: req.method, path: keyPath(req.path), query: req.query as Record<string, string>, headers: req.headers as Record<string, string>, body: req.body },
       req,
       res,
     );
@@ -144,7 +176,24 @@ export async function createApp(deps: AppDeps): Promise<App> {
     }
     fail(res, known);
   });
-  return { app, spec };
+  return {
+    app,
+    spec,
+    close: () => {
+      revocations?.close();
+      feed.close();
+      for (const stream of streams) stream.end();
+    },
+  };
+}
+
+/**
+ * Keys may hold slashes: `/api/kv/config/ui` means the key `config/ui`, the same as
+ * `/api/kv/config%2Fui`. The router matches one path segment per parameter, so the rest of the
+ * path is folded into one segment here.
+ */
+function keyPath(path: string): string {
+  return path.startsWith('/api/kv/') ? `/api/kv/${path.slice('/api/kv/'.length).replaceAll('/', '%2F')}` : path;
 }
 
 /** Maps anything thrown while serving a request to the error a client sees. */

@@ -2,12 +2,25 @@
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 
+/** What a token may do: `read` (GET, HEAD, list, notifications), `write` (also PUT, DELETE, PATCH), `admin` (also unlock others' locks). */
+export type Scope = 'read' | 'write' | 'admin';
+export const SCOPES: readonly Scope[] = ['read', 'write', 'admin'];
+
 /** What a verified token tells about its bearer. */
 export interface Principal {
   subject: string;
-  /** The token's id (`jti`), when it has one. */
+  /** The token's id (`jti`), when it has one; revocation names tokens by it. */
   tokenId?: string | undefined;
   expiresAt: number;
+  /** A token without a `scope` claim is read-write, so tokens made before scopes existed keep working. */
+  scope: Scope;
+  /** Keys the token may touch start with this ('' for every key). */
+  prefix: string;
+}
+
+/** Whether a principal's scope includes `needed` (admin includes write, write includes read). */
+export function allows(principal: Principal, needed: Scope): boolean {
+  return SCOPES.indexOf(principal.scope) >= SCOPES.indexOf(needed);
 }
 
 const ALGORITHMS: jwt.Algorithm[] = ['HS256'];
@@ -34,15 +47,20 @@ export class TokenAuthority {
     try {
       const claims = jwt.verify(token, this.#key, { algorithms: ALGORITHMS });
       if (typeof claims !== 'object' || typeof claims.exp !== 'number') return undefined;
-      return { subject: typeof claims.sub === 'string' ? claims.sub : '', tokenId: claims.jti, expiresAt: claims.exp * 1000 };
+      const scope = claims.scope ?? 'write';
+      const prefix = claims.prefix ?? '';
+      if (!SCOPES.includes(scope) || typeof prefix !== 'string') return undefined;
+      return { subject: typeof claims.sub === 'string' ? claims.sub : '', tokenId: claims.jti, expiresAt: claims.exp * 1000, scope, prefix };
     } catch {
       return undefined;
     }
   }
 
   /** Mints a token for `subject` that expires after `expiresInSeconds`. */
-  issue(subject: string, expiresInSeconds: number): string {
-    return jwt.sign({}, this.#key, {
+  issue(subject: string, expiresInSeconds: number, limits: { scope?: Scope; prefix?: string } = {}): string {
+    const claims: Record<string, string> = { scope: limits.scope ?? 'write' };
+    if (limits.prefix) claims.prefix = limits.prefix;
+    return jwt.sign(claims, this.#key, {
       algorithm: 'HS256',
       subject,
       expiresIn: expiresInSeconds,

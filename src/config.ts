@@ -10,10 +10,11 @@ export interface Config {
   server: { host: string; port: number; requestTimeoutMs: number; headersTimeoutMs: number; keepAliveTimeoutMs: number };
   /** Where data lives, as a URL: `sqlite://PATH` (PATH relative to the config file's folder). */
   store: string;
-  auth: { enabled: boolean; secret: string };
+  auth: { enabled: boolean; secret: string; revocationFile: string };
   limits: { maxValueBytes: number };
   sqlite: { synchronous: 'normal' | 'full' };
   expiry: { sweepIntervalMs: number };
+  notifications: { heartbeatMs: number; bufferSize: number; maxLagBytes: number; maxValueBytes: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
 }
 
@@ -23,20 +24,21 @@ export const DEFAULT_CONFIG_FILE = 'lucid.yml';
 export const MIN_SECRET_LENGTH = 32;
 
 /** Every default in one place; the README's configuration reference mirrors this object. */
-export const defaults: Omit<Config, 'auth'> & { auth: { enabled: boolean; secret: string } } = {
+export const defaults: Config = {
   server: { host: '127.0.0.1', port: 7021, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000 },
   store: 'sqlite://data/lucid.sqlite',
-  auth: { enabled: true, secret: '' },
+  auth: { enabled: true, secret: '', revocationFile: 'data/revoked-tokens.jsonl' },
   limits: { maxValueBytes: 7 * 1024 * 1024 },
   sqlite: { synchronous: 'normal' },
-  expiry: { sweepIntervalMs: 1000 },
+  expiry: { sweepIntervalMs: 250 },
+  notifications: { heartbeatMs: 15_000, bufferSize: 10_000, maxLagBytes: 1024 * 1024, maxValueBytes: 4096 },
   log: { level: 'info' },
 };
 
 const schema = {
   type: 'object',
   additionalProperties: false,
-  required: ['server', 'store', 'auth', 'limits', 'sqlite', 'expiry', 'log'],
+  required: ['server', 'store', 'auth', 'limits', 'sqlite', 'expiry', 'notifications', 'log'],
   properties: {
     server: {
       type: 'object',
@@ -56,6 +58,7 @@ const schema = {
       properties: {
         enabled: { type: 'boolean' },
         secret: { type: 'string' },
+        revocationFile: { type: 'string', minLength: 1 },
       },
     },
     limits: {
@@ -72,6 +75,16 @@ const schema = {
       type: 'object',
       additionalProperties: false,
       properties: { sweepIntervalMs: { type: 'integer', minimum: 10 } },
+    },
+    notifications: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        heartbeatMs: { type: 'integer', minimum: 10 },
+        bufferSize: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+        maxLagBytes: { type: 'integer', minimum: 1024 },
+        maxValueBytes: { type: 'integer', minimum: 0, maximum: 1024 * 1024 },
+      },
     },
     log: {
       type: 'object',
@@ -177,6 +190,7 @@ export function finish(candidate: unknown, baseDir: string): Config {
   }
   const storePath = config.store.replace(/^sqlite:\/\//, '');
   config.store = `sqlite://${path.resolve(baseDir, storePath)}`;
+  config.auth.revocationFile = path.resolve(baseDir, config.auth.revocationFile);
   return deepFreeze(config);
 }
 

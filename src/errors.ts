@@ -6,6 +6,11 @@ export type ErrorCode =
   | 'KEY_LOCKED'
   | 'ALREADY_LOCKED'
   | 'NOT_LOCKED'
+  | 'LOCK_HELD_BY_OTHER'
+  | 'PRECONDITION_FAILED'
+  | 'FORBIDDEN_PREFIX'
+  | 'FORBIDDEN_SCOPE'
+  | 'INVALID_CURSOR'
   | 'NOT_A_NUMBER'
   | 'EMPTY_BODY'
   | 'INVALID_REQUEST'
@@ -28,6 +33,11 @@ const catalogue: Record<ErrorCode, CatalogueEntry> = {
   KEY_LOCKED: { status: 409, message: 'The specified key cannot be updated.' },
   ALREADY_LOCKED: { status: 409, message: 'The specified key is already locked.' },
   NOT_LOCKED: { status: 409, message: 'The specified key is not locked.' },
+  LOCK_HELD_BY_OTHER: { status: 409, message: 'The specified key is locked by another holder: only the holder or an admin token can unlock it.' },
+  PRECONDITION_FAILED: { status: 412, message: 'The specified key does not match the precondition.' },
+  FORBIDDEN_PREFIX: { status: 403, message: 'This token is not allowed to access this key.' },
+  FORBIDDEN_SCOPE: { status: 403, message: 'This token is not allowed to do this: its scope is too narrow.' },
+  INVALID_CURSOR: { status: 400, message: 'The cursor is not valid: pass the cursor of a previous page unchanged.' },
   NOT_A_NUMBER: { status: 400, message: 'The stored value is not a number.' },
   EMPTY_BODY: { status: 400, message: 'The request body must not be empty.' },
   INVALID_REQUEST: { status: 400, message: 'Invalid request.' },
@@ -49,6 +59,8 @@ export class LucidError extends Error {
     /** Replaces the catalogue's message where the detail helps the client (validation errors, limits). */
     message?: string,
     options?: { cause?: unknown },
+    /** Headers the answer carries (the current ETag of a failed precondition). */
+    readonly headers?: Record<string, string>,
   ) {
     const entry = catalogue[code];
     super(message ?? entry.message, options);

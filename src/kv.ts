@@ -1,16 +1,28 @@
 /**
  * The key-value domain: what PUT, DELETE and each PATCH operation mean, written as pure decisions
- * over the current entry and run atomically by the store's `update`.
+ * over the current entry and run atomically by the store's `update`, preconditions included.
  */
 import { randomBytes } from 'node:crypto';
 import { addDecimals, decimalFromNumber, formatDecimal, negate, parseDecimal } from './decimal.js';
 import { LucidError } from './errors.js';
-import type { Decision, Entry, Store } from './store/types.js';
+import { isLocked, type ChangeType, type Decision, type Entry, type Store } from './store/types.js';
 
-/** The longest expiry a ttl may set: ten years, in seconds. */
+/** The longest expiry a ttl (or lock lease) may set: ten years, in seconds. */
 export const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
 
 export type Operation = 'lock' | 'unlock' | 'increment' | 'decrement' | 'ttl';
+
+/** Who asks: the token's subject, and whether it may unlock other holders' locks. */
+export interface Actor {
+  subject: string;
+  admin: boolean;
+}
+
+/** RFC 9110 preconditions, as the raw header values. */
+export interface Preconditions {
+  ifMatch?: string | undefined;
+  ifNoneMatch?: string | undefined;
+}
 
 export interface OperationOutcome {
   message: string;
@@ -34,9 +46,43 @@ function existing(current: Entry | undefined): Entry {
   return current;
 }
 
-function unlocked(current: Entry): Entry {
-  if (current.locked) throw new LucidError('KEY_LOCKED');
+function unlocked(current: Entry, now: number): Entry {
+  if (isLocked(current, now)) throw new LucidError('KEY_LOCKED');
   return current;
+}
+
+/** The entity tags in an If-Match / If-None-Match value, or '*'. Weak tags keep their W/ prefix. */
+function parseTags(header: string): '*' | string[] {
+  if (header.trim() === '*') return '*';
+  return header.match(/(?:W\/)?"[^"]*"/g) ?? [];
+}
+
+/** Whether the current entry satisfies If-None-Match (weak comparison, as RFC 9110 asks for it). */
+export function noneMatch(header: string | undefined, current: Entry | undefined): boolean {
+  if (header === undefined) return true;
+  const tags = parseTags(header);
+  if (tags === '*') return current === undefined;
+  return current === undefined || !tags.some((tag) => tag.replace(/^W\//, '') === current.etag);
+}
+
+/**
+ * Evaluates preconditions after the checks whose failure would have answered anyway (404, 409), as
+ * RFC 9110 13.2.1 orders them. If-Match uses strong comparison.
+ */
+function checkPreconditions(conditions: Preconditions, current: Entry | undefined): void {
+  const failed = () => new LucidError('PRECONDITION_FAILED', undefined, undefined, current ? { ETag: current.etag } : undefined);
+  if (conditions.ifMatch !== undefined) {
+    const tags = parseTags(conditions.ifMatch);
+    if (current === undefined || (tags !== '*' && !tags.includes(current.etag))) throw failed();
+  }
+  if (!noneMatch(conditions.ifNoneMatch, current)) throw failed();
+}
+
+function checkSeconds(seconds: number | undefined, what: string, minimum: number): number {
+  if (seconds === undefined || !Number.isInteger(seconds) || seconds < minimum || seconds > MAX_TTL_SECONDS) {
+    throw new LucidError('INVALID_REQUEST', `The ${what} must be a whole number of seconds from ${minimum} to ${MAX_TTL_SECONDS}.`);
+  }
+  return seconds;
 }
 
 /** Reads a live entry or throws KEY_NOT_FOUND. */
@@ -44,62 +90,81 @@ export async function readEntry(store: Store, key: string): Promise<Entry> {
   return existing(await store.get(key));
 }
 
-/**
- * Stores `value` under `key`, creating it (created: true) or replacing its bytes and content type.
- * The key's expiry is kept; a locked key is refused.
- */
-export function putValue(store: Store, key: string, value: Buffer, contentType: string): Promise<{ created: boolean; entry: Entry }> {
+export interface PutOptions extends Preconditions {
+  /** Seconds until the key expires, set in the same write; without it a replaced key keeps its expiry. */
+  ttlSeconds?: number | undefined;
+}
+
+/** Stores `value` under `key`, creating it (created: true) or replacing its bytes and content type. */
+export function putValue(
+  store: Store,
+  key: string,
+  value: Buffer,
+  contentType: string,
+  options: PutOptions = {},
+): Promise<{ created: boolean; entry: Entry }> {
   return store.update(key, (current, now) => {
-    const entry =
+    if (current !== undefined) unlocked(current, now);
+    checkPreconditions(options, current);
+    const expiresAt = options.ttlSeconds === undefined ? (current?.expiresAt ?? null) : now + checkSeconds(options.ttlSeconds, 'ttl', 1) * 1000;
+    const entry: Entry =
       current === undefined
-        ? { value, contentType, createdAt: now, updatedAt: now, expiresAt: null, locked: false, version: 1, etag: newEtag(1) }
-        : revise(unlocked(current), now, { value, contentType });
-    return { result: { created: current === undefined, entry }, write: entry };
+        ? { value, contentType, createdAt: now, updatedAt: now, expiresAt, locked: false, lockHolder: null, lockExpiresAt: null, version: 1, etag: newEtag(1) }
+        : revise(current, now, { value, contentType, expiresAt });
+    return { result: { created: current === undefined, entry }, write: entry, change: current === undefined ? 'created' : 'updated' };
   });
 }
 
 /** Deletes `key`; a missing key is KEY_NOT_FOUND and a locked one KEY_LOCKED. */
-export function deleteValue(store: Store, key: string): Promise<void> {
-  return store.update(key, (current) => {
-    unlocked(existing(current));
-    return { result: undefined, write: null };
+export function deleteValue(store: Store, key: string, conditions: Preconditions = {}): Promise<void> {
+  return store.update(key, (current, now) => {
+    unlocked(existing(current), now);
+    checkPreconditions(conditions, current);
+    return { result: undefined, write: null, change: 'deleted' };
   });
 }
 
 /** Runs one PATCH operation on an existing key. `argument` is the body's `value`, already validated as a number when present. */
-export function applyOperation(store: Store, key: string, operation: Operation, argument: number | undefined): Promise<OperationOutcome> {
+export function applyOperation(
+  store: Store,
+  key: string,
+  operation: Operation,
+  argument: number | undefined,
+  actor: Actor = { subject: '', admin: true },
+  conditions: Preconditions = {},
+): Promise<OperationOutcome> {
   return store.update(key, (current, now): Decision<OperationOutcome> => {
     const entry = existing(current);
+    const outcome = (message: string, change: ChangeType, changes: Partial<Entry>, value?: string): Decision<OperationOutcome> => {
+      checkPreconditions(conditions, entry);
+      const write = revise(entry, now, changes);
+      return { result: { message, entry: write, value }, write, change };
+    };
     switch (operation) {
       case 'lock': {
-        if (entry.locked) throw new LucidError('ALREADY_LOCKED');
-        const write = revise(entry, now, { locked: true });
-        return { result: { message: 'The specified key was successfully locked.', entry: write }, write };
+        if (isLocked(entry, now)) throw new LucidError('ALREADY_LOCKED');
+        const lease = argument === undefined ? null : now + checkSeconds(argument, 'lock lease', 1) * 1000;
+        return outcome('The specified key was successfully locked.', 'locked', { locked: true, lockHolder: actor.subject, lockExpiresAt: lease });
       }
       case 'unlock': {
-        if (!entry.locked) throw new LucidError('NOT_LOCKED');
-        const write = revise(entry, now, { locked: false });
-        return { result: { message: 'The specified key was successfully unlocked.', entry: write }, write };
+        if (!isLocked(entry, now)) throw new LucidError('NOT_LOCKED');
+        if (entry.lockHolder !== actor.subject && !actor.admin) throw new LucidError('LOCK_HELD_BY_OTHER');
+        return outcome('The specified key was successfully unlocked.', 'unlocked', { locked: false, lockHolder: null, lockExpiresAt: null });
       }
       case 'increment':
       case 'decrement': {
-        unlocked(entry);
+        unlocked(entry, now);
         const stored = parseDecimal(entry.value.toString('utf8'));
         if (stored === undefined) throw new LucidError('NOT_A_NUMBER');
         const step = decimalFromNumber(argument ?? 1);
         const value = formatDecimal(addDecimals(stored, operation === 'increment' ? step : negate(step)));
-        const write = revise(entry, now, { value: Buffer.from(value, 'utf8') });
-        return { result: { message: `The specified key was successfully ${operation}ed.`, entry: write, value }, write };
+        return outcome(`The specified key was successfully ${operation}ed.`, `${operation}ed`, { value: Buffer.from(value, 'utf8') }, value);
       }
       case 'ttl': {
-        unlocked(entry);
-        const seconds = argument;
-        if (seconds === undefined || !Number.isInteger(seconds) || seconds < 0 || seconds > MAX_TTL_SECONDS) {
-          throw new LucidError('INVALID_REQUEST', `The ttl value must be a whole number of seconds from 0 (no expiry) to ${MAX_TTL_SECONDS}.`);
-        }
-        const write = revise(entry, now, { expiresAt: seconds === 0 ? null : now + seconds * 1000 });
+        unlocked(entry, now);
+        const seconds = checkSeconds(argument, 'ttl value', 0);
         const message = seconds === 0 ? 'The expiry of the specified key was removed.' : 'The expiry of the specified key was set.';
-        return { result: { message, entry: write }, write };
+        return outcome(message, 'ttl', { expiresAt: seconds === 0 ? null : now + seconds * 1000 });
       }
     }
   });

@@ -41,7 +41,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const logger = options.logger ?? pino({ level: config.log.level });
   const store = options.store ?? (await openStore(config, logger, options.clock));
   try {
-    const { app } = await createApp({ config, store, logger, validateResponses: options.validateResponses });
+    const lucid = await createApp({ config, store, logger, clock: options.clock, validateResponses: options.validateResponses });
+    const { app } = lucid;
     const server = http.createServer(app);
     // While stopping, every response closes its connection, so a keep-alive client cannot keep a
     // stopping server serving; a connection still busy after requestTimeoutMs is cut.
@@ -67,6 +68,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       close: () =>
         (closing ??= new Promise<void>((resolve) => {
           stopping = true;
+          lucid.close();
           const deadline = setTimeout(() => server.closeAllConnections(), config.server.requestTimeoutMs);
           deadline.unref();
           server.close(() => {

@@ -41,9 +41,9 @@ export function init(options: InitOptions, io: { out: (text: string) => void; er
   writeFileSync(temporary, text, { mode: 0o600, flag: 'wx' });
   renameSync(temporary, file);
   const { config } = loadConfig({ file });
-  const token = new TokenAuthority(config.auth.secret).issue(ROOT_SUBJECT, parseLifetime(DEFAULT_TOKEN_LIFETIME));
+  const token = new TokenAuthority(config.auth.secret).issue(ROOT_SUBJECT, parseLifetime(DEFAULT_TOKEN_LIFETIME), { scope: 'admin' });
   io.err(`Wrote ${file} (mode 0600) with a new secret.\n`);
-  io.err(`Root token (expires in ${DEFAULT_TOKEN_LIFETIME}; \`lucid token issue\` makes more):\n`);
+  io.err(`Root token (scope admin, expires in ${DEFAULT_TOKEN_LIFETIME}; \`lucid token issue\` makes more):\n`);
   io.out(`${token}\n`);
   io.err(`\nStart the server with \`lucid server\` (or \`make start\`), then try:\n${curlExample(config, token)}\n`);
 }

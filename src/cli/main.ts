@@ -4,7 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { init } from './init.js';
 import { serve } from './server.js';
-import { issueToken } from './token.js';
+import { issueToken, revoke, tokenId } from './token.js';
 
 const io = { out: (text: string) => process.stdout.write(text), err: (text: string) => process.stderr.write(text) };
 
@@ -37,8 +37,20 @@ token
   .option('-c, --config <file>', 'config file (default: $LUCID_CONFIG or ./lucid.yml)')
   .option('-s, --subject <subject>', 'who the token is for', 'root')
   .option('-e, --expires-in <duration>', 'lifetime, e.g. 15m, 12h, 30d, 1y', '30d')
+  .option('--scope <scope>', 'read, write (read-write) or admin', 'write')
+  .option('--prefix <prefix>', 'limit the token to keys starting with this')
   .action((options) => {
-    io.out(`${issueToken(options)}\n`);
+    const token = issueToken(options);
+    io.out(`${token}\n`);
+    if (process.stderr.isTTY) io.err(`(token id ${tokenId(token)}; revoke it with \`lucid token revoke ${tokenId(token)}\`)\n`);
+  });
+token
+  .command('revoke')
+  .description('deny a token before it expires (by its id, or the token itself); effective within a second')
+  .argument('<id-or-token>', 'the token id (jti) or the token')
+  .option('-c, --config <file>', 'config file (default: $LUCID_CONFIG or ./lucid.yml)')
+  .action((idOrToken: string, options) => {
+    io.err(`Revoked token ${revoke(idOrToken, options)}.\n`);
   });
 
 try {

@@ -1,5 +1,7 @@
 /** `lucid token issue`: prints a signed JWT, alone, on stdout. */
-import { parseDuration, TokenAuthority } from '../auth.js';
+import jwt from 'jsonwebtoken';
+import { SCOPES, parseDuration, TokenAuthority, type Scope } from '../auth.js';
+import { revokeToken } from '../revocations.js';
 import { loadConfig, type Config } from '../config.js';
 import { ConfigError } from '../errors.js';
 
@@ -10,6 +12,8 @@ export interface IssueOptions {
   config?: string;
   subject?: string;
   expiresIn?: string;
+  scope?: string;
+  prefix?: string;
 }
 
 export function parseLifetime(text: string): number {
@@ -20,11 +24,28 @@ export function parseLifetime(text: string): number {
 
 export function issueToken(options: IssueOptions): string {
   const lifetime = parseLifetime(options.expiresIn ?? DEFAULT_TOKEN_LIFETIME);
+  const scope = (options.scope ?? 'write') as Scope;
+  if (!SCOPES.includes(scope)) throw new ConfigError(`--scope must be one of ${SCOPES.join(', ')}; got "${options.scope}".`);
   const { config } = loadConfig({ file: options.config });
   if (!config.auth.enabled && config.auth.secret.length === 0) {
     throw new ConfigError('Auth is disabled and there is no secret to sign tokens with.');
   }
-  return new TokenAuthority(config.auth.secret).issue(options.subject ?? ROOT_SUBJECT, lifetime);
+  return new TokenAuthority(config.auth.secret).issue(options.subject ?? ROOT_SUBJECT, lifetime, { scope, prefix: options.prefix });
+}
+
+/** The id (`jti`) of a token, read without verifying it (for messages only). */
+export function tokenId(token: string): string | undefined {
+  const claims = jwt.decode(token);
+  return typeof claims === 'object' && claims !== null && typeof claims.jti === 'string' ? claims.jti : undefined;
+}
+
+/** Revokes a token by its id, or by the token itself; the running server honours it within a second. */
+export function revoke(idOrToken: string, options: { config?: string }): string {
+  const id = idOrToken.includes('.') ? tokenId(idOrToken) : idOrToken;
+  if (id === undefined || !/^[A-Za-z0-9_-]{1,128}$/.test(id)) throw new ConfigError(`"${idOrToken}" is neither a token id nor a token that has one.`);
+  const { config } = loadConfig({ file: options.config });
+  revokeToken(config.auth.revocationFile, id);
+  return id;
 }
 
 /** A ready-to-paste curl line that stores and reads a value. */

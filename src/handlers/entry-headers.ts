@@ -1,11 +1,22 @@
 /** The headers GET and HEAD share, derived from one entry. */
-import type { Entry } from '../store/types.js';
+import { isLocked, type Entry } from '../store/types.js';
 
-export function entryHeaders(entry: Entry): Record<string, string | number> {
-  return {
+/** Header values must be visible ASCII; other subjects are percent-encoded. */
+function headerSafe(text: string): string {
+  return /^[\x20-\x7e]*$/.test(text) ? text : encodeURIComponent(text);
+}
+
+export function entryHeaders(entry: Entry, now: number): Record<string, string | number> {
+  const headers: Record<string, string | number> = {
     'Content-Type': entry.contentType,
     'Content-Length': entry.value.length,
     ETag: entry.etag,
     'Last-Modified': new Date(entry.updatedAt).toUTCString(),
   };
+  if (entry.expiresAt !== null) headers['Lucid-Expires-At'] = new Date(entry.expiresAt).toISOString();
+  if (isLocked(entry, now)) {
+    headers['Lucid-Lock-Holder'] = headerSafe(entry.lockHolder ?? '');
+    if (entry.lockExpiresAt !== null) headers['Lucid-Lock-Expires-At'] = new Date(entry.lockExpiresAt).toISOString();
+  }
+  return headers;
 }

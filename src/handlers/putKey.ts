@@ -2,14 +2,16 @@ import type { Request } from 'express';
 import { fileTypeFromBuffer } from 'file-type';
 import { LucidError } from '../errors.js';
 import { putValue } from '../kv.js';
+import { preconditions } from './conditions.js';
 import type { Handler } from './types.js';
 
 /** PUT /api/kv/{key}: stores the raw body, read only now that the request is authenticated. */
-export const putKey: Handler<'putKey'> = async ({ request, params, store, config }) => {
+export const putKey: Handler<'putKey'> = async ({ request, params, query, store, config }) => {
   const value = await readBody(request, config.limits.maxValueBytes);
   if (value.length === 0) throw new LucidError('EMPTY_BODY');
   const contentType = request.headers['content-type'] ?? (await sniffContentType(value));
-  const { created, entry } = await putValue(store, params.key!, value, contentType);
+  const ttlSeconds = query.ttl as number | undefined;
+  const { created, entry } = await putValue(store, params.key!, value, contentType, { ...preconditions(request), ttlSeconds });
   return created
     ? { status: 201, body: { message: 'The specified key was successfully created.' }, headers: { ETag: entry.etag } }
     : { status: 200, body: { message: 'The specified key was successfully updated.' }, headers: { ETag: entry.etag } };

@@ -1,7 +1,8 @@
 /** The one shape every operation handler has: check preconditions, call the store, return a reply. */
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import type { Principal } from '../auth.js';
 import type { Config } from '../config.js';
+import type { NotificationFeed } from '../notifications.js';
 import type { Store } from '../store/types.js';
 import type { operations } from '../../generated/lucid.js';
 
@@ -12,17 +13,27 @@ export interface Reply<Op extends OperationId = OperationId> {
   status: keyof operations[Op]['responses'] & number;
   body?: unknown;
   headers?: Record<string, string | number>;
+  /** The handler wrote the response itself (a stream). */
+  streamed?: true;
 }
 
 /** Everything a handler may use: the request after routing, auth and validation, and the app's dependencies. */
 export interface HandlerContext {
   request: Request;
+  /** Only for handlers that stream; everyone else returns a Reply. */
+  response: Response;
   params: Record<string, string>;
+  /** Query parameters, coerced to the types the spec declares. */
+  query: Record<string, unknown>;
   /** The parsed JSON body, for operations that take JSON. */
   body: unknown;
-  principal: Principal | undefined;
+  /** The verified token (with auth off: an anonymous admin). */
+  principal: Principal;
   store: Store;
+  feed: NotificationFeed;
   config: Config;
+  /** The time the request is served at, from the app's clock. */
+  now: number;
 }
 
 export type Handler<Op extends OperationId> = (context: HandlerContext) => Promise<Reply<Op>>;

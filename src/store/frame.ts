@@ -22,12 +22,19 @@ interface Meta {
   c: number;
   u: number;
   l: boolean;
+  /** Lock holder and lease end; omitted when unlocked, to keep frames small. */
+  h?: string | null;
+  x?: number | null;
   v: number;
   e: string;
 }
 
 export function encodeEntry(entry: Entry): Buffer {
   const meta: Meta = { t: entry.contentType, c: entry.createdAt, u: entry.updatedAt, l: entry.locked, v: entry.version, e: entry.etag };
+  if (entry.locked) {
+    meta.h = entry.lockHolder;
+    meta.x = entry.lockExpiresAt;
+  }
   const metaBytes = Buffer.from(JSON.stringify(meta), 'utf8');
   const frame = Buffer.allocUnsafe(HEADER + metaBytes.length + entry.value.length);
   frame[0] = FORMAT;
@@ -39,23 +46,35 @@ export function encodeEntry(entry: Entry): Buffer {
 }
 
 export function decodeEntry(frame: Buffer): Entry {
-  if (frame.length < HEADER || frame[0] !== FORMAT) {
-    throw new Error(`Unknown entry format ${String(frame[0])}`);
+  const { metadata, valueOffset } = decodeHead(frame);
+  // A view, not a copy: the frame belongs to this entry alone.
+  return { value: frame.subarray(valueOffset), ...metadata };
+}
+
+/** The number of leading bytes of a frame that `decodeHead` needs, when metadata is of usual size. */
+export const HEAD_BYTES = 4096;
+
+/** Decodes the metadata from the start of a frame (at least its header and metadata). */
+export function decodeHead(head: Buffer): { metadata: Omit<Entry, 'value'>; valueOffset: number } {
+  if (head.length < HEADER || head[0] !== FORMAT) {
+    throw new Error(`Unknown entry format ${String(head[0])}`);
   }
-  const expiresAt = Number(frame.toString('latin1', 1, 1 + EXPIRY_DIGITS));
-  const metaLength = frame.readUInt32BE(1 + EXPIRY_DIGITS);
-  const meta = JSON.parse(frame.toString('utf8', HEADER, HEADER + metaLength)) as Meta;
-  return {
-    // A view, not a copy: the frame belongs to this entry alone.
-    value: frame.subarray(HEADER + metaLength),
+  const expiresAt = Number(head.toString('latin1', 1, 1 + EXPIRY_DIGITS));
+  const metaLength = head.readUInt32BE(1 + EXPIRY_DIGITS);
+  if (head.length < HEADER + metaLength) throw new RangeError('Frame head too short for its metadata');
+  const meta = JSON.parse(head.toString('utf8', HEADER, HEADER + metaLength)) as Meta;
+  const metadata = {
     contentType: meta.t,
     createdAt: meta.c,
     updatedAt: meta.u,
     expiresAt: expiresAt === 0 ? null : expiresAt,
     locked: meta.l,
+    lockHolder: meta.h ?? null,
+    lockExpiresAt: meta.x ?? null,
     version: meta.v,
     etag: meta.e,
   };
+  return { metadata, valueOffset: HEADER + metaLength };
 }
 
 /** The SQL expression that reads the expiry back out of a frame stored in column `column`. */

@@ -7,7 +7,11 @@
  *   read-modify-write of a key runs in that process's per-key queue, so a lock check and the write
  *   it guards, or the read and write of an increment, cannot interleave with another write;
  * - expiry: an indexed generated column reads each frame's expiry, and a background sweep deletes
- *   expired rows; reads treat an expired row as missing even before the sweep reaches it;
+ *   expired rows (announcing each as `expired`); reads treat an expired row as missing even before
+ *   the sweep reaches it;
+ * - listing: keyset pages over the primary key, so a page costs its size whatever the table's;
+ * - changes: announced to subscribers from inside the key's queue, after the write committed, so
+ *   they arrive in order per key;
  * - durability: WAL journal; `synchronous=NORMAL` (default) keeps every acknowledged write across a
  *   crash of the process, `FULL` also across power loss.
  */
@@ -16,9 +20,9 @@ import path from 'node:path';
 import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
 import { StoreUnavailableError } from '../errors.js';
-import { decodeEntry, encodeEntry, expirySql } from './frame.js';
+import { HEAD_BYTES, decodeEntry, decodeHead, encodeEntry, expirySql } from './frame.js';
 import { KeyQueue } from './key-queue.js';
-import type { Clock, Decide, Entry, Store } from './types.js';
+import type { Change, Clock, Decide, Entry, KeyInfo, ListOptions, Store } from './types.js';
 
 const NAMESPACE = 'lucid';
 const TABLE = 'keyv';
@@ -64,6 +68,7 @@ class SqliteStore implements Store {
   readonly #clock: Clock;
   readonly #release: () => void;
   readonly #sweeper: NodeJS.Timeout | undefined;
+  readonly #listeners = new Set<(change: Change) => void>();
   #sweeping = false;
   #closed = false;
   #disconnected = false;
@@ -104,15 +109,59 @@ class SqliteStore implements Store {
   update<T>(key: string, decide: Decide<T>): Promise<T> {
     return this.#queue.run(key, async () => {
       const now = this.#clock();
-      const current = this.#live(await this.#read(key), now);
-      const { result, write } = decide(current, now);
+      let current = await this.#read(key);
+      if (current !== undefined && !this.#isLive(current, now)) {
+        // Expired but not yet swept: remove it now so the expiry is announced before what follows.
+        await this.#guard(() => this.#keyv.delete(key));
+        this.#announce({ type: 'expired', key, time: now });
+        current = undefined;
+      }
+      const { result, write, change } = decide(current, now);
       if (write === null) {
         if (current !== undefined) await this.#guard(() => this.#keyv.delete(key));
       } else if (write !== undefined) {
         await this.#guard(() => this.#keyv.set(key, write));
       }
+      if (change !== undefined && write !== undefined) this.#announce({ type: change, key, entry: write ?? undefined, time: now });
       return result;
     });
+  }
+
+  async list({ prefix, after, limit }: ListOptions): Promise<KeyInfo[]> {
+    const low = `${NAMESPACE}:${prefix}`;
+    const high = `${low}\u{10FFFF}`;
+    const start = after !== undefined && `${NAMESPACE}:${after}` >= low ? `${NAMESPACE}:${after}` : undefined;
+    const rows = (await this.#guard(() =>
+      this.#adapter.query(
+        `SELECT key, length(value) AS total, substr(value, 1, ${HEAD_BYTES}) AS head FROM ${TABLE}
+         WHERE key ${start === undefined ? '>=' : '>'} ? AND key < ? AND (lucid_expires_at = 0 OR lucid_expires_at > ?)
+         ORDER BY key LIMIT ?`,
+        start ?? low,
+        high,
+        this.#clock(),
+        limit,
+      ),
+    )) as Array<{ key: string; total: number; head: Buffer }>;
+    const page: KeyInfo[] = [];
+    for (const row of rows) {
+      const key = row.key.slice(NAMESPACE.length + 1);
+      let decoded;
+      try {
+        decoded = decodeHead(row.head);
+      } catch {
+        // Metadata longer than HEAD_BYTES: read the whole frame.
+        const entry = await this.#read(key);
+        if (entry === undefined) continue;
+        decoded = decodeHead(encodeEntry(entry));
+      }
+      page.push({ key, size: row.total - decoded.valueOffset, entry: decoded.metadata });
+    }
+    return page;
+  }
+
+  subscribe(listener: (change: Change) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   async purgeExpired(): Promise<number> {
@@ -127,8 +176,9 @@ class SqliteStore implements Store {
         // Re-checked inside the key's queue: a write since the SELECT may have renewed the key.
         const removed = await this.#queue.run(key, async () => {
           const entry = await this.#read(key);
-          if (entry === undefined || entry.expiresAt === null || entry.expiresAt > this.#clock()) return false;
+          if (entry === undefined || this.#isLive(entry, this.#clock())) return false;
           await this.#guard(() => this.#keyv.delete(key));
+          this.#announce({ type: 'expired', key, time: entry.expiresAt! });
           return true;
         });
         if (removed) purged += 1;
@@ -157,7 +207,15 @@ class SqliteStore implements Store {
   }
 
   #live(entry: Entry | undefined, now: number): Entry | undefined {
-    return entry !== undefined && (entry.expiresAt === null || entry.expiresAt > now) ? entry : undefined;
+    return entry !== undefined && this.#isLive(entry, now) ? entry : undefined;
+  }
+
+  #isLive(entry: Entry, now: number): boolean {
+    return entry.expiresAt === null || entry.expiresAt > now;
+  }
+
+  #announce(change: Change): void {
+    for (const listener of this.#listeners) listener(change);
   }
 
   async #guard<T>(operation: () => Promise<T>): Promise<T> {

@@ -17,17 +17,58 @@ export interface Entry {
   updatedAt: number;
   /** When the key expires (ms since the epoch), or null for never. */
   expiresAt: number | null;
+  /** Whether a lock was taken; see `isLocked` for whether it still holds (a lease may have lapsed). */
   locked: boolean;
+  /** Who took the lock (a token subject), or null. */
+  lockHolder: string | null;
+  /** When the lock's lease lapses (ms since the epoch), or null for a lock until unlocked. */
+  lockExpiresAt: number | null;
   /** Counts writes to this key since it was created (1 on creation). */
   version: number;
   /** A strong entity tag, unique for every write (including across delete and re-create). */
   etag: string;
 }
 
-/** What `decide` wants done: `write` an entry, delete the key (`null`), or nothing (omitted). */
+/** The kinds of change the notification stream reports. */
+export type ChangeType = 'created' | 'updated' | 'deleted' | 'expired' | 'locked' | 'unlocked' | 'incremented' | 'decremented' | 'ttl';
+
+/**
+ * What `decide` wants done: `write` an entry, delete the key (`null`), or nothing (omitted), and
+ * which change to announce when it is applied.
+ */
 export interface Decision<T> {
   result: T;
   write?: Entry | null;
+  change?: ChangeType;
+}
+
+/** A key and its metadata, without the value's bytes. */
+export interface KeyInfo {
+  key: string;
+  size: number;
+  entry: Omit<Entry, 'value'>;
+}
+
+export interface ListOptions {
+  /** Only keys starting with this ('' for all). */
+  prefix: string;
+  /** Only keys sorted strictly after this one (the previous page's last key). */
+  after?: string | undefined;
+  limit: number;
+}
+
+/** One applied change, as the store announces it (the notification stream builds its events from these). */
+export interface Change {
+  type: ChangeType;
+  key: string;
+  /** The entry after the change; absent for deleted and expired. */
+  entry?: Entry | undefined;
+  time: number;
+}
+
+/** Whether the entry's lock holds at `now` (taken, and its lease, if any, not lapsed). */
+export function isLocked(entry: Entry | Omit<Entry, 'value'>, now: number): boolean {
+  return entry.locked && (entry.lockExpiresAt === null || entry.lockExpiresAt > now);
 }
 
 export type Decide<T> = (current: Entry | undefined, now: number) => Decision<T>;
@@ -37,6 +78,10 @@ export interface Store {
   get(key: string): Promise<Entry | undefined>;
   /** Atomically applies `decide` to the key's live entry; errors thrown by `decide` propagate and change nothing. */
   update<T>(key: string, decide: Decide<T>): Promise<T>;
+  /** Live keys in key order, one page at a time; expired keys never appear. */
+  list(options: ListOptions): Promise<KeyInfo[]>;
+  /** Calls `listener` with every change applied through this store, in order per key; returns an unsubscribe function. */
+  subscribe(listener: (change: Change) => void): () => void;
   /** Removes entries whose expiry has passed; returns how many were removed. */
   purgeExpired(): Promise<number>;
   /** Resolves when the backend answers; throws StoreUnavailableError otherwise. */

@@ -1,0 +1,39 @@
+import { LucidError } from '../errors.js';
+import { effectivePrefix } from './scope.js';
+import type { Handler } from './types.js';
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** GET /api/kv: one page of keys in key order; the cursor is the page's last key, so paging is stable under writes. */
+export const listKeys: Handler<'listKeys'> = async ({ query, store, principal, now }) => {
+  const prefix = effectivePrefix(principal, query.prefix as string | undefined);
+  const limit = (query.limit as number | undefined) ?? 100;
+  const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor as string);
+  const rows = await store.list({ prefix, after, limit: limit + 1 });
+  const page = rows.slice(0, limit);
+  const keys = page.map(({ key, size, entry }) => {
+    const locked = entry.locked && (entry.lockExpiresAt === null || entry.lockExpiresAt > now);
+    return {
+      key,
+      size,
+      contentType: entry.contentType,
+      createdAt: iso(entry.createdAt)!,
+      updatedAt: iso(entry.updatedAt)!,
+      expiresAt: iso(entry.expiresAt),
+      locked,
+      lockHolder: locked ? entry.lockHolder : null,
+      lockExpiresAt: locked ? iso(entry.lockExpiresAt) : null,
+      etag: entry.etag,
+    };
+  });
+  const body: { keys: typeof keys; cursor?: string } = { keys };
+  if (rows.length > limit) body.cursor = Buffer.from(page[page.length - 1]!.key, 'utf8').toString('base64url');
+  return { status: 200, body };
+};
+
+function decodeCursor(cursor: string): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new LucidError('INVALID_CURSOR');
+  const key = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (key.length === 0 || Buffer.from(key, 'utf8').toString('base64url') !== cursor) throw new LucidError('INVALID_CURSOR');
+  return key;
+}

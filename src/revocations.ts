@@ -1,0 +1,69 @@
+/**
+ * Revoked token ids: a JSON-lines file that `lucid token revoke` appends to and the server re-reads
+ * whenever it changes (checked every 500 ms), so a revocation takes effect within a second without
+ * a restart, whether or not the server runs when it is made.
+ */
+import { appendFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+const POLL_MS = 500;
+
+/** Appends a revocation; the file is created (mode 0600) when missing. */
+export function revokeToken(file: string, tokenId: string, now = new Date()): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  appendFileSync(file, `${JSON.stringify({ id: tokenId, revokedAt: now.toISOString() })}\n`, { mode: 0o600 });
+}
+
+/** The set of revoked ids, kept current by polling the file's modification time and size. */
+export class RevocationList {
+  #ids = new Set<string>();
+  #signature = '';
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly file: string,
+    private readonly onError: (error: unknown) => void = () => undefined,
+  ) {
+    this.refresh();
+    this.#timer = setInterval(() => this.refresh(), POLL_MS);
+    this.#timer.unref();
+  }
+
+  has(tokenId: string | undefined): boolean {
+    return tokenId !== undefined && this.#ids.has(tokenId);
+  }
+
+  /** Re-reads the file when it changed; a missing file means nothing is revoked. */
+  refresh(): void {
+    let signature: string;
+    try {
+      const stat = statSync(this.file);
+      signature = `${stat.mtimeMs}:${stat.size}`;
+    } catch {
+      this.#ids = new Set();
+      this.#signature = '';
+      return;
+    }
+    if (signature === this.#signature) return;
+    try {
+      const ids = new Set<string>();
+      for (const line of readFileSync(this.file, 'utf8').split('\n')) {
+        if (line.trim() === '') continue;
+        try {
+          const { id } = JSON.parse(line) as { id?: unknown };
+          if (typeof id === 'string') ids.add(id);
+        } catch {
+          // A torn or hand-edited line: skip it, keep the rest.
+        }
+      }
+      this.#ids = ids;
+      this.#signature = signature;
+    } catch (error) {
+      this.onError(error);
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+  }
+}
