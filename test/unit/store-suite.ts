@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { LucidError, StoreUnavailableError } from '../../src/errors.js';
 import { applyOperation, deleteValue, putValue, readEntry } from '../../src/kv.js';
-import type { Clock, Store } from '../../src/store/types.js';
+import type { Change, Clock, Store } from '../../src/store/types.js';
 
 export interface StoreFactory {
   /** A fresh, empty store reading the given clock. */
@@ -174,6 +174,73 @@ export function storeSuite(name: string, factory: StoreFactory): void {
       expect(await store.purgeExpired()).toBe(10);
       expect(await store.purgeExpired()).toBe(0);
       for (let i = 1; i < 20; i += 2) expect((await readEntry(store, `e${i}`)).value.toString()).toBe('x');
+      await store.close();
+    });
+
+    it('lists live keys in key order, a page at a time, with their metadata and size', async () => {
+      const { store, advance } = await open();
+      for (const key of ['b', 'a/2', 'a/1', 'a/10', 'c', 'a/3']) await putValue(store, key, Buffer.from(`value of ${key}`), 'text/plain');
+      await applyOperation(store, 'a/3', 'ttl', 1);
+      advance(1001);
+      const all = await store.list({ prefix: '', limit: 100 });
+      expect(all.map((info) => info.key)).toEqual(['a/1', 'a/10', 'a/2', 'b', 'c']);
+      expect(all[0]).toMatchObject({ size: 'value of a/1'.length, entry: { contentType: 'text/plain', locked: false, version: 1 } });
+      const first = await store.list({ prefix: 'a/', limit: 2 });
+      expect(first.map((info) => info.key)).toEqual(['a/1', 'a/10']);
+      const second = await store.list({ prefix: 'a/', after: 'a/10', limit: 2 });
+      expect(second.map((info) => info.key)).toEqual(['a/2']);
+      expect(await store.list({ prefix: 'zzz', limit: 10 })).toEqual([]);
+      await store.close();
+    });
+
+    it('announces every applied change, in order, and nothing for refused ones', async () => {
+      const { store, advance } = await open();
+      const changes: Change[] = [];
+      store.subscribe((change) => changes.push(change));
+      await putValue(store, 'k', Buffer.from('1'), 'text/plain');
+      await putValue(store, 'k', Buffer.from('2'), 'text/plain');
+      await applyOperation(store, 'k', 'increment', 1);
+      await applyOperation(store, 'k', 'decrement', 1);
+      await applyOperation(store, 'k', 'lock', undefined);
+      await status(putValue(store, 'k', Buffer.from('refused'), 'text/plain'));
+      await applyOperation(store, 'k', 'unlock', undefined);
+      await applyOperation(store, 'k', 'ttl', 1);
+      advance(1500);
+      await store.purgeExpired();
+      await putValue(store, 'gone', Buffer.from('x'), 'text/plain');
+      await deleteValue(store, 'gone');
+      expect(changes.map((change) => `${change.type}:${change.key}`)).toEqual([
+        'created:k', 'updated:k', 'incremented:k', 'decremented:k', 'locked:k', 'unlocked:k', 'ttl:k', 'expired:k', 'created:gone', 'deleted:gone',
+      ]);
+      expect(changes[2]!.entry!.value.toString()).toBe('3');
+      await store.close();
+    });
+
+    it('lets a lock lease lapse by itself, and keeps the lock for its holder until then', async () => {
+      const { store, advance } = await open();
+      await putValue(store, 'leased', Buffer.from('1'), 'text/plain');
+      await applyOperation(store, 'leased', 'lock', 2, { subject: 'alice', admin: false });
+      expect(await status(applyOperation(store, 'leased', 'unlock', undefined, { subject: 'bob', admin: false }))).toBe(409);
+      expect(await status(putValue(store, 'leased', Buffer.from('2'), 'text/plain'))).toBe(409);
+      advance(2001);
+      expect(await status(putValue(store, 'leased', Buffer.from('2'), 'text/plain'))).toBe(200);
+      await applyOperation(store, 'leased', 'lock', undefined, { subject: 'bob', admin: false });
+      expect(await status(applyOperation(store, 'leased', 'unlock', undefined, { subject: 'root', admin: true }))).toBe(200);
+      await store.close();
+    });
+
+    it('applies an If-Match write only while the ETag is current, so compare-and-swap loses no update', async () => {
+      const { store } = await open();
+      await putValue(store, 'cas', Buffer.from('0'), 'text/plain');
+      const casIncrement = async () => {
+        for (;;) {
+          const entry = await readEntry(store, 'cas');
+          const next = Buffer.from(String(Number(entry.value.toString()) + 1));
+          if ((await status(putValue(store, 'cas', next, 'text/plain', { ifMatch: entry.etag }))) === 200) return;
+        }
+      };
+      await Promise.all(Array.from({ length: 25 }, casIncrement));
+      expect((await readEntry(store, 'cas')).value.toString()).toBe('25');
       await store.close();
     });
 
