@@ -24,6 +24,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/openapi.yaml": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The API contract (YAML)
+         * @description This OpenAPI document, exactly as the server was built from it. Needs no token.
+         */
+        get: operations["getOpenApiYaml"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openapi.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The API contract (JSON)
+         * @description This OpenAPI document as JSON. Needs no token.
+         */
+        get: operations["getOpenApiJson"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/docs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Interactive API reference
+         * @description An interactive reference of this API (Swagger UI), served with its assets by Lucid itself, so it works with no network access. Needs no token.
+         */
+        get: operations["getDocs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/kv": {
         parameters: {
             query?: never;
@@ -274,6 +334,20 @@ export interface components {
              */
             value?: string;
         };
+        /** @description An OpenAPI 3.0.3 document. */
+        OpenApiDocument: {
+            /** @example 3.0.3 */
+            openapi: string;
+            /**
+             * @example {
+             *       "title": "Lucid",
+             *       "version": "1.0.0"
+             *     }
+             */
+            info: Record<string, never>;
+            /** @example {} */
+            paths: Record<string, never>;
+        };
         /** @description The state of the server. */
         Health: {
             /**
@@ -476,6 +550,82 @@ export interface operations {
             503: components["responses"]["StoreUnavailable"];
         };
     };
+    getOpenApiYaml: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The OpenAPI 3.0.3 document. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example openapi: 3.0.3
+                     *     info:
+                     *       title: Lucid
+                     */
+                    "application/yaml": string;
+                };
+            };
+        };
+    };
+    getOpenApiJson: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The OpenAPI 3.0.3 document. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "openapi": "3.0.3",
+                     *       "info": {
+                     *         "title": "Lucid",
+                     *         "version": "1.0.0"
+                     *       },
+                     *       "paths": {}
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OpenApiDocument"];
+                };
+            };
+        };
+    };
+    getDocs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The reference page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example <!doctype html><title>Lucid API</title> */
+                    "text/html": string;
+                };
+            };
+        };
+    };
     listKeys: {
         parameters: {
             query?: {
@@ -643,6 +793,8 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /** @example hello world */
+                    "application/octet-stream": components["schemas"]["RawValue"];
                     /** @example hello world */
                     "*/*": components["schemas"]["RawValue"];
                 };

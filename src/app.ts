@@ -3,6 +3,8 @@
  * validating every request from spec/lucid.yaml, from the dependencies it is given.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { OpenAPIBackend, type Context, type Document } from 'openapi-backend';
 import type { Logger } from 'pino';
@@ -46,6 +48,9 @@ export function loadSpec(): Document {
   return YAML.parse(readFileSync(SPEC_PATH, 'utf8')) as Document;
 }
 
+const SWAGGER_UI_DIR = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true, persistAuthorization: false });\n`;
+
 /** Builds the app; fails at once when the spec and the handlers disagree. */
 export async function createApp(deps: AppDeps): Promise<App> {
   const { config, store, logger } = deps;
@@ -54,7 +59,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const revocations = authority && new RevocationList(config.auth.revocationFile, (error) => logger.warn({ err: error }, 'cannot read the revocation file'));
   const feed = new NotificationFeed(store, config.notifications);
   const streams = new Set<Response>();
-  const spec = loadSpec();
+  const specBytes = readFileSync(SPEC_PATH);
+  const spec = YAML.parse(specBytes.toString('utf8')) as Document;
+  const contract = { yaml: specBytes, json: spec };
   const api = new OpenAPIBackend({
     definition: structuredClone(spec),
     strict: true,
@@ -105,6 +112,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         store,
         feed,
         config,
+        contract,
         now: clock(),
       };
       const reply = await (handler as (context: HandlerContext) => Promise<Reply>)(context);
@@ -155,6 +163,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
     res.setHeader('Server', `Lucid/${VERSION}`);
     next();
   });
+  // The API reference's assets, from the swagger-ui-dist package: no CDN, works offline.
+  app.get('/docs/assets/lucid-docs.js', (_req, res) => {
+    res.setHeader('Content-Type', 'text/javascript; charset=utf-8');
+    res.setHeader('Cache-Control', 'public, max-age=3600');
+    res.end(DOCS_INIT);
+  });
+  app.use('/docs/assets', express.static(SWAGGER_UI_DIR, { index: false, maxAge: '1h', fallthrough: true }));
   // Only PATCH takes a JSON body; PUT bodies are raw and are read by putKey after authentication.
   const patchJson = express.json({ limit: PATCH_BODY_LIMIT, type: ['application/json', 'application/*+json'] });
   app.use((req, res, next) => (req.method === 'PATCH' ? patchJson(req, res, next) : next()));

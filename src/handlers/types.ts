@@ -32,6 +32,8 @@ export interface HandlerContext {
   store: Store;
   feed: NotificationFeed;
   config: Config;
+  /** The spec the server was built from: the file's exact bytes and the parsed document. */
+  contract: { yaml: Buffer; json: unknown };
   /** The time the request is served at, from the app's clock. */
   now: number;
 }

@@ -188,7 +188,8 @@ class SqliteStore implements Store {
   }
 
   async ping(): Promise<void> {
-    await this.#guard(() => this.#adapter.query('SELECT 1'));
+    // Touches the table, so a broken or vanished database file fails here (SELECT 1 would not).
+    await this.#guard(() => this.#adapter.query(`SELECT 1 FROM ${TABLE} LIMIT 1`));
   }
 
   async close(): Promise<void> {
