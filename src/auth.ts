@@ -30,11 +30,22 @@ export function generateSecret(): string {
   return randomBytes(48).toString('base64url');
 }
 
-/** Verifies and mints tokens with one secret. Build it once; verifying is then cheap. */
+/** How many verified tokens are remembered; the oldest is forgotten first. */
+const CACHE_SIZE = 10_000;
+
+/**
+ * Verifies and mints tokens with one secret. A token that verified is remembered until its `exp`,
+ * so a client reusing its token costs a map lookup, not an HMAC and two JSON parses; only valid
+ * tokens are cached, and revocation is checked by the caller on every request.
+ */
 export class TokenAuthority {
   readonly #key: KeyObject;
+  readonly #verified = new Map<string, Principal>();
 
-  constructor(secret: string) {
+  constructor(
+    secret: string,
+    private readonly clock: () => number = Date.now,
+  ) {
     this.#key = createSecretKey(Buffer.from(secret, 'utf8'));
   }
 
@@ -44,8 +55,23 @@ export class TokenAuthority {
    * without `exp`.
    */
   verify(token: string): Principal | undefined {
+    const cached = this.#verified.get(token);
+    if (cached !== undefined) {
+      if (this.clock() < cached.expiresAt) return cached;
+      this.#verified.delete(token);
+      return undefined;
+    }
+    const principal = this.#verifyUncached(token);
+    if (principal !== undefined) {
+      if (this.#verified.size >= CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!);
+      this.#verified.set(token, principal);
+    }
+    return principal;
+  }
+
+  #verifyUncached(token: string): Principal | undefined {
     try {
-      const claims = jwt.verify(token, this.#key, { algorithms: ALGORITHMS });
+      const claims = jwt.verify(token, this.#key, { algorithms: ALGORITHMS, clockTimestamp: Math.floor(this.clock() / 1000) });
       if (typeof claims !== 'object' || typeof claims.exp !== 'number') return undefined;
       const scope = claims.scope ?? 'write';
       const prefix = claims.prefix ?? '';
@@ -58,7 +84,7 @@ export class TokenAuthority {
 
   /** Mints a token for `subject` that expires after `expiresInSeconds`. */
   issue(subject: string, expiresInSeconds: number, limits: { scope?: Scope; prefix?: string } = {}): string {
-    const claims: Record<string, string> = { scope: limits.scope ?? 'write' };
+    const claims: Record<string, string | number> = { scope: limits.scope ?? 'write', iat: Math.floor(this.clock() / 1000) };
     if (limits.prefix) claims.prefix = limits.prefix;
     return jwt.sign(claims, this.#key, {
       algorithm: 'HS256',

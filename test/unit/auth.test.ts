@@ -82,3 +82,31 @@ describe('parseDuration', () => {
     for (const text of ['', '0', '-1h', '1.5h', 'soon', '1 fortnight']) expect(parseDuration(text)).toBeUndefined();
   });
 });
+
+describe('TokenAuthority cache', () => {
+  it('still refuses a cached token once it expires, on time', () => {
+    let now = Date.parse('2026-11-26T12:00:00Z');
+    const clocked = new TokenAuthority(secret, () => now);
+    const token = clocked.issue('alice', 60);
+    expect(clocked.verify(token)?.subject).toBe('alice');
+    now += 59_999;
+    expect(clocked.verify(token)?.subject).toBe('alice');
+    now += 1;
+    expect(clocked.verify(token)).toBeUndefined();
+    expect(clocked.verify(token)).toBeUndefined();
+  });
+
+  it('never caches a refused token into acceptance', () => {
+    const [header, payload] = authority.issue('alice', 60).split('.');
+    const forged = `${header}.${payload}.AAAA`;
+    expect(authority.verify(forged)).toBeUndefined();
+    expect(authority.verify(forged)).toBeUndefined();
+  });
+
+  it('returns the same principal for a reused token without verifying it again', () => {
+    const token = authority.issue('bob', 60, { scope: 'read', prefix: 'b/' });
+    const first = authority.verify(token);
+    expect(first).toMatchObject({ subject: 'bob', scope: 'read', prefix: 'b/' });
+    expect(authority.verify(token)).toBe(first);
+  });
+});
