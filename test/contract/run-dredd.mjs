@@ -12,8 +12,9 @@
  *      files are then overwritten in place (same inodes, same sizes): the running process keeps
  *      its open connection but every query of the store now fails (SQLITE_NOTADB), a real outage
  *      the 503 cases are sent to.
- * 3. Dredd runs (its binary, in a child process) with the hooks; token and URLs go to the hooks
- *    through LUCID_CONTRACT_* environment variables.
+ * 3. Dredd runs (its binary, in a child process) with the hooks; token, URLs and the config file
+ *    (whose secret the hooks mint scoped tokens with) go to the hooks through LUCID_CONTRACT_*
+ *    environment variables.
  * 4. Both servers get SIGTERM (and are waited for); the temp folder is removed.
  *
  * Fails (exit 1) when anything failed, errored or was skipped, or when Dredd's number of
@@ -173,6 +174,7 @@ async function main() {
         ...process.env,
         LUCID_CONTRACT_URL: main.url,
         LUCID_CONTRACT_TOKEN: token,
+        LUCID_CONTRACT_CONFIG: config,
         LUCID_CONTRACT_OUTAGE_URL: outage.url,
         LUCID_CONTRACT_MAX_VALUE_BYTES: String(MAX_VALUE_BYTES),
         LUCID_CONTRACT_SPEC: SPEC,
