@@ -37,7 +37,7 @@ start: build
 test: build check test-unit test-e2e test-contract
 
 test-unit: build
-	npx vitest run --project unit --project http
+	npx vitest run --project unit --project http --project client
 
 test-e2e: build
 	npx vitest run --project e2e
