@@ -509,7 +509,7 @@ export interface components {
          */
         ExpiresAt: string;
         /**
-         * @description Who holds the key's lock (the subject of the token that took it); absent when unlocked.
+         * @description Who holds the key's lock (the subject of the token that took it), percent-encoded as by encodeURIComponent; absent when unlocked.
          * @example deploy-bot
          */
         LockHolder: string;

@@ -51,7 +51,7 @@ export function metadataOf(response: Response): LucidMetadata {
     etag: headers.get('ETag') ?? '',
     lastModified: headers.get('Last-Modified') ?? '',
     expiresAt: headers.get('Lucid-Expires-At'),
-    lockHolder: headers.get('Lucid-Lock-Holder'),
+    lockHolder: decodeHeader(headers.get('Lucid-Lock-Holder')),
     lockExpiresAt: headers.get('Lucid-Lock-Expires-At'),
   };
 }
@@ -74,4 +74,14 @@ export function valueOf(response: Response, body: ArrayBuffer): LucidValue {
     json: <T>() => JSON.parse(utf8.decode(bytes)) as T,
     blob: () => new Blob([bytes], { type: metadata.contentType }),
   };
+}
+
+/** The server percent-encodes the lock holder (a token subject may hold any character). */
+function decodeHeader(value: string | null): string | null {
+  if (value === null) return null;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
 }

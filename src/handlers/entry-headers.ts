@@ -1,11 +1,6 @@
 /** The headers GET and HEAD share, derived from one entry. */
 import { isLocked, type Entry } from '../store/types.js';
 
-/** Header values must be visible ASCII; other subjects are percent-encoded. */
-function headerSafe(text: string): string {
-  return /^[\x20-\x7e]*$/.test(text) ? text : encodeURIComponent(text);
-}
-
 export function entryHeaders(entry: Entry, now: number): Record<string, string | number> {
   const headers: Record<string, string | number> = {
     'Content-Type': entry.contentType,
@@ -15,7 +10,8 @@ export function entryHeaders(entry: Entry, now: number): Record<string, string |
   };
   if (entry.expiresAt !== null) headers['Lucid-Expires-At'] = new Date(entry.expiresAt).toISOString();
   if (isLocked(entry, now)) {
-    headers['Lucid-Lock-Holder'] = headerSafe(entry.lockHolder ?? '');
+    // Percent-encoded always (not only when non-ASCII), so a client decodes it without guessing.
+    headers['Lucid-Lock-Holder'] = encodeURIComponent(entry.lockHolder ?? '');
     if (entry.lockExpiresAt !== null) headers['Lucid-Lock-Expires-At'] = new Date(entry.lockExpiresAt).toISOString();
   }
   return headers;
