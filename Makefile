@@ -5,7 +5,7 @@ LUCID := node dist/cli/main.js
 SPEC := spec/lucid.yaml
 GENERATED := generated/lucid.d.ts
 
-.PHONY: install generate build start test test-unit test-http test-e2e test-contract contract check fix lint clean
+.PHONY: install generate build start test test-unit test-http test-e2e test-contract contract check fix lint lint-spec mock clean
 
 install: $(NPM_STAMP)
 
@@ -37,7 +37,7 @@ start: build
 test: build check test-unit test-e2e test-contract
 
 test-unit: build
-	npx vitest run --project unit --project http --project client
+	npx vitest run --project unit --project http --project mock --project client
 
 test-e2e: build
 	npx vitest run --project e2e
@@ -49,9 +49,21 @@ check: lint
 	@npx openapi-typescript $(SPEC) -o $(GENERATED) --check >/dev/null 2>&1 || { echo "generated/ differs from what $(SPEC) produces. Fix: make generate, then commit generated/"; exit 1; }
 	@echo "check: generated/ matches $(SPEC)"
 
-lint: install
+lint: install lint-spec
 	npx tsc -p tsconfig.check.json
 	npx eslint .
+
+# The contract's own lint (redocly.yaml; accepted exceptions in .redocly.lint-ignore.yaml).
+# Fails on errors and also on any warning.
+lint-spec: install
+	@out=$$(npx redocly lint --config redocly.yaml $(SPEC) 2>&1); status=$$?; echo "$$out"; \
+	  if [ $$status -ne 0 ]; then exit $$status; fi; \
+	  if grep -q 'You have [0-9]* warning' <<<"$$out"; then echo "lint-spec: $(SPEC) has warnings; fix them"; exit 1; fi
+
+# A mock of the API for frontend work: Prism answers every operation with the spec's examples
+# on http://127.0.0.1:7022 and validates requests against the spec. It keeps no data.
+mock: install
+	npx prism mock $(SPEC) --port 7022 --host 127.0.0.1
 
 fix: install
 	npx eslint . --fix

@@ -6,6 +6,7 @@ export default defineConfig({
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 20_000 } },
       { test: { name: 'http', include: ['test/http/**/*.test.ts'], testTimeout: 20_000 } },
       { test: { name: 'client', include: ['test/client/**/*.test.ts'], testTimeout: 20_000 } },
+      { test: { name: 'mock', include: ['test/mock/**/*.test.ts'], testTimeout: 20_000, hookTimeout: 20_000 } },
       { test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000, fileParallelism: false } },
     ],
   },
