@@ -1,6 +1,6 @@
 /** Starts Lucid on a real socket: opens the store, builds the app, listens, and shuts down gracefully. */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
@@ -53,6 +53,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         if (stopping) server.closeIdleConnections();
       });
     });
+    // Connections that have not sent a byte yet (browsers' preconnects, HTTP clients' spare
+    // sockets): Node counts them as awaiting headers, not idle, so closeIdleConnections keeps them
+    // and a stop would wait requestTimeoutMs for them. They carry no request: stopping closes them.
+    const sockets = new Set<Socket>();
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
     server.requestTimeout = config.server.requestTimeoutMs;
     server.headersTimeout = config.server.headersTimeoutMs;
     server.keepAliveTimeout = config.server.keepAliveTimeoutMs;
@@ -76,6 +84,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
             resolve();
           });
           server.closeIdleConnections();
+          for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
         }).then(() => store.close())),
     };
   } catch (error) {
