@@ -2,13 +2,16 @@
  * The embedded default store: Keyv over @keyv/sqlite, one file in the data directory.
  *
  * Values go through Keyv with a binary serializer (frame.ts), so they are stored as BLOBs with no
- * base64 inflation. What Keyv cannot do is done here, on the adapter's own connection:
+ * base64 inflation. What Keyv cannot do is done here, on the adapter's own connection or a small
+ * pool of read-only ones (sqlite-readers.ts):
  * - atomicity: one process owns the file (a pid lock file refuses a second one), and every
  *   read-modify-write of a key runs in that process's per-key queue, so a lock check and the write
  *   it guards, or the read and write of an increment, cannot interleave with another write;
  * - expiry: an indexed generated column reads each frame's expiry, and a background sweep deletes
  *   expired rows (announcing each as `expired`); reads treat an expired row as missing even before
  *   the sweep reaches it;
+ * - reads: a prepared statement on one of a few read-only connections, so reads run in parallel
+ *   rather than queueing on Keyv's single connection;
  * - listing: keyset pages over the primary key, so a page costs its size whatever the table's;
  * - changes: announced to subscribers from inside the key's queue, after the write committed, so
  *   they arrive in order per key;
@@ -22,11 +25,14 @@ import Keyv from 'keyv';
 import { StoreUnavailableError } from '../errors.js';
 import { HEAD_BYTES, decodeEntry, decodeHead, encodeEntry, expirySql } from './frame.js';
 import { KeyQueue } from './key-queue.js';
+import { ReadPool } from './sqlite-readers.js';
 import type { Change, Clock, Decide, Entry, KeyInfo, ListOptions, Store } from './types.js';
 
 const NAMESPACE = 'lucid';
 const TABLE = 'keyv';
 const SWEEP_BATCH = 500;
+/** Read-only connections for reads; libuv's thread pool runs 4 by default. */
+const READERS = 4;
 
 export interface SqliteStoreOptions {
   /** The database file. */
@@ -54,7 +60,8 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
       await adapter.query(`ALTER TABLE ${TABLE} ADD COLUMN lucid_expires_at INTEGER GENERATED ALWAYS AS (${expirySql('value')}) VIRTUAL`);
     }
     await adapter.query(`CREATE INDEX IF NOT EXISTS ${TABLE}_lucid_expires_at ON ${TABLE}(lucid_expires_at) WHERE lucid_expires_at > 0`);
-    return new SqliteStore(adapter, releaseOwnership, options);
+    const readers = await ReadPool.open(file, READERS, `SELECT value FROM ${TABLE} WHERE key = ?`);
+    return new SqliteStore(adapter, readers, releaseOwnership, options);
   } catch (error) {
     releaseOwnership();
     throw new Error(`Cannot open the SQLite store at ${file}: ${(error as Error).message}`, { cause: error });
@@ -64,6 +71,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
 class SqliteStore implements Store {
   readonly #keyv: Keyv<Entry>;
   readonly #adapter: KeyvSqlite;
+  readonly #readers: ReadPool;
   readonly #queue = new KeyQueue();
   readonly #clock: Clock;
   readonly #release: () => void;
@@ -73,8 +81,9 @@ class SqliteStore implements Store {
   #closed = false;
   #disconnected = false;
 
-  constructor(adapter: KeyvSqlite, release: () => void, options: SqliteStoreOptions) {
+  constructor(adapter: KeyvSqlite, readers: ReadPool, release: () => void, options: SqliteStoreOptions) {
     this.#adapter = adapter;
+    this.#readers = readers;
     this.#release = release;
     this.#clock = options.clock ?? Date.now;
     this.#keyv = new Keyv<Entry>({
@@ -198,13 +207,15 @@ class SqliteStore implements Store {
     clearInterval(this.#sweeper);
     await this.#queue.drain();
     this.#disconnected = true;
+    await this.#readers.close();
     await this.#keyv.disconnect();
     this.#release();
   }
 
+  /** Reads through the read pool (Keyv's get would queue behind every other query on its one connection). */
   async #read(key: string): Promise<Entry | undefined> {
-    const frame = await this.#guard(() => this.#keyv.get(key, { raw: true }) as Promise<unknown>);
-    return Buffer.isBuffer(frame) ? decodeEntry(frame) : undefined;
+    const row = await this.#guard(() => this.#readers.get<{ value: unknown }>(`${NAMESPACE}:${key}`));
+    return Buffer.isBuffer(row?.value) ? decodeEntry(row.value) : undefined;
   }
 
   #live(entry: Entry | undefined, now: number): Entry | undefined {
