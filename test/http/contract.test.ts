@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OpenAPIBackend, type Document } from 'openapi-backend';
 import YAML from 'yaml';
 import { handlers, requiredScope } from '../../src/handlers/index.js';
 import { VERSION } from '../../src/version.js';
@@ -29,6 +30,11 @@ describe('the contract', () => {
     expect(specOperations.every((id) => typeof id === 'string')).toBe(true);
     expect(Object.keys(handlers).sort()).toEqual([...(specOperations as string[])].sort());
     expect(Object.keys(requiredScope).sort()).toEqual([...(specOperations as string[])].sort());
+  });
+
+  it('is a valid OpenAPI 3.0 document (the server skips this check at start-up)', async () => {
+    const api = new OpenAPIBackend({ definition: YAML.parse(specText) as Document, strict: true, validate: true });
+    await expect(api.init()).resolves.toBe(api);
   });
 
   it('carries the version the server reports', async () => {
