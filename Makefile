@@ -5,7 +5,12 @@ LUCID := node dist/cli/main.js
 SPEC := spec/lucid.yaml
 GENERATED := generated/lucid.d.ts
 
-.PHONY: install generate build start test test-unit test-http test-e2e test-contract contract check fix lint lint-spec mock clean
+.PHONY: install generate build start test test-unit test-e2e test-contract contract bench bench-smoke check fix lint lint-spec mock clean
+
+# Each suite records its counts here; `make test` ends with their sum as "N passed, N failed".
+RESULTS := .tmp/results
+export LUCID_RESULTS_DIR := $(abspath $(RESULTS))
+VITEST := npx vitest run --reporter=default --reporter=json
 
 install: $(NPM_STAMP)
 
@@ -34,16 +39,30 @@ start: build
 	fi
 	@exec $(LUCID) server
 
-test: build check test-unit test-e2e test-contract
+test: build check
+	@rm -rf $(RESULTS)
+	@$(MAKE) --no-print-directory test-unit test-e2e test-contract bench-smoke
+	@echo "== make test: every suite =="
+	@node test/summary.mjs unit e2e contract
 
 test-unit: build
-	npx vitest run --project unit --project http --project mock --project client
+	$(VITEST) --outputFile.json=$(RESULTS)/unit.json --project unit --project http --project mock --project client
 
 test-e2e: build
-	npx vitest run --project e2e
+	$(VITEST) --outputFile.json=$(RESULTS)/e2e.json --project e2e
 
 test-contract contract: build
 	node test/contract/run-dredd.mjs
+
+# The load benchmark (bench/README.md): a few minutes, prints a table, writes bench/results/.
+# `make bench BENCH_ARGS=--long` for 20 s cases, `BENCH_ARGS='--scale --keys 100000'` for the scale run alone.
+BENCH_ARGS ?=
+bench: build
+	node bench/run.mjs $(BENCH_ARGS)
+
+# A few seconds: every benchmark server starts and answers 2xx, and a result file is written. No speed is asserted.
+bench-smoke: build
+	node bench/run.mjs --smoke
 
 check: lint
 	@npx openapi-typescript $(SPEC) -o $(GENERATED) --check >/dev/null 2>&1 || { echo "generated/ differs from what $(SPEC) produces. Fix: make generate, then commit generated/"; exit 1; }

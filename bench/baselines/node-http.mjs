@@ -1,0 +1,14 @@
+// Baseline: a bare node:http server answering every request with the same 1 KiB.
+// Usage: node bench/baselines/node-http.mjs PORT (prints "listening PORT" once it accepts connections).
+import http from 'node:http';
+
+const body = Buffer.alloc(1024, 'x');
+const server = http.createServer((_req, res) => {
+  res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length });
+  res.end(body);
+});
+server.keepAliveTimeout = 5000;
+server.listen(Number(process.argv[2] ?? 0), '127.0.0.1', () => {
+  console.log(`listening ${server.address().port}`);
+});
+process.on('SIGTERM', () => server.close(() => process.exit(0)));

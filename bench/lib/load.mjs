@@ -1,0 +1,77 @@
+// The load generator: autocannon, driven programmatically from the bench process.
+import autocannon from 'autocannon';
+
+/**
+ * HEAD answers carry GET's Content-Length but no body. autocannon's parser (http-parser-js) does not
+ * know the request was a HEAD and would wait for that body forever; this makes it skip the body by
+ * answering "skip body" from its on-headers-complete callback (which autocannon assigns right after
+ * setupClient, hence the setter).
+ */
+function skipResponseBodies(client) {
+  const parser = client.parser;
+  const key = parser.constructor.kOnHeadersComplete;
+  let handler;
+  Object.defineProperty(parser, key, {
+    configurable: true,
+    get: () => handler,
+    set: (assigned) => {
+      handler = (...args) => {
+        assigned(...args);
+        return true;
+      };
+    },
+  });
+}
+
+/**
+ * Runs one load case: `warmup` seconds (discarded) then `duration` seconds measured, both with
+ * `connections` keep-alive connections and no pipelining.
+ *
+ * `request` is { method, path, headers, body } for a constant request, plus optionally
+ * `setupRequest()` returning what changes in the next request (a fresh object: new key, method or body
+ * per request). `head: true` is needed for HEAD requests.
+ */
+export async function measure({ url, request, connections, duration, warmup, head = false }) {
+  const { setupRequest, ...constant } = request;
+  const options = {
+    url: new URL(constant.path ?? '/', url).href,
+    connections,
+    pipelining: 1,
+    timeout: 10,
+    method: constant.method ?? 'GET',
+    headers: constant.headers ?? {},
+    body: constant.body,
+    // Each dynamic request gets a fresh headers object: autocannon writes Content-Length into the
+    // one it is given, which would otherwise leak from a PUT into the next GET.
+    ...(setupRequest
+      ? {
+          requests: [
+            {
+              setupRequest: (defaults) => {
+                const dynamic = setupRequest();
+                return { ...defaults, method: constant.method ?? 'GET', body: constant.body, ...dynamic, headers: { ...constant.headers, ...dynamic.headers } };
+              },
+            },
+          ],
+        }
+      : {}),
+    ...(head ? { setupClient: skipResponseBodies } : {}),
+  };
+  let warmupResult;
+  if (warmup > 0) warmupResult = await autocannon({ ...options, duration: warmup });
+  const result = await autocannon({ ...options, duration });
+  const seconds = result.duration || duration;
+  return {
+    rps: result.requests.total / seconds,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    meanLatency: result.latency.average,
+    requests: result.requests.total,
+    seconds,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, { count }]) => [code, Number(count)])),
+    warmup: warmupResult ? { requests: warmupResult.requests.total, non2xx: warmupResult.non2xx, errors: warmupResult.errors } : undefined,
+  };
+}

@@ -1,0 +1,111 @@
+// Child processes under test: started directly (never through npx or a shell), remembered, and
+// always stopped, on success, on failure and on Ctrl-C.
+/* global fetch, AbortSignal */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { clearTimeout } from 'node:timers';
+
+const children = new Set();
+
+/** A free TCP port on loopback (bound and released; the small race is fine on a bench box). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Spawns `command args` with its output kept (the last 16 KiB) for error messages.
+ * Returns { child, pid, startedAt, output(), exited } where `exited` resolves with the exit code.
+ */
+export function start(name, command, args, options = {}) {
+  const startedAt = performance.now();
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  let output = '';
+  const keep = (chunk) => {
+    output = (output + chunk.toString()).slice(-16_384);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
+  child.on('error', (error) => keep(`\n[spawn error] ${error.message}\n`));
+  const handle = { name, child, pid: child.pid, startedAt, output: () => output, exited, alive: true };
+  exited.then(() => {
+    handle.alive = false;
+    children.delete(handle);
+  });
+  children.add(handle);
+  return handle;
+}
+
+/** Stops one child: SIGTERM, then SIGKILL after `graceMs`. */
+export async function stop(handle, graceMs = 3000) {
+  if (!handle?.alive) return;
+  handle.child.kill('SIGTERM');
+  const timer = setTimeout(() => handle.alive && handle.child.kill('SIGKILL'), graceMs);
+  await handle.exited;
+  clearTimeout(timer);
+}
+
+export async function stopAll() {
+  await Promise.all([...children].map((handle) => stop(handle)));
+}
+
+/** Last resort (process 'exit', uncaught errors): SIGKILL whatever is still running, synchronously. */
+export function killAllNow() {
+  for (const handle of children) {
+    try {
+      handle.child.kill('SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/**
+ * Polls `url` until it answers `status` (200), the child dies, or `timeoutMs` passes.
+ * Returns the milliseconds from the child's spawn to that first answer.
+ */
+export async function waitForHttp(handle, url, { timeoutMs = 60_000, intervalMs = 10, init } = {}) {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (!handle.alive) throw new Error(`${handle.name} exited before answering ${url}:\n${handle.output()}`);
+    try {
+      const response = await fetch(url, { ...init, signal: AbortSignal.timeout(2000) });
+      await response.arrayBuffer();
+      if (response.status === 200) return performance.now() - handle.startedAt;
+    } catch {
+      // Not listening yet.
+    }
+    if (performance.now() > deadline) throw new Error(`${handle.name} did not answer 200 on ${url} within ${timeoutMs} ms:\n${handle.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** Resident memory of a process in bytes, from /proc/PID/status (VmRSS); undefined when unavailable. */
+export function rssBytes(pid) {
+  try {
+    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Peak resident memory (VmHWM) in bytes. */
+export function peakRssBytes(pid) {
+  try {
+    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
