@@ -43,11 +43,6 @@ const ANONYMOUS: Principal = { subject: 'anonymous', expiresAt: Number.POSITIVE_
 const PATCH_BODY_LIMIT = '64kb';
 const METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'POST', 'OPTIONS'] as const;
 
-/** Loads the spec document Lucid is built from. */
-export function loadSpec(): Document {
-  return YAML.parse(readFileSync(SPEC_PATH, 'utf8')) as Document;
-}
-
 const SWAGGER_UI_DIR = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true, persistAuthorization: false });\n`;
 

@@ -1,4 +1,5 @@
 import { LucidError } from '../errors.js';
+import { isLocked } from '../store/types.js';
 import { effectivePrefix } from './scope.js';
 import type { Handler } from './types.js';
 
@@ -12,7 +13,7 @@ export const listKeys: Handler<'listKeys'> = async ({ query, store, principal, n
   const rows = await store.list({ prefix, after, limit: limit + 1 });
   const page = rows.slice(0, limit);
   const keys = page.map(({ key, size, entry }) => {
-    const locked = entry.locked && (entry.lockExpiresAt === null || entry.lockExpiresAt > now);
+    const locked = isLocked(entry, now);
     return {
       key,
       size,

@@ -92,7 +92,7 @@ class SqliteStore implements Store {
       throwOnErrors: true,
       // Keyv hands the serializer { value, expires }; Lucid keeps its own expiry inside the frame.
       serialize: ((data: { value: Entry }) => encodeEntry(data.value)) as never,
-      // Never called for BLOBs: Keyv only deserializes strings, so reads ask for the raw Buffer.
+      // Never called: reads go through the read pool, not Keyv's get (see #read).
       deserialize: (() => undefined) as never,
     });
     this.#keyv.on('error', () => undefined);
