@@ -5,7 +5,7 @@ LUCID := node dist/cli/main.js
 SPEC := spec/lucid.yaml
 GENERATED := generated/lucid.d.ts
 
-.PHONY: install generate build start test test-unit test-e2e test-contract contract bench bench-smoke check fix lint lint-spec mock clean
+.PHONY: install generate build build-web start test test-unit test-e2e test-browser test-contract contract bench bench-smoke check fix lint lint-spec mock clean
 
 # Each suite records its counts here; `make test` ends with their sum as "N passed, N failed".
 RESULTS := .tmp/results
@@ -25,6 +25,11 @@ build: install
 	@npx openapi-typescript $(SPEC) -o $(GENERATED) --check >/dev/null 2>&1 || { echo "generated/ is out of date with $(SPEC): run 'make generate'"; exit 1; }
 	npx tsc -p tsconfig.json
 	@chmod +x dist/cli/main.js
+	@$(MAKE) --no-print-directory build-web
+
+# The web console (web/ → dist/web/, esbuild, hashed asset names); Lucid serves it at / and /ui.
+build-web: install
+	node web/build.mjs
 
 start: build
 	@if [ ! -f "$${LUCID_CONFIG:-lucid.yml}" ]; then \
@@ -37,19 +42,25 @@ start: build
 	  echo "  curl -X PUT -H \"Authorization: Bearer \$$LUCID_TOKEN\" -H 'Content-Type: text/plain' --data-binary 'hello world' http://127.0.0.1:7021/api/kv/greeting" && \
 	  echo "  curl -H \"Authorization: Bearer \$$LUCID_TOKEN\" http://127.0.0.1:7021/api/kv/greeting"; \
 	fi
+	@echo && echo "Web console: http://127.0.0.1:$${LUCID_PORT:-7021}/ (sign in with the token above)"
 	@exec $(LUCID) server
 
 test: build check
 	@rm -rf $(RESULTS)
-	@$(MAKE) --no-print-directory test-unit test-e2e test-contract bench-smoke
+	@$(MAKE) --no-print-directory test-unit test-e2e test-browser test-contract bench-smoke
 	@echo "== make test: every suite =="
-	@node test/summary.mjs unit e2e contract
+	@node test/summary.mjs unit e2e browser contract
 
 test-unit: build
 	$(VITEST) --outputFile.json=$(RESULTS)/unit.json --project unit --project http --project mock --project client
 
 test-e2e: build
 	$(VITEST) --outputFile.json=$(RESULTS)/e2e.json --project e2e
+
+# The web console in headless Chromium (/usr/bin/chromium; .ci/run installs it when missing).
+# The test builds the console itself, so `npx vitest run --project browser` works on its own too.
+test-browser: build
+	$(VITEST) --outputFile.json=$(RESULTS)/browser.json --project browser
 
 test-contract contract: build
 	node test/contract/run-dredd.mjs

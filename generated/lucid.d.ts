@@ -84,6 +84,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Web console (or welcome page)
+         * @description Lucid's web console, the same page as `/ui`: sign in with a token to browse, view, edit
+         *     and watch the keys. Its scripts and styles come from Lucid itself (`/ui/assets/`, hashed
+         *     names, cached for a year), so it works with no network access. With `ui.enabled: false`
+         *     this is a short welcome page pointing to `/docs` and the README instead. Needs no token
+         *     (the console asks for one and sends it only to the API).
+         */
+        get: operations["getRoot"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ui": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Web console
+         * @description Lucid's web console (see `/`). With `ui.enabled: false` it answers the welcome page, which
+         *     says the console is turned off. Needs no token.
+         */
+        get: operations["getConsole"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/kv": {
         parameters: {
             query?: never;
@@ -621,6 +666,48 @@ export interface operations {
                 };
                 content: {
                     /** @example <!doctype html><title>Lucid API</title> */
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    getRoot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The console page, or the welcome page when the console is turned off. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example <!doctype html><title>Lucid console</title> */
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    getConsole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The console page, or the welcome page when the console is turned off. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example <!doctype html><title>Lucid console</title> */
                     "text/html": string;
                 };
             };

@@ -12,6 +12,7 @@ import YAML from 'yaml';
 import addFormats from 'ajv-formats';
 import { TokenAuthority, allows, bearerToken, type Principal } from './auth.js';
 import type { Config } from './config.js';
+import { ASSET_MAX_AGE_SECONDS, CONSOLE_ASSETS_DIR } from './console.js';
 import { LucidError, StoreUnavailableError } from './errors.js';
 import { handlers, requiredScope } from './handlers/index.js';
 import type { HandlerContext, OperationId, Reply } from './handlers/types.js';
@@ -177,6 +178,19 @@ export async function createApp(deps: AppDeps): Promise<App> {
     res.end(DOCS_INIT);
   });
   app.use('/docs/assets', express.static(SWAGGER_UI_DIR, { index: false, maxAge: '1h', fallthrough: true }));
+  // The web console's assets (web/build.mjs): hashed names, so cached for good; a missing one falls through to a 404.
+  if (config.ui.enabled) {
+    app.use(
+      '/ui/assets',
+      express.static(CONSOLE_ASSETS_DIR, {
+        index: false,
+        fallthrough: true,
+        immutable: true,
+        maxAge: ASSET_MAX_AGE_SECONDS * 1000,
+        setHeaders: (res) => res.setHeader('X-Content-Type-Options', 'nosniff'),
+      }),
+    );
+  }
   // Only PATCH takes a JSON body; PUT bodies are raw and are read by putKey after authentication.
   const patchJson = express.json({ limit: PATCH_BODY_LIMIT, type: ['application/json', 'application/*+json'] });
   app.use((req, res, next) => (req.method === 'PATCH' ? patchJson(req, res, next) : next()));

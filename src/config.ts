@@ -16,6 +16,8 @@ export interface Config {
   expiry: { sweepIntervalMs: number };
   notifications: { heartbeatMs: number; bufferSize: number; maxLagBytes: number; maxValueBytes: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  /** The web console at `/` and `/ui`; off leaves a welcome page at `/`. */
+  ui: { enabled: boolean };
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -33,12 +35,13 @@ export const defaults: Config = {
   expiry: { sweepIntervalMs: 250 },
   notifications: { heartbeatMs: 15_000, bufferSize: 10_000, maxLagBytes: 1024 * 1024, maxValueBytes: 4096 },
   log: { level: 'info' },
+  ui: { enabled: true },
 };
 
 const schema = {
   type: 'object',
   additionalProperties: false,
-  required: ['server', 'store', 'auth', 'limits', 'sqlite', 'expiry', 'notifications', 'log'],
+  required: ['server', 'store', 'auth', 'limits', 'sqlite', 'expiry', 'notifications', 'log', 'ui'],
   properties: {
     server: {
       type: 'object',
@@ -91,6 +94,11 @@ const schema = {
       additionalProperties: false,
       properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } },
     },
+    ui: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { enabled: { type: 'boolean' } },
+    },
   },
 } as const;
 
@@ -107,6 +115,7 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'i
   LUCID_SQLITE_SYNCHRONOUS: { path: ['sqlite', 'synchronous'], type: 'string' },
   LUCID_SWEEP_INTERVAL_MS: { path: ['expiry', 'sweepIntervalMs'], type: 'integer' },
   LUCID_LOG_LEVEL: { path: ['log', 'level'], type: 'string' },
+  LUCID_UI_ENABLED: { path: ['ui', 'enabled'], type: 'boolean' },
 };
 
 export interface LoadOptions {

@@ -1,11 +1,13 @@
 /** The handler map: exactly one handler per operationId in spec/lucid.yaml, and the scope each needs. */
 import type { Scope } from '../auth.js';
 import { deleteKey } from './deleteKey.js';
+import { getConsole } from './getConsole.js';
 import { getDocs } from './getDocs.js';
 import { getHealth } from './getHealth.js';
 import { getKey } from './getKey.js';
 import { getOpenApiJson } from './getOpenApiJson.js';
 import { getOpenApiYaml } from './getOpenApiYaml.js';
+import { getRoot } from './getRoot.js';
 import { headKey } from './headKey.js';
 import { listKeys } from './listKeys.js';
 import { patchKey } from './patchKey.js';
@@ -13,7 +15,7 @@ import { putKey } from './putKey.js';
 import { streamNotifications } from './streamNotifications.js';
 import type { HandlerMap, OperationId } from './types.js';
 
-export const handlers: HandlerMap = { getHealth, getOpenApiYaml, getOpenApiJson, getDocs, listKeys, streamNotifications, putKey, getKey, headKey, deleteKey, patchKey };
+export const handlers: HandlerMap = { getRoot, getConsole, getHealth, getOpenApiYaml, getOpenApiJson, getDocs, listKeys, streamNotifications, putKey, getKey, headKey, deleteKey, patchKey };
 
 /** The scope a token needs for each operation (null: no token at all). Checked in one place, app.ts. */
 export const requiredScope: { [Op in OperationId]: Scope | null } = {
@@ -21,6 +23,8 @@ export const requiredScope: { [Op in OperationId]: Scope | null } = {
   getOpenApiYaml: null,
   getOpenApiJson: null,
   getDocs: null,
+  getRoot: null,
+  getConsole: null,
   listKeys: 'read',
   streamNotifications: 'read',
   getKey: 'read',

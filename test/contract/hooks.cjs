@@ -215,6 +215,26 @@ async function seedFullEntry(label) {
   return key;
 }
 
+/** `/` and `/ui` answer the same console page, whose script and stylesheet must load from /ui/assets. */
+function consolePage(transaction) {
+  ignoreExampleBody(transaction); // the example is a stub of the page
+  return {
+    after: async (_t, body) => {
+      const page = body.toString('utf8');
+      const assets = [...page.matchAll(/(?:src|href)="(\/ui\/assets\/[^"]+)"/g)].map((match) => match[1]);
+      if (assets.length !== 2) return [`the page names ${assets.length} assets under /ui/assets, expected a script and a stylesheet (is the console built?)`];
+      const problems = [];
+      for (const asset of assets) {
+        const response = await fetch(`${BASE_URL}${asset}`);
+        await response.arrayBuffer();
+        if (response.status !== 200) problems.push(`its asset ${asset} answered ${response.status}`);
+        if (!/immutable/.test(response.headers.get('cache-control') ?? '')) problems.push(`its asset ${asset} is not cached as immutable`);
+      }
+      return problems;
+    },
+  };
+}
+
 /**
  * One setup per (method, path, status). Each returns nothing or an object for its `after` check:
  * { value, contentType, head } for GET/HEAD 200 (byte for byte), { json } for fields of a JSON
@@ -248,6 +268,10 @@ const setups = {
       },
     };
   },
+
+  // The web console (on by default): the built page, naming its hashed assets, which Lucid serves.
+  'GET / 200': (t) => consolePage(t),
+  'GET /ui 200': (t) => consolePage(t),
 
   // listKeys: three keys under a fresh prefix, two per page, so the first page has a cursor.
   'GET /api/kv 200': async (t) => {

@@ -289,7 +289,8 @@ describe('routing', () => {
 
   it('answers 404 JSON for an unknown path', async () => {
     await expectMessage(await lucid.request('/api/nothing/here'), 404, 'There is nothing at this path.');
-    await expectMessage(await lucid.request('/'), 404, 'There is nothing at this path.');
+    await expectMessage(await lucid.request('/nothing'), 404, 'There is nothing at this path.');
+    await expectMessage(await lucid.request('/ui/nothing'), 404, 'There is nothing at this path.');
   });
 
   it('answers 405 JSON with an Allow header for a wrong method', async () => {
