@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { b64, etcdVersion, seedEtcd, startEtcd } from './lib/etcd.mjs';
 import { measure } from './lib/load.mjs';
 import { ROOT, assertBuilt, initLucid, seed, startLucid } from './lib/lucid.mjs';
-import { freePort, killAllNow, start, stop, stopAll, waitForHttp } from './lib/processes.mjs';
+import { freePort, killAllNow, removeTempDirs, start, stop, stopAll, waitForHttp } from './lib/processes.mjs';
 import { caseRows, describeRun, scaleRows, textTable, writeResults } from './lib/report.mjs';
 import { runScale } from './lib/scale.mjs';
 import { measureWrk, wrkAvailable } from './lib/wrk.mjs';
@@ -102,7 +102,10 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     if (interrupted) process.exit(130);
     interrupted = true;
     log(`\n${signal}: stopping the servers`);
-    stopAll().finally(() => process.exit(130));
+    stopAll().finally(() => {
+      removeTempDirs();
+      process.exit(130);
+    });
   });
 }
 
@@ -148,22 +151,52 @@ async function withBaseline(script, body) {
   }
 }
 
-async function baselines(authorization) {
-  log('baselines');
+/**
+ * The baselines run twice, before and after the Lucid and etcd cases (the machine is shared, so its
+ * speed drifts); their rows hold the mean of both rounds, the rounds themselves are in `samples`.
+ */
+async function baselines(authorization, round, rounds) {
+  log(`baselines (round ${round} of ${rounds})`);
   // The same Authorization header as Lucid's requests, so every case sends the same bytes.
   const request = { method: 'GET', path: '/', headers: { authorization } };
+  const wrk = options.wrk && round === 1;
   await withBaseline('node-http.mjs', async (url) => {
-    await runCase(results.cases, { name: 'node:http 1 KiB', group: 'baseline', description: 'bare node:http, constant 1 KiB', url, request });
-    if (options.wrk) {
-      await runCase(results.reference, { name: 'node:http 1 KiB (wrk)', group: 'reference', description: 'the same, driven by wrk', url, request, driver: 'wrk' });
-    }
+    await runCase(baselineSamples, { name: 'node:http 1 KiB', group: 'baseline', description: 'bare node:http, constant 1 KiB', url, request });
+    if (wrk) await runCase(results.reference, { name: 'node:http 1 KiB (wrk)', group: 'reference', description: 'the same, driven by wrk', url, request, driver: 'wrk' });
   });
   await withBaseline('express.mjs', async (url) => {
-    await runCase(results.cases, { name: 'express 1 KiB', group: 'baseline', description: 'minimal express 5 app, constant 1 KiB', url, request });
-    if (options.wrk) {
-      await runCase(results.reference, { name: 'express 1 KiB (wrk)', group: 'reference', description: 'the same, driven by wrk', url, request, driver: 'wrk' });
-    }
+    await runCase(baselineSamples, { name: 'express 1 KiB', group: 'baseline', description: 'minimal express 5 app, constant 1 KiB', url, request });
+    if (wrk) await runCase(results.reference, { name: 'express 1 KiB (wrk)', group: 'reference', description: 'the same, driven by wrk', url, request, driver: 'wrk' });
   });
+}
+
+const baselineSamples = [];
+
+/** One row per baseline: the mean of its rounds (sums for the counts), rounds kept in `samples`. */
+function combineBaselines() {
+  const mean = (values) => values.reduce((sum, v) => sum + v, 0) / values.length;
+  const rows = [];
+  for (const name of [...new Set(baselineSamples.map((s) => s.name))]) {
+    const samples = baselineSamples.filter((s) => s.name === name);
+    const sum = (key) => samples.reduce((total, s) => total + (s[key] ?? 0), 0);
+    rows.push({
+      ...samples[0],
+      rps: mean(samples.map((s) => s.rps)),
+      p50: mean(samples.map((s) => s.p50)),
+      p99: mean(samples.map((s) => s.p99)),
+      requests: sum('requests'),
+      non2xx: sum('non2xx'),
+      errors: sum('errors'),
+      timeouts: sum('timeouts'),
+      samples,
+    });
+    if (samples.length > 1) {
+      const rates = samples.map((s) => s.rps);
+      const spread = (Math.max(...rates) - Math.min(...rates)) / mean(rates);
+      results.notes.push(`${name}: ${rates.map((r) => r.toFixed(0)).join(' then ')} req/s before and after the other cases (spread ${(spread * 100).toFixed(0)} %); the table shows the mean.`);
+    }
+  }
+  results.cases.unshift(...rows);
 }
 
 async function lucidCases(lucid) {
@@ -315,10 +348,12 @@ try {
   assertBuilt();
   if (mode !== 'scale') {
     const lucid = initLucid();
-    await baselines(`Bearer ${lucid.token}`);
+    const rounds = mode === 'smoke' ? 1 : 2;
+    await baselines(`Bearer ${lucid.token}`, 1, rounds);
     await lucidCases(lucid);
     if (options.etcd) await etcdCases();
     else if (mode === 'full') results.notes.push('etcd skipped (--no-etcd).');
+    if (rounds > 1) await baselines(`Bearer ${lucid.token}`, 2, rounds);
   }
   if (options.scale) {
     const checkpoints = [...new Set([Math.min(10_000, options.keys), options.keys])];
@@ -329,11 +364,15 @@ try {
   results.problems.push(`the run stopped: ${error.stack ?? error}`);
 } finally {
   await stopAll();
+  removeTempDirs();
 }
 
+combineBaselines();
 addRatios();
 if (options.wrk && results.reference.length > 0) {
-  const node = results.cases.find((c) => c.name === 'node:http 1 KiB');
+  // wrk ran right after autocannon's first round: compare with that round.
+  const nodeRow = results.cases.find((c) => c.name === 'node:http 1 KiB');
+  const node = nodeRow?.samples?.[0] ?? nodeRow;
   const nodeWrk = results.reference.find((c) => c.name === 'node:http 1 KiB (wrk)');
   if (node && nodeWrk) {
     results.notes.push(

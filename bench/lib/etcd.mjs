@@ -4,11 +4,9 @@
 /* global fetch */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inParallel } from './lucid.mjs';
-import { freePort, start, waitForHttp } from './processes.mjs';
+import { freePort, start, tempDir, waitForHttp } from './processes.mjs';
 
 /** The etcd binary's version line, or undefined when `etcd` is not on PATH. */
 export function etcdVersion() {
@@ -34,7 +32,7 @@ async function post(url, pathname, body, token) {
 
 /** Starts etcd, enables auth and returns { handle, url, token, dir }. */
 export async function startEtcd() {
-  const dir = mkdtempSync(path.join(tmpdir(), 'lucid-bench-etcd-'));
+  const dir = tempDir('lucid-bench-etcd-');
   const [clientPort, peerPort] = [await freePort(), await freePort()];
   const client = `http://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;

@@ -2,11 +2,10 @@
 // `node dist/cli/main.js server`, and seeding over HTTP.
 /* global fetch */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, start, waitForHttp } from './processes.mjs';
+import { freePort, start, tempDir, waitForHttp } from './processes.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(ROOT, 'dist/cli/main.js');
@@ -19,7 +18,7 @@ export function assertBuilt() {
 
 /** A temp folder with lucid.yml (from `lucid init`) and the root token it printed. */
 export function initLucid(prefix = 'lucid-bench-') {
-  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  const dir = tempDir(prefix);
   const config = path.join(dir, 'lucid.yml');
   const token = execFileSync(process.execPath, [CLI, 'init', '--config', config], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
   if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token)) throw new Error(`lucid init printed no token: ${JSON.stringify(token)}`);

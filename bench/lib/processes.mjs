@@ -2,12 +2,37 @@
 // always stopped, on success, on failure and on Ctrl-C.
 /* global fetch, AbortSignal */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { clearTimeout } from 'node:timers';
 
 const children = new Set();
+const helpers = new Set();
+const tempDirs = new Set();
+
+/** A fresh temp folder, removed by removeTempDirs() (also on exit and Ctrl-C). */
+export function tempDir(prefix) {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+export function removeTempDirs() {
+  for (const dir of tempDirs) {
+    rmSync(dir, { recursive: true, force: true });
+    tempDirs.delete(dir);
+  }
+}
+
+/** Remembers a helper process (the wrk load generator) so that it is killed with the servers. */
+export function track(child) {
+  helpers.add(child);
+  child.on('exit', () => helpers.delete(child));
+  return child;
+}
 
 /** A free TCP port on loopback (bound and released; the small race is fine on a bench box). */
 export function freePort() {
@@ -61,6 +86,7 @@ export async function stopAll() {
 
 /** Last resort (process 'exit', uncaught errors): SIGKILL whatever is still running, synchronously. */
 export function killAllNow() {
+  for (const child of helpers) child.kill('SIGKILL');
   for (const handle of children) {
     try {
       handle.child.kill('SIGKILL');
@@ -68,6 +94,7 @@ export function killAllNow() {
       // Already gone.
     }
   }
+  removeTempDirs();
 }
 
 /**

@@ -19,7 +19,7 @@ export function caseRows(cases) {
     c.errors > 0 ? `${c.errors} !!` : String(c.errors ?? '-'),
     ratio(c.vsExpress),
     ratio(c.vsNode),
-    c.p99VsExpress === undefined ? '-' : `${c.p99VsExpress.toFixed(1)}×`,
+    c.p99VsExpress === undefined ? '-' : `${c.p99VsExpress.toFixed(c.p99VsExpress < 0.1 ? 2 : 1)}×`,
   ]);
   return [header, ...rows];
 }

@@ -51,7 +51,7 @@ async function load(dataFile, from, to, value, { concurrency = 64, log }) {
  * Runs the scale measurements. `checkpoints` are key counts in increasing order (10 000 and N).
  * Returns { valueBytes, points: [...] }.
  */
-export async function runScale({ checkpoints, valueBytes = 1024, connections, duration, warmup, log, keep = false }) {
+export async function runScale({ checkpoints, valueBytes = 1024, connections, duration, warmup, log }) {
   const lucid = initLucid('lucid-bench-scale-');
   const value = randomBytes(valueBytes);
   const points = [];
@@ -102,7 +102,7 @@ export async function runScale({ checkpoints, valueBytes = 1024, connections, du
       }
     }
   } finally {
-    if (!keep) rmSync(lucid.dir, { recursive: true, force: true });
+    rmSync(lucid.dir, { recursive: true, force: true });
   }
-  return { valueBytes, points, dir: keep ? lucid.dir : undefined };
+  return { valueBytes, points };
 }

@@ -1,6 +1,7 @@
 // Optional second load generator: wrk (C, far cheaper per request than autocannon), used only for
 // reference rows of constant GETs, to show where autocannon itself is the limit.
 import { execFile, execFileSync } from 'node:child_process';
+import { track } from './processes.mjs';
 
 export function wrkAvailable() {
   try {
@@ -24,7 +25,7 @@ export async function measureWrk({ url, headers = {}, connections, duration, war
       const args = ['-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--latency', '--timeout', '10s'];
       for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
       args.push(url);
-      execFile('wrk', args, { encoding: 'utf8' }, (error, stdout) => (error ? reject(error) : resolve(stdout)));
+      track(execFile('wrk', args, { encoding: 'utf8' }, (error, stdout) => (error ? reject(error) : resolve(stdout))));
     });
   if (warmup > 0) await run(warmup);
   const out = await run(duration);
