@@ -382,6 +382,16 @@ describe('durability', () => {
       let acknowledged = 0;
       let cutOff = 0;
       const base = server.url;
+      const killAt = Date.now() + 250 + Math.random() * 500;
+      /** Sends a write; the first one sent after killAt kills the server while it is in flight, so every cycle kills mid-write. */
+      const send = (url: string, init: RequestInit) => {
+        const pending = fetch(url, init);
+        if (!killed && Date.now() >= killAt) {
+          killed = true;
+          server.signal('SIGKILL');
+        }
+        return pending;
+      };
       const writer = async (id: number) => {
         const own: string[] = [];
         for (let n = 0; !killed; n++) {
@@ -390,7 +400,7 @@ describe('durability', () => {
             const counter = COUNTERS[n % COUNTERS.length]!;
             const tally = counters.get(counter)!;
             try {
-              const response = await fetch(`${base}/api/kv/${counter}`, {
+              const response = await send(`${base}/api/kv/${counter}`, {
                 method: 'PATCH',
                 headers: { ...auth, 'content-type': 'application/json' },
                 body: JSON.stringify({ operation: 'increment' }),
@@ -415,7 +425,7 @@ describe('durability', () => {
             keys.set(key, state);
             state.pending = value;
             try {
-              const response = await fetch(`${base}/api/kv/${key}`, {
+              const response = await send(`${base}/api/kv/${key}`, {
                 method: 'PUT',
                 headers: { ...auth, 'content-type': 'application/octet-stream' },
                 body: new Uint8Array(value),
@@ -436,9 +446,7 @@ describe('durability', () => {
         }
       };
       const writers = Array.from({ length: WRITERS }, (_, id) => writer(id));
-      await sleep(250 + Math.random() * 500);
-      killed = true;
-      server.signal('SIGKILL');
+      while (!killed) await sleep(10);
       expect(await server.exited).toEqual({ code: null, signal: 'SIGKILL' });
       await Promise.all(writers);
       await waitPortRefused(server.port);
