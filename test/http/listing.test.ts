@@ -1,23 +1,10 @@
 /** GET /api/kv: sorted, paged, filtered listing with each key's metadata, against a real server. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { components } from '../../generated/lucid.js';
 import { startLucid, uniqueKey, type TestLucid } from '../support/lucid.js';
 
-interface KeyInfo {
-  key: string;
-  size: number;
-  contentType: string;
-  createdAt: string;
-  updatedAt: string;
-  expiresAt: string | null;
-  locked: boolean;
-  lockHolder: string | null;
-  lockExpiresAt: string | null;
-  etag: string;
-}
-interface KeyPage {
-  keys: KeyInfo[];
-  cursor?: string;
-}
+type KeyInfo = components['schemas']['KeyInfo'];
+type KeyPage = components['schemas']['KeyPage'];
 
 let lucid: TestLucid;
 beforeAll(async () => {

@@ -1,4 +1,5 @@
 /** A small server-sent events reader over fetch's body stream, for tests of GET /api/notifications. */
+import type { components } from '../../generated/lucid.js';
 
 /** One SSE block (the lines up to a blank line): its fields and comment lines. */
 export interface SseBlock {
@@ -9,16 +10,8 @@ export interface SseBlock {
   comments: string[];
 }
 
-/** The JSON a change message carries in its `data`. */
-export interface Notification {
-  type: string;
-  key: string;
-  etag?: string;
-  time: string;
-  size?: number;
-  contentType?: string;
-  value?: string;
-}
+/** The JSON a change message carries in its `data`, as the spec defines it. */
+export type Notification = components['schemas']['Notification'];
 
 /** A change message: a block with data and no `event:` field. */
 export const isChange = (block: SseBlock): boolean => block.data !== undefined && block.event === undefined;
