@@ -121,8 +121,7 @@ class SqliteStore implements Store {
       let current = await this.#read(key);
       if (current !== undefined && !this.#isLive(current, now)) {
         // Expired but not yet swept: remove it now so the expiry is announced before what follows.
-        await this.#guard(() => this.#keyv.delete(key));
-        this.#announce({ type: 'expired', key, time: now });
+        await this.#expire(key, now);
         current = undefined;
       }
       const { result, write, change } = decide(current, now);
@@ -154,16 +153,16 @@ class SqliteStore implements Store {
     const page: KeyInfo[] = [];
     for (const row of rows) {
       const key = row.key.slice(NAMESPACE.length + 1);
-      let decoded;
       try {
-        decoded = decodeHead(row.head);
+        const { metadata, valueOffset } = decodeHead(row.head);
+        page.push({ key, size: row.total - valueOffset, entry: metadata });
       } catch {
         // Metadata longer than HEAD_BYTES: read the whole frame.
         const entry = await this.#read(key);
         if (entry === undefined) continue;
-        decoded = decodeHead(encodeEntry(entry));
+        const { value, ...metadata } = entry;
+        page.push({ key, size: value.length, entry: metadata });
       }
-      page.push({ key, size: row.total - decoded.valueOffset, entry: decoded.metadata });
     }
     return page;
   }
@@ -186,8 +185,7 @@ class SqliteStore implements Store {
         const removed = await this.#queue.run(key, async () => {
           const entry = await this.#read(key);
           if (entry === undefined || this.#isLive(entry, this.#clock())) return false;
-          await this.#guard(() => this.#keyv.delete(key));
-          this.#announce({ type: 'expired', key, time: entry.expiresAt! });
+          await this.#expire(key, entry.expiresAt!);
           return true;
         });
         if (removed) purged += 1;
@@ -224,6 +222,12 @@ class SqliteStore implements Store {
 
   #isLive(entry: Entry, now: number): boolean {
     return entry.expiresAt === null || entry.expiresAt > now;
+  }
+
+  /** Deletes an expired row and announces the expiry; call only inside the key's queue. */
+  async #expire(key: string, time: number): Promise<void> {
+    await this.#guard(() => this.#keyv.delete(key));
+    this.#announce({ type: 'expired', key, time });
   }
 
   #announce(change: Change): void {

@@ -59,6 +59,16 @@ describe('sqlite store', () => {
     expect(rows).toHaveLength(0);
   });
 
+  it('lists a key whose metadata is longer than the head it reads, with the right size and type', async () => {
+    const store = await openSqliteStore({ file: path.join(tempDir(), 'lucid.sqlite'), sweepIntervalMs: 0 });
+    opened.push(store);
+    const contentType = `application/x-long; note="${'n'.repeat(6000)}"`;
+    await putValue(store, 'long-meta', Buffer.from('12345'), contentType);
+    const [info] = await store.list({ prefix: 'long-', limit: 10 });
+    expect(info).toMatchObject({ key: 'long-meta', size: 5, entry: { contentType, version: 1 } });
+    expect(info!.entry).not.toHaveProperty('value');
+  });
+
   it('stores a value in about its own size on disk: no base64 inflation', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'lucid.sqlite');
