@@ -52,7 +52,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const { config, store, logger } = deps;
   const clock = deps.clock ?? Date.now;
   const authority = config.auth.enabled ? new TokenAuthority(config.auth.secret) : undefined;
-  const revocations = authority && new RevocationList(config.auth.revocationFile, (error) => logger.warn({ err: error }, 'cannot read the revocation file'));
+  const revocations =
+    authority && new RevocationList(config.auth.revocationFile, (error) => logger.warn({ err: error }, 'cannot read the revocations'), store.revocations);
   const feed = new NotificationFeed(store, config.notifications);
   const streams = new Set<Response>();
   const specBytes = readFileSync(SPEC_PATH);

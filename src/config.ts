@@ -8,8 +8,13 @@ import { ConfigError } from './errors.js';
 /** The validated, frozen configuration every part of Lucid reads. */
 export interface Config {
   server: { host: string; port: number; requestTimeoutMs: number; headersTimeoutMs: number; keepAliveTimeoutMs: number };
-  /** Where data lives, as a URL: `sqlite://PATH` (PATH relative to the config file's folder). */
+  /**
+   * Where data lives, as a URL: `sqlite://PATH` (PATH relative to the config file's folder), or a
+   * shared backend for several nodes: `redis://HOST:PORT[/DB]` (rediss:// for TLS), `postgres://...`.
+   */
   store: string;
+  /** Names this deployment's data in a shared backend (Redis key prefix, PostgreSQL table prefix). */
+  storeNamespace: string;
   auth: { enabled: boolean; secret: string; revocationFile: string };
   limits: { maxValueBytes: number };
   sqlite: { synchronous: 'normal' | 'full' };
@@ -29,6 +34,7 @@ export const MIN_SECRET_LENGTH = 32;
 export const defaults: Config = {
   server: { host: '127.0.0.1', port: 7021, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000 },
   store: 'sqlite://data/lucid.sqlite',
+  storeNamespace: 'lucid',
   auth: { enabled: true, secret: '', revocationFile: 'data/revoked-tokens.jsonl' },
   limits: { maxValueBytes: 7 * 1024 * 1024 },
   sqlite: { synchronous: 'normal' },
@@ -41,7 +47,7 @@ export const defaults: Config = {
 const schema = {
   type: 'object',
   additionalProperties: false,
-  required: ['server', 'store', 'auth', 'limits', 'sqlite', 'expiry', 'notifications', 'log', 'ui'],
+  required: ['server', 'store', 'storeNamespace', 'auth', 'limits', 'sqlite', 'expiry', 'notifications', 'log', 'ui'],
   properties: {
     server: {
       type: 'object',
@@ -54,7 +60,8 @@ const schema = {
         keepAliveTimeoutMs: { type: 'integer', minimum: 0 },
       },
     },
-    store: { type: 'string', pattern: '^sqlite://.+' },
+    store: { type: 'string', pattern: '^(sqlite://.+|rediss?://.+|postgres(ql)?://.+)$' },
+    storeNamespace: { type: 'string', pattern: '^[a-z_][a-z0-9_]{0,40}$' },
     auth: {
       type: 'object',
       additionalProperties: false,
@@ -109,6 +116,7 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'i
   LUCID_HOST: { path: ['server', 'host'], type: 'string' },
   LUCID_PORT: { path: ['server', 'port'], type: 'integer' },
   LUCID_STORE: { path: ['store'], type: 'string' },
+  LUCID_STORE_NAMESPACE: { path: ['storeNamespace'], type: 'string' },
   LUCID_SECRET: { path: ['auth', 'secret'], type: 'string' },
   LUCID_AUTH_ENABLED: { path: ['auth', 'enabled'], type: 'boolean' },
   LUCID_MAX_VALUE_BYTES: { path: ['limits', 'maxValueBytes'], type: 'integer' },
@@ -197,8 +205,7 @@ export function finish(candidate: unknown, baseDir: string): Config {
   if (problems.length > 0) {
     throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
-  const storePath = config.store.replace(/^sqlite:\/\//, '');
-  config.store = `sqlite://${path.resolve(baseDir, storePath)}`;
+  if (config.store.startsWith('sqlite://')) config.store = `sqlite://${path.resolve(baseDir, config.store.slice('sqlite://'.length))}`;
   config.auth.revocationFile = path.resolve(baseDir, config.auth.revocationFile);
   return deepFreeze(config);
 }

@@ -2,15 +2,18 @@
  * The change feed behind GET /api/notifications: turns the store's changes into server-sent events
  * with ids, keeps the last `bufferSize` of them for Last-Event-ID replay, and fans them out.
  *
- * Ids are `<epoch>.<sequence>`: the epoch names this feed's lifetime, so an id from before a restart
- * (or from another node, until the feed lives in a shared backend) is recognised as unknown and the
- * client is told to `reset` rather than silently missing changes.
+ * On the embedded store, ids are `<epoch>.<sequence>`: the epoch names this feed's lifetime, so an
+ * id from before a restart is recognised as unknown and the client is told to `reset` rather than
+ * silently missing changes. On a shared backend, ids are the backend's change-log ids, the same on
+ * every node: a client may reconnect to any node, which replays from its own recent events or, for
+ * an id it does not hold (it started later), from the backend's log.
  */
 import type { Store, Change } from './store/types.js';
 
 /** One event, with its SSE frame rendered once and shared by every client. */
 export interface FeedEvent {
   seq: number;
+  id: string;
   key: string;
   frame: string;
 }
@@ -26,7 +29,11 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export class NotificationFeed {
   readonly #epoch = Date.now().toString(36);
   readonly #ring: Array<FeedEvent | undefined>;
+  /** Where each event still in the ring sits (by id), for replay from any id. */
+  readonly #positions = new Map<string, number>();
   #seq = 0;
+  #lastId: string;
+  readonly #store: Store;
   readonly #listeners = new Set<(event: FeedEvent) => void>();
   readonly #unsubscribe: () => void;
 
@@ -34,13 +41,15 @@ export class NotificationFeed {
     store: Store,
     private readonly options: FeedOptions,
   ) {
+    this.#store = store;
     this.#ring = new Array<FeedEvent | undefined>(options.bufferSize);
+    this.#lastId = `${this.#epoch}.0`;
     this.#unsubscribe = store.subscribe((change) => this.#publish(change));
   }
 
   /** The id of the newest event (or of the feed's start). */
   get lastId(): string {
-    return `${this.#epoch}.${this.#seq}`;
+    return this.#lastId;
   }
 
   subscribe(listener: (event: FeedEvent) => void): () => void {
@@ -48,21 +57,56 @@ export class NotificationFeed {
     return () => this.#listeners.delete(listener);
   }
 
-  /** The events after `lastId`, or undefined when they can no longer be replayed (too old, or an id this feed never gave). */
-  since(lastId: string): FeedEvent[] | undefined {
-    const match = /^([0-9a-z]+)\.(\d+)$/.exec(lastId.trim());
-    if (!match || match[1] !== this.#epoch) return undefined;
-    const after = Number(match[2]);
-    if (after > this.#seq) return undefined;
-    const oldest = Math.max(1, this.#seq - this.#ring.length + 1);
-    if (after + 1 < oldest) return undefined;
+  /**
+   * Calls `listener` with the events after `lastId` (or, when they cannot be replayed, with a
+   * `reset` frame) and then with every new event, with no gap and no repeat between the two;
+   * returns an unsubscribe function.
+   */
+  follow(lastId: string | undefined, listener: (frame: string, key: string | undefined) => void): () => void {
+    if (lastId === undefined) return this.subscribe((event) => listener(event.frame, event.key));
+    const local = this.#since(lastId);
+    if (local !== undefined || this.#store.changesSince === undefined) {
+      // Replay and subscription happen in the same tick, so no change falls between them.
+      if (local === undefined) listener(this.resetFrame(), undefined);
+      else for (const event of local) listener(event.frame, event.key);
+      return this.subscribe((event) => listener(event.frame, event.key));
+    }
+    // An id this node does not hold: replay from the backend's log. New events are held back
+    // until the replay is sent; those the replay already carried are skipped.
+    let held: FeedEvent[] | undefined = [];
+    const unsubscribe = this.subscribe((event) => {
+      if (held === undefined) listener(event.frame, event.key);
+      else held.push(event);
+    });
+    this.#store
+      .changesSince(lastId)
+      .then((changes) => {
+        if (changes === undefined) {
+          listener(this.resetFrame(), undefined);
+        } else {
+          for (const change of changes) listener(this.#render(change, change.id!), change.key);
+        }
+        const replayed = new Set(changes?.map((change) => change.id));
+        for (const event of held ?? []) if (!replayed.has(event.id)) listener(event.frame, event.key);
+      })
+      .catch(() => listener(this.resetFrame('The change log could not be read; reload your state.'), undefined))
+      .finally(() => {
+        held = undefined;
+      });
+    return unsubscribe;
+  }
+
+  /** The events after `lastId` still in this feed's ring, or undefined when the ring cannot replay them. */
+  #since(lastId: string): FeedEvent[] | undefined {
+    const position = this.#positions.get(lastId.trim());
+    if (position === undefined) return lastId.trim() === this.#lastId ? [] : undefined;
     const events: FeedEvent[] = [];
-    for (let seq = after + 1; seq <= this.#seq; seq++) events.push(this.#ring[seq % this.#ring.length]!);
+    for (let seq = position + 1; seq <= this.#seq; seq++) events.push(this.#ring[seq % this.#ring.length]!);
     return events;
   }
 
   /** The frame that tells a client its replay is impossible and it must reload. */
-  resetFrame(reason: string): string {
+  resetFrame(reason = 'The changes since Last-Event-ID are no longer available; reload your state.'): string {
     return `id: ${this.lastId}\nevent: reset\ndata: ${JSON.stringify({ reason })}\n\n`;
   }
 
@@ -73,14 +117,26 @@ export class NotificationFeed {
 
   #publish(change: Change): void {
     const seq = ++this.#seq;
-    const id = `${this.#epoch}.${seq}`;
+    const id = change.id ?? `${this.#epoch}.${seq}`;
+    const event: FeedEvent = { seq, id, key: change.key, frame: this.#render(change, id) };
+    const slot = seq % this.#ring.length;
+    const evicted = this.#ring[slot];
+    if (evicted !== undefined) this.#positions.delete(evicted.id);
+    this.#ring[slot] = event;
+    this.#positions.set(id, seq);
+    this.#lastId = id;
+    for (const listener of this.#listeners) listener(event);
+  }
+
+  #render(change: Change, id: string): string {
     const data: Record<string, unknown> = { type: change.type, key: change.key, time: new Date(change.time).toISOString() };
     const entry = change.entry;
     if (entry !== undefined) {
+      const size = change.size ?? entry.value.length;
       data.etag = entry.etag;
-      data.size = entry.value.length;
+      data.size = size;
       data.contentType = entry.contentType;
-      if (entry.value.length <= this.options.maxValueBytes) {
+      if (!change.valueOmitted && size <= this.options.maxValueBytes) {
         try {
           data.value = utf8.decode(entry.value);
         } catch {
@@ -88,8 +144,6 @@ export class NotificationFeed {
         }
       }
     }
-    const event: FeedEvent = { seq, key: change.key, frame: `id: ${id}\ndata: ${JSON.stringify(data)}\n\n` };
-    this.#ring[seq % this.#ring.length] = event;
-    for (const listener of this.#listeners) listener(event);
+    return `id: ${id}\ndata: ${JSON.stringify(data)}\n\n`;
   }
 }

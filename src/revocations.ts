@@ -1,10 +1,12 @@
 /**
- * Revoked token ids: a JSON-lines file that `lucid token revoke` appends to and the server re-reads
- * whenever it changes (checked every 500 ms), so a revocation takes effect within a second without
- * a restart, whether or not the server runs when it is made.
+ * Revoked token ids. On the embedded store: a JSON-lines file that `lucid token revoke` appends to
+ * and the server re-reads whenever it changes. On a shared backend: a set in the backend itself, so
+ * every node honours a revocation. Either way the list is re-read every 500 ms, so a revocation
+ * takes effect within a second without a restart, whether or not a server runs when it is made.
  */
 import { appendFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import type { RevocationStore } from './store/types.js';
 
 const POLL_MS = 500;
 
@@ -20,13 +22,34 @@ export class RevocationList {
   #signature = '';
   readonly #timer: NodeJS.Timeout;
 
+  #polling = false;
+
+  /** Follows the revocation file, or the backend's revocations when `shared` is given. */
   constructor(
     private readonly file: string,
     private readonly onError: (error: unknown) => void = () => undefined,
+    private readonly shared?: RevocationStore,
   ) {
-    this.refresh();
-    this.#timer = setInterval(() => this.refresh(), POLL_MS);
+    this.#timer = setInterval(() => void this.poll(), POLL_MS);
     this.#timer.unref();
+    void this.poll();
+  }
+
+  /** Re-reads the list (file or backend); a failure keeps the last list and is reported. */
+  async poll(): Promise<void> {
+    if (this.shared === undefined) {
+      this.refresh();
+      return;
+    }
+    if (this.#polling) return;
+    this.#polling = true;
+    try {
+      this.#ids = new Set(await this.shared.list());
+    } catch (error) {
+      this.onError(error);
+    } finally {
+      this.#polling = false;
+    }
   }
 
   has(tokenId: string | undefined): boolean {
@@ -34,7 +57,7 @@ export class RevocationList {
   }
 
   /** Re-reads the file when it changed; a missing file means nothing is revoked. */
-  refresh(): void {
+  private refresh(): void {
     let signature: string;
     try {
       const stat = statSync(this.file);

@@ -4,7 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
-import { openSqliteStore } from './store/sqlite.js';
+import { openBackend } from './store/open.js';
 import type { Clock, Store } from './store/types.js';
 
 export interface ServerOptions {
@@ -27,13 +27,7 @@ export interface RunningServer {
 
 /** Opens the store the config names. */
 export function openStore(config: Config, logger: Logger, clock?: Clock): Promise<Store> {
-  return openSqliteStore({
-    file: config.store.replace(/^sqlite:\/\//, ''),
-    synchronous: config.sqlite.synchronous,
-    sweepIntervalMs: config.expiry.sweepIntervalMs,
-    clock,
-    onError: (error) => logger.warn({ err: error }, 'expiry sweep failed'),
-  });
+  return openBackend(config, (error) => logger.warn({ err: error }, 'store background work failed'), clock);
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {

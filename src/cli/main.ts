@@ -49,8 +49,8 @@ token
   .description('deny a token before it expires (by its id, or the token itself); effective within a second')
   .argument('<id-or-token>', 'the token id (jti) or the token')
   .option('-c, --config <file>', 'config file (default: $LUCID_CONFIG or ./lucid.yml)')
-  .action((idOrToken: string, options) => {
-    io.err(`Revoked token ${revoke(idOrToken, options)}.\n`);
+  .action(async (idOrToken: string, options) => {
+    io.err(`Revoked token ${await revoke(idOrToken, options)}.\n`);
   });
 
 try {

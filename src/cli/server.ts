@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { loadConfig, type DeepPartial, type Config } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { startServer } from '../server.js';
+import { redactUrl } from '../store/shared.js';
 import { VERSION } from '../version.js';
 
 export interface ServerCommandOptions {
@@ -27,7 +28,7 @@ export async function serve(options: ServerCommandOptions, err: (text: string) =
     logger.warn('auth is disabled: every request is accepted without a token');
   }
   const running = await startServer({ config, logger });
-  err(`Lucid ${VERSION} listening on ${running.url} (config ${file}, store ${config.store})\n`);
+  err(`Lucid ${VERSION} listening on ${running.url} (config ${file}, store ${redactUrl(config.store)})\n`);
   logger.info({ url: running.url, version: VERSION }, 'listening');
 
   let stopping = false;

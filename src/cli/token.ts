@@ -4,6 +4,7 @@ import { SCOPES, parseDuration, TokenAuthority, type Scope } from '../auth.js';
 import { revokeToken } from '../revocations.js';
 import { loadConfig, type Config } from '../config.js';
 import { ConfigError } from '../errors.js';
+import { isShared, openBackend } from '../store/open.js';
 
 export const ROOT_SUBJECT = 'root';
 export const DEFAULT_TOKEN_LIFETIME = '30d';
@@ -39,12 +40,30 @@ export function tokenId(token: string): string | undefined {
   return typeof claims === 'object' && claims !== null && typeof claims.jti === 'string' ? claims.jti : undefined;
 }
 
-/** Revokes a token by its id, or by the token itself; the running server honours it within a second. */
-export function revoke(idOrToken: string, options: { config?: string }): string {
+/** How long a revocation by id alone is kept in a shared backend (the token's expiry is unknown): longer than any token lives. */
+const REVOCATION_BY_ID_MS = 11 * 365 * 24 * 3600 * 1000;
+
+/**
+ * Revokes a token by its id, or by the token itself; running servers honour it within a second.
+ * On the embedded store it goes into the revocation file; on a shared backend into the backend,
+ * kept until the token would have expired.
+ */
+export async function revoke(idOrToken: string, options: { config?: string }): Promise<string> {
   const id = idOrToken.includes('.') ? tokenId(idOrToken) : idOrToken;
   if (id === undefined || !/^[A-Za-z0-9_-]{1,128}$/.test(id)) throw new ConfigError(`"${idOrToken}" is neither a token id nor a token that has one.`);
   const { config } = loadConfig({ file: options.config });
-  revokeToken(config.auth.revocationFile, id);
+  if (!isShared(config.store)) {
+    revokeToken(config.auth.revocationFile, id);
+    return id;
+  }
+  const claims = idOrToken.includes('.') ? jwt.decode(idOrToken) : null;
+  const until = typeof claims === 'object' && typeof claims?.exp === 'number' ? claims.exp * 1000 : Date.now() + REVOCATION_BY_ID_MS;
+  const store = await openBackend({ ...config, expiry: { sweepIntervalMs: 0 } }, () => undefined);
+  try {
+    await store.revocations!.add(id, until);
+  } finally {
+    await store.close();
+  }
   return id;
 }
 

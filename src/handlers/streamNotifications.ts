@@ -26,14 +26,8 @@ export const streamNotifications: Handler<'streamNotifications'> = async ({ requ
   send('retry: 2000\n\n');
 
   const lastId = request.headers['last-event-id'];
-  if (typeof lastId === 'string' && lastId !== '') {
-    const missed = feed.since(lastId);
-    if (missed === undefined) send(feed.resetFrame('The changes since Last-Event-ID are no longer available; reload your state.'));
-    else for (const event of missed) if (event.key.startsWith(prefix)) send(event.frame);
-  }
-  // Replay and subscription happen in the same tick, so no change falls between them.
-  const unsubscribe = feed.subscribe((event) => {
-    if (event.key.startsWith(prefix)) send(event.frame);
+  const unsubscribe = feed.follow(typeof lastId === 'string' && lastId !== '' ? lastId : undefined, (frame, key) => {
+    if (key === undefined || key.startsWith(prefix)) send(frame);
   });
   const heartbeat = setInterval(() => send(': heartbeat\n\n'), heartbeatMs);
   const maxDuration = query.maxDuration as number | undefined;

@@ -59,11 +59,23 @@ export interface ListOptions {
 
 /** One applied change, as the store announces it (the notification stream builds its events from these). */
 export interface Change {
+  /**
+   * The change's id in the backend's own change log (shared backends: a Redis stream id, a
+   * PostgreSQL sequence number), the same on every node; absent for the embedded store, whose
+   * changes never leave the process.
+   */
+  id?: string;
   type: ChangeType;
   key: string;
   /** The entry after the change; absent for deleted and expired. */
   entry?: Entry | undefined;
   time: number;
+  /**
+   * The value's size in bytes when `entry.value` was left out of a shared backend's change log
+   * (values longer than the log keeps inline arrive empty, with `valueOmitted` set).
+   */
+  size?: number;
+  valueOmitted?: boolean;
 }
 
 /** Whether the entry's lock holds at `now` (taken, and its lease, if any, not lapsed). */
@@ -80,8 +92,19 @@ export interface Store {
   update<T>(key: string, decide: Decide<T>): Promise<T>;
   /** Live keys in key order, one page at a time; expired keys never appear. */
   list(options: ListOptions): Promise<KeyInfo[]>;
-  /** Calls `listener` with every change applied through this store, in order per key; returns an unsubscribe function. */
+  /**
+   * Calls `listener` with every change applied through this store, in order per key; returns an
+   * unsubscribe function. Shared backends deliver every node's changes, from their change log.
+   */
   subscribe(listener: (change: Change) => void): () => void;
+  /**
+   * The changes after the one with id `id`, oldest first, read from the backend's change log; or
+   * undefined when they cannot all be replayed (the id was trimmed from the log, or never in it).
+   * Only shared backends have a log; the embedded store leaves replay to the notification feed.
+   */
+  changesSince?(id: string): Promise<Change[] | undefined>;
+  /** Revoked token ids kept in the backend, so every node honours a revocation (shared backends only). */
+  revocations?: RevocationStore;
   /** Removes entries whose expiry has passed; returns how many were removed. */
   purgeExpired(): Promise<number>;
   /** Resolves when the backend answers; throws StoreUnavailableError otherwise. */
@@ -92,3 +115,11 @@ export interface Store {
 
 /** The clock every time-dependent part reads; tests inject a controllable one. */
 export type Clock = () => number;
+
+/** Token revocations shared through the backend. */
+export interface RevocationStore {
+  /** Records `tokenId` as revoked until `until` (ms since the epoch, the token's own expiry). */
+  add(tokenId: string, until: number): Promise<void>;
+  /** The ids revoked and not yet past their token's expiry. */
+  list(): Promise<string[]>;
+}

@@ -1,0 +1,45 @@
+/** Opens the store a URL names: the embedded SQLite file, or a shared Redis or PostgreSQL. */
+import type { Config } from '../config.js';
+import { openPostgresStore } from './postgres.js';
+import { openRedisStore } from './redis.js';
+import { openSqliteStore } from './sqlite.js';
+import type { Clock, Store } from './types.js';
+
+export type Backend = 'sqlite' | 'redis' | 'postgres';
+
+/** Which backend a store URL names. */
+export function backendOf(url: string): Backend {
+  if (url.startsWith('sqlite://')) return 'sqlite';
+  if (/^rediss?:\/\//.test(url)) return 'redis';
+  if (/^postgres(ql)?:\/\//.test(url)) return 'postgres';
+  throw new Error(`Unknown store URL ${url}: use sqlite://PATH, redis://HOST:PORT[/DB] or postgres://...`);
+}
+
+/** Whether several Lucid processes may share the store (only the embedded file is single-process). */
+export function isShared(url: string): boolean {
+  return backendOf(url) !== 'sqlite';
+}
+
+export function openBackend(config: Config, onError: (error: unknown) => void, clock?: Clock): Promise<Store> {
+  const backend = backendOf(config.store);
+  if (backend === 'sqlite') {
+    return openSqliteStore({
+      file: config.store.replace(/^sqlite:\/\//, ''),
+      synchronous: config.sqlite.synchronous,
+      sweepIntervalMs: config.expiry.sweepIntervalMs,
+      clock,
+      onError,
+    });
+  }
+  const options = {
+    url: config.store,
+    namespace: config.storeNamespace,
+    sweepIntervalMs: config.expiry.sweepIntervalMs,
+    logSize: config.notifications.bufferSize,
+    // Room for an encryption header, so a value notifications inline is never left out of the log.
+    logValueBytes: config.notifications.maxValueBytes + 64,
+    clock,
+    onError,
+  };
+  return backend === 'redis' ? openRedisStore(options) : openPostgresStore(options);
+}

@@ -1,0 +1,337 @@
+/**
+ * The PostgreSQL store: many Lucid nodes share one PostgreSQL database.
+ *
+ * @keyv/postgres keeps text values in a table keyed by varchar(255), through one process-wide pool
+ * with no way to run a transaction on one connection; Lucid needs binary values, 512-character keys
+ * and row-locking transactions, so this store uses `pg`, the driver @keyv/postgres is built on:
+ *
+ * - table `<ns>_kv`: key (text, "C" collation, so listing order is byte order as on every
+ *   backend), frame (the entry, frame.ts), meta (the frame without the value), size, expires_at;
+ * - every write is one transaction that first takes a transaction-scoped advisory lock on the key
+ *   (so even a key that does not exist yet has exactly one writer at a time: one 201 per create),
+ *   reads the row, lets `decide` compute the change, writes it and appends the change to the log;
+ * - the change log `<ns>_changes` gets its row under a second, global advisory lock held to the
+ *   commit, so log ids commit in increasing order: a reader that has seen id N has seen every id
+ *   below N, which is what makes Last-Event-ID replay gap-free on any node. The price is that
+ *   commits that announce a change are serialised (measured in bench/README.md);
+ * - NOTIFY `<ns>_changes` after each such commit wakes every node's listener, which reads the new
+ *   log rows in id order and fans them out;
+ * - expiry: reads treat a row past its expiry as missing at once; a sweep on every node deletes
+ *   expired rows (each in the same locked transaction as a write, so an expiry is announced once);
+ * - revocations: table `<ns>_revoked`, polled by every node.
+ */
+import pg from 'pg';
+import { StoreUnavailableError } from '../errors.js';
+import { decodeEntry, encodeEntry } from './frame.js';
+import { KeyQueue } from './key-queue.js';
+import { SHARED_DEFAULTS, changeFromLog, guarded, isLive, logFrame, redactUrl, sleep, type SharedStoreOptions } from './shared.js';
+import type { Change, Clock, Decide, Entry, KeyInfo, ListOptions, RevocationStore, Store } from './types.js';
+
+const SWEEP_BATCH = 500;
+/** The advisory lock that orders change-log commits (an arbitrary constant, namespaced by hashing below). */
+const LOG_LOCK_SALT = 'lucid change log';
+
+interface LogRow {
+  id: string;
+  type: string;
+  key: string;
+  time: string;
+  size: number;
+  omitted: boolean;
+  frame: Buffer | null;
+}
+
+/** Connects, creates the tables when missing, and returns a ready store; throws a clear Error when PostgreSQL cannot be reached. */
+export async function openPostgresStore(options: SharedStoreOptions): Promise<Store> {
+  if (!/^[a-z_][a-z0-9_]{0,40}$/.test(options.namespace)) {
+    throw new Error(`The store namespace "${options.namespace}" must be lower-case letters, digits and underscores (it names PostgreSQL tables).`);
+  }
+  const timeoutMs = options.timeoutMs ?? SHARED_DEFAULTS.timeoutMs;
+  const pool = new pg.Pool({ connectionString: options.url, max: 10, connectionTimeoutMillis: 3000, query_timeout: timeoutMs });
+  pool.on('error', (error) => options.onError?.(error)); // An idle connection died; the pool replaces it.
+  try {
+    const ns = options.namespace;
+    await pool.query(`
+      CREATE TABLE IF NOT EXISTS ${ns}_kv (
+        key text COLLATE "C" PRIMARY KEY, frame bytea NOT NULL, meta bytea NOT NULL, size integer NOT NULL, expires_at bigint);
+      CREATE INDEX IF NOT EXISTS ${ns}_kv_expires_at ON ${ns}_kv (expires_at) WHERE expires_at IS NOT NULL;
+      CREATE TABLE IF NOT EXISTS ${ns}_changes (
+        id bigserial PRIMARY KEY, type text NOT NULL, key text NOT NULL, time bigint NOT NULL, size integer NOT NULL,
+        omitted boolean NOT NULL, frame bytea);
+      CREATE TABLE IF NOT EXISTS ${ns}_revoked (id text PRIMARY KEY, until bigint NOT NULL);`);
+    const store = new PostgresStore(pool, options);
+    await store.start();
+    return store;
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw new Error(`Cannot reach PostgreSQL at ${redactUrl(options.url)}: ${(error as Error).message || String(error)}`, { cause: error });
+  }
+}
+
+class PostgresStore implements Store {
+  readonly #pool: pg.Pool;
+  readonly #queue = new KeyQueue();
+  readonly #clock: Clock;
+  readonly #options: Required<Omit<SharedStoreOptions, 'clock' | 'onError'>> & { onError: (error: unknown) => void };
+  readonly #listeners = new Set<(change: Change) => void>();
+  readonly #t: { kv: string; changes: string; revoked: string; channel: string };
+  #listener: pg.Client | undefined;
+  #sweeper: NodeJS.Timeout | undefined;
+  #sweeping = false;
+  #closed = false;
+  #lastLogId = 0n;
+  #fetching: Promise<void> = Promise.resolve();
+  #refetch = false;
+  readonly revocations: RevocationStore;
+
+  constructor(pool: pg.Pool, options: SharedStoreOptions) {
+    this.#pool = pool;
+    this.#clock = options.clock ?? Date.now;
+    this.#options = { ...SHARED_DEFAULTS, ...options, onError: options.onError ?? (() => undefined) } as never;
+    const ns = options.namespace;
+    this.#t = { kv: `${ns}_kv`, changes: `${ns}_changes`, revoked: `${ns}_revoked`, channel: `${ns}_changes` };
+    this.revocations = {
+      add: async (tokenId, until) => {
+        await this.#query(`INSERT INTO ${this.#t.revoked} (id, until) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET until = EXCLUDED.until`, [tokenId, until]);
+      },
+      list: async () => {
+        const now = this.#clock();
+        await this.#query(`DELETE FROM ${this.#t.revoked} WHERE until <= $1`, [now]);
+        const { rows } = await this.#query<{ id: string }>(`SELECT id FROM ${this.#t.revoked}`);
+        return rows.map((row) => row.id);
+      },
+    };
+  }
+
+  async start(): Promise<void> {
+    const { rows } = await this.#query<{ id: string | null }>(`SELECT max(id)::text AS id FROM ${this.#t.changes}`);
+    this.#lastLogId = BigInt(rows[0]?.id ?? 0);
+    await this.#listen();
+    const interval = this.#options.sweepIntervalMs;
+    if (interval > 0) {
+      this.#sweeper = setInterval(() => {
+        if (this.#sweeping) return;
+        this.#sweeping = true;
+        this.purgeExpired()
+          .then(() => this.#trimLog())
+          .catch((error: unknown) => this.#options.onError(error))
+          .finally(() => {
+            this.#sweeping = false;
+          });
+      }, interval);
+      this.#sweeper.unref();
+    }
+  }
+
+  async get(key: string): Promise<Entry | undefined> {
+    const { rows } = await this.#query<{ frame: Buffer }>(`SELECT frame FROM ${this.#t.kv} WHERE key = $1`, [key]);
+    const entry = rows[0] && decodeEntry(rows[0].frame);
+    return entry !== undefined && isLive(entry, this.#clock()) ? entry : undefined;
+  }
+
+  update<T>(key: string, decide: Decide<T>): Promise<T> {
+    return this.#queue.run(key, () =>
+      this.#transaction(key, async (client) => {
+        const now = this.#clock();
+        const { rows } = await client.query<{ frame: Buffer }>(`SELECT frame FROM ${this.#t.kv} WHERE key = $1`, [key]);
+        let current = rows[0] && decodeEntry(rows[0].frame);
+        if (current !== undefined && !isLive(current, now)) {
+          await this.#apply(client, key, null, 'expired', current.expiresAt!);
+          current = undefined;
+        }
+        const { result, write, change } = decide(current, now);
+        if (write !== undefined && !(write === null && current === undefined)) await this.#apply(client, key, write, change, now);
+        return result;
+      }),
+    );
+  }
+
+  async list({ prefix, after, limit }: ListOptions): Promise<KeyInfo[]> {
+    const start = after !== undefined && after >= prefix ? after : undefined;
+    const { rows } = await this.#query<{ key: string; meta: Buffer; size: number }>(
+      `SELECT key, meta, size FROM ${this.#t.kv}
+       WHERE key ${start === undefined ? '>=' : '>'} $1 AND key < $2 AND (expires_at IS NULL OR expires_at > $3)
+       ORDER BY key LIMIT $4`,
+      [start ?? prefix, `${prefix}\u{10FFFF}`, this.#clock(), limit],
+    );
+    return rows.map((row) => {
+      const { value: _value, ...entry } = decodeEntry(row.meta);
+      return { key: row.key, size: row.size, entry };
+    });
+  }
+
+  subscribe(listener: (change: Change) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async changesSince(id: string): Promise<Change[] | undefined> {
+    if (!/^\d{1,18}$/.test(id)) return undefined;
+    const { rows } = await this.#query<LogRow>(
+      `SELECT id::text, type, key, time::text, size, omitted, frame FROM ${this.#t.changes} WHERE id >= $1 ORDER BY id`,
+      [id],
+    );
+    if (rows[0]?.id !== id) return undefined; // Trimmed away, or never in this log.
+    return rows.slice(1).map((row) => this.#decodeRow(row));
+  }
+
+  async purgeExpired(): Promise<number> {
+    let purged = 0;
+    for (;;) {
+      const now = this.#clock();
+      const { rows } = await this.#query<{ key: string }>(
+        `SELECT key FROM ${this.#t.kv} WHERE expires_at <= $1 LIMIT ${SWEEP_BATCH}`,
+        [now],
+      );
+      for (const { key } of rows) {
+        // Re-checked under the key's lock: a write since the SELECT may have renewed the key, or another node expired it.
+        const removed = await this.#queue.run(key, () =>
+          this.#transaction(key, async (client) => {
+            const found = await client.query<{ frame: Buffer }>(`SELECT frame FROM ${this.#t.kv} WHERE key = $1`, [key]);
+            const entry = found.rows[0] && decodeEntry(found.rows[0].frame);
+            if (entry === undefined || isLive(entry, this.#clock())) return false;
+            await this.#apply(client, key, null, 'expired', entry.expiresAt!);
+            return true;
+          }),
+        );
+        if (removed) purged += 1;
+      }
+      if (rows.length < SWEEP_BATCH) return purged;
+    }
+  }
+
+  async count(): Promise<number> {
+    const { rows } = await this.#query<{ n: string }>(`SELECT count(*)::text AS n FROM ${this.#t.kv} WHERE expires_at IS NULL OR expires_at > $1`, [this.#clock()]);
+    return Number(rows[0]!.n);
+  }
+
+  async ping(): Promise<void> {
+    await this.#query(`SELECT 1 FROM ${this.#t.kv} LIMIT 1`);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    clearInterval(this.#sweeper);
+    await this.#queue.drain();
+    this.#closed = true;
+    const listener = this.#listener;
+    this.#listener = undefined;
+    await listener?.end().catch(() => undefined);
+    await this.#fetching;
+    await this.#pool.end().catch(() => undefined);
+  }
+
+  /** Writes (or deletes) the row and, when there is a change to announce, appends it to the log and notifies. */
+  async #apply(client: pg.PoolClient, key: string, entry: Entry | null, change: Change['type'] | undefined, time: number): Promise<void> {
+    if (entry === null) {
+      await client.query(`DELETE FROM ${this.#t.kv} WHERE key = $1`, [key]);
+    } else {
+      await client.query(
+        `INSERT INTO ${this.#t.kv} (key, frame, meta, size, expires_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (key) DO UPDATE SET frame = EXCLUDED.frame, meta = EXCLUDED.meta, size = EXCLUDED.size, expires_at = EXCLUDED.expires_at`,
+        [key, encodeEntry(entry), encodeEntry({ ...entry, value: Buffer.alloc(0) }), entry.value.length, entry.expiresAt],
+      );
+    }
+    if (change === undefined) return;
+    const log = entry === null ? { frame: null, omitted: false } : logFrame(entry, this.#options.logValueBytes);
+    // Held until COMMIT: log ids become visible in the order they were given out.
+    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${LOG_LOCK_SALT}:${this.#t.changes}`]);
+    await client.query(
+      `INSERT INTO ${this.#t.changes} (type, key, time, size, omitted, frame) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [change, key, time, entry?.value.length ?? 0, log.omitted, log.frame],
+    );
+    await client.query(`SELECT pg_notify($1, '')`, [this.#t.channel]);
+  }
+
+  /** Runs `work` in a transaction holding the key's advisory lock; every failure of the backend is a StoreUnavailableError. */
+  async #transaction<T>(key: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await guarded(this.#closed, this.#options.timeoutMs, () => this.#pool.connect());
+    let failed: unknown;
+    try {
+      await client.query('BEGIN');
+      await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${this.#t.kv}:${key}`]);
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      failed = error;
+      await client.query('ROLLBACK').catch(() => undefined);
+      if (error instanceof StoreUnavailableError || !(error instanceof Error) || !isDatabaseError(error)) throw error;
+      throw new StoreUnavailableError(error);
+    } finally {
+      client.release(failed !== undefined && isDatabaseError(failed) ? (failed as Error) : undefined);
+    }
+  }
+
+  /** LISTENs on a dedicated connection; when it is lost, reconnects and catches up from the log. */
+  async #listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.#options.url, connectionTimeoutMillis: 3000 });
+    client.on('error', (error) => this.#options.onError(error));
+    client.on('notification', () => this.#fetch());
+    client.on('end', () => {
+      if (this.#closed || this.#listener !== client) return;
+      this.#listener = undefined;
+      void this.#relisten();
+    });
+    await client.connect();
+    await client.query(`LISTEN ${this.#t.channel}`);
+    this.#listener = client;
+    this.#fetch(); // Whatever was logged while no one listened.
+  }
+
+  async #relisten(): Promise<void> {
+    while (!this.#closed) {
+      try {
+        await this.#listen();
+        return;
+      } catch (error) {
+        this.#options.onError(error);
+        await sleep(1000);
+      }
+    }
+  }
+
+  /** Reads every log row after the last one delivered and delivers them in id order; calls coalesce. */
+  #fetch(): void {
+    if (this.#refetch) return;
+    this.#refetch = true;
+    this.#fetching = this.#fetching.then(async () => {
+      this.#refetch = false;
+      if (this.#closed) return;
+      try {
+        for (;;) {
+          const { rows } = await this.#query<LogRow>(
+            `SELECT id::text, type, key, time::text, size, omitted, frame FROM ${this.#t.changes} WHERE id > $1 ORDER BY id LIMIT 1000`,
+            [String(this.#lastLogId)],
+          );
+          for (const row of rows) {
+            this.#lastLogId = BigInt(row.id);
+            const change = this.#decodeRow(row);
+            for (const listener of this.#listeners) listener(change);
+          }
+          if (rows.length < 1000) return;
+        }
+      } catch (error) {
+        this.#options.onError(error);
+      }
+    });
+  }
+
+  async #trimLog(): Promise<void> {
+    await this.#query(`DELETE FROM ${this.#t.changes} WHERE id <= (SELECT max(id) FROM ${this.#t.changes}) - $1`, [this.#options.logSize]);
+  }
+
+  #decodeRow(row: LogRow): Change {
+    const entry = row.frame !== null && row.frame.length > 0 ? decodeEntry(row.frame) : undefined;
+    return changeFromLog(row.id, row.type, row.key, Number(row.time), row.size, row.omitted, entry);
+  }
+
+  #query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    return guarded(this.#closed, this.#options.timeoutMs, () => this.#pool.query<R>(text, values));
+  }
+}
+
+/** Whether an error came from the database or the connection (rather than from `decide`). */
+function isDatabaseError(error: unknown): boolean {
+  return error instanceof pg.DatabaseError || (error instanceof Error && /connect|terminat|timeout|ECONN|EPIPE|closed/i.test(error.message));
+}

@@ -1,0 +1,84 @@
+/**
+ * What the shared stores (Redis, PostgreSQL) have in common: their options, the clock-based
+ * liveness rules they share with the embedded store, and how an entry goes into their change log.
+ */
+import { StoreUnavailableError } from '../errors.js';
+import { encodeEntry } from './frame.js';
+import type { Change, Clock, Entry } from './types.js';
+
+export interface SharedStoreOptions {
+  /** The backend's URL (redis://, rediss://, postgres://, postgresql://). */
+  url: string;
+  /** Prefixes every Redis key / names every PostgreSQL table, so several Lucid deployments can share one backend. */
+  namespace: string;
+  /** How often this node sweeps expired entries; 0 turns the background sweep off. */
+  sweepIntervalMs?: number;
+  /** How many changes the backend's change log keeps for Last-Event-ID replay. */
+  logSize?: number;
+  /** Values up to this many bytes are kept inline in the change log (notifications can carry them). */
+  logValueBytes?: number;
+  /** A backend call that takes longer than this fails as unavailable (503) instead of hanging the request. */
+  timeoutMs?: number;
+  clock?: Clock;
+  /** Told about failures of background work (sweep, change-log reader) and lost connections. */
+  onError?: (error: unknown) => void;
+}
+
+export const SHARED_DEFAULTS = { sweepIntervalMs: 1000, logSize: 10_000, logValueBytes: 4096 + 64, timeoutMs: 5000 };
+
+export function isLive(entry: Entry, now: number): boolean {
+  return entry.expiresAt === null || entry.expiresAt > now;
+}
+
+/** The frame a change-log record carries: the whole entry, or its metadata only when the value is too long to keep inline. */
+export function logFrame(entry: Entry, logValueBytes: number): { frame: Buffer; omitted: boolean } {
+  const omitted = entry.value.length > logValueBytes;
+  return { frame: encodeEntry(omitted ? { ...entry, value: Buffer.alloc(0) } : entry), omitted };
+}
+
+/** Rebuilds a Change from the fields of a change-log record. */
+export function changeFromLog(id: string, type: string, key: string, time: number, size: number, omitted: boolean, entry: Entry | undefined): Change {
+  const change: Change = { id, type: type as Change['type'], key, time, entry };
+  if (entry !== undefined) {
+    change.size = size;
+    if (omitted) change.valueOmitted = true;
+  }
+  return change;
+}
+
+/** Runs a backend call, turning every failure (and a call slower than `timeoutMs`) into StoreUnavailableError. */
+export async function guarded<T>(closed: boolean, timeoutMs: number, operation: () => Promise<T>): Promise<T> {
+  if (closed) throw new StoreUnavailableError(new Error('The store is closed.'));
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      operation(),
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`The backend did not answer within ${timeoutMs} ms.`)), timeoutMs);
+      }),
+    ]);
+  } catch (error) {
+    if (error instanceof StoreUnavailableError) throw error;
+    throw new StoreUnavailableError(error);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Milliseconds to wait before retry number `attempt` of an optimistic write that lost a race (jittered, capped). */
+export function backoff(attempt: number): number {
+  return attempt < 2 ? 0 : Math.min(50, 2 ** Math.min(attempt, 6)) * Math.random();
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The URL without its password, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(an invalid URL)';
+  }
+}
