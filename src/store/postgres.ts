@@ -246,6 +246,9 @@ class PostgresStore implements Store {
   /** Runs `work` in a transaction holding the key's advisory lock; every failure of the backend is a StoreUnavailableError. */
   async #transaction<T>(key: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await guarded(this.#closed, this.#options.timeoutMs, () => this.#pool.connect());
+    // A connection lost between queries is reported here as an event; unheard, it would end the process.
+    const onError = (error: unknown) => (failed ??= error);
+    client.on('error', onError);
     let failed: unknown;
     try {
       await client.query('BEGIN');
@@ -259,6 +262,7 @@ class PostgresStore implements Store {
       if (error instanceof StoreUnavailableError || !(error instanceof Error) || !isDatabaseError(error)) throw error;
       throw new StoreUnavailableError(error);
     } finally {
+      client.off('error', onError);
       client.release(failed !== undefined && isDatabaseError(failed) ? (failed as Error) : undefined);
     }
   }

@@ -107,7 +107,8 @@ export async function openRedisStore(options: SharedStoreOptions): Promise<Store
   const client = createBufferClient(options.url, onError, () => started);
   const reader = createBufferClient(options.url, onError, () => started);
   try {
-    await Promise.all([client.connect(), reader.connect()]);
+    const connected = await Promise.allSettled([client.connect(), reader.connect()]);
+    for (const result of connected) if (result.status === 'rejected') throw result.reason;
     const [write, sweep] = await Promise.all([
       client.sendCommand(['SCRIPT', 'LOAD', WRITE_SCRIPT]),
       client.sendCommand(['SCRIPT', 'LOAD', SWEEP_SCRIPT]),
@@ -117,8 +118,7 @@ export async function openRedisStore(options: SharedStoreOptions): Promise<Store
     await store.start();
     return store;
   } catch (error) {
-    client.destroy();
-    reader.destroy();
+    for (const connection of [client, reader]) if (connection.isOpen) connection.destroy();
     throw new Error(`Cannot reach Redis at ${redactUrl(options.url)}: ${(error as Error).message || String(error)}`, { cause: error });
   }
 }
@@ -268,9 +268,9 @@ class RedisStore implements Store {
     clearInterval(this.#sweeper);
     await this.#queue.drain();
     this.#closed = true;
-    this.#reader.destroy();
+    if (this.#reader.isOpen) this.#reader.destroy();
     await this.#reading;
-    await this.#client.close().catch(() => this.#client.destroy());
+    if (this.#client.isOpen) this.#client.destroy();
   }
 
   /** The key's entry (undefined when missing) and the ETag the write script will compare against ('' when missing). */
