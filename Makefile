@@ -5,7 +5,7 @@ LUCID := node dist/cli/main.js
 SPEC := spec/lucid.yaml
 GENERATED := generated/lucid.d.ts
 
-.PHONY: install generate build build-web start test test-unit test-e2e test-browser test-contract contract bench bench-smoke check fix lint lint-spec mock clean
+.PHONY: install generate build build-web start cluster test test-unit test-e2e test-browser test-contract contract bench bench-smoke check fix lint lint-spec mock clean
 
 # Each suite records its counts here; `make test` ends with their sum as "N passed, N failed".
 RESULTS := .tmp/results
@@ -44,6 +44,10 @@ start: build
 	fi
 	@echo && echo "Web console: http://127.0.0.1:$${LUCID_PORT:-7021}/ (sign in with the token above)"
 	@exec $(LUCID) server
+
+# Three nodes on the local Redis (ports 7021-7023, one shared config); LUCID_STORE picks another backend.
+cluster: build
+	@node scripts/cluster.mjs
 
 test: build check
 	@rm -rf $(RESULTS)

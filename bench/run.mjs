@@ -5,6 +5,7 @@
 //   node bench/run.mjs --long     the same with 20 s per case
 //   node bench/run.mjs --smoke    ~1 s per case, a few cases, no scale run: checks that it all works
 //   node bench/run.mjs --scale    only the scale run (--keys N to change the key count)
+//   node bench/run.mjs --scale-out  only the scale-out run: 1, 2, 3 nodes on Redis (--redis URL)
 //
 // It never asserts a speed. It exits 1 when a case saw a non-2xx answer, an unexpected status or a
 // connection error, or when something failed to start (the results written so far are kept).
@@ -18,18 +19,22 @@ import { b64, etcdVersion, seedEtcd, startEtcd } from './lib/etcd.mjs';
 import { measure } from './lib/load.mjs';
 import { ROOT, assertBuilt, initLucid, seed, startLucid } from './lib/lucid.mjs';
 import { freePort, killAllNow, removeTempDirs, start, stop, stopAll, waitForHttp } from './lib/processes.mjs';
-import { caseRows, describeRun, scaleRows, textTable, writeResults } from './lib/report.mjs';
+import { caseRows, describeRun, scaleOutRows, scaleRows, textTable, writeResults } from './lib/report.mjs';
 import { runScale } from './lib/scale.mjs';
 import { measureWrk, wrkAvailable } from './lib/wrk.mjs';
+import { runScaleOut } from './lib/scaleout.mjs';
 
-const USAGE = `usage: node bench/run.mjs [--smoke | --long | --scale] [--keys N] [--duration S] [--warmup S]
-                         [--connections N] [--no-etcd] [--no-scale] [--no-wrk] [--out DIR]`;
+const USAGE = `usage: node bench/run.mjs [--smoke | --long | --scale | --scale-out] [--keys N] [--duration S] [--warmup S]
+                         [--connections N] [--no-etcd] [--no-scale] [--no-scale-out] [--redis URL] [--no-wrk] [--out DIR]`;
 
 const { values: args } = parseArgs({
   options: {
     smoke: { type: 'boolean', default: false },
     long: { type: 'boolean', default: false },
     scale: { type: 'boolean', default: false },
+    'scale-out': { type: 'boolean', default: false },
+    'no-scale-out': { type: 'boolean', default: false },
+    redis: { type: 'string', default: process.env.LUCID_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0' },
     keys: { type: 'string' },
     duration: { type: 'string' },
     warmup: { type: 'string' },
@@ -45,8 +50,8 @@ if (args.help) {
   console.log(USAGE);
   process.exit(0);
 }
-if ([args.smoke, args.long, args.scale].filter(Boolean).length > 1 && !(args.long && args.scale)) {
-  console.error(`--smoke cannot be combined with --long or --scale\n${USAGE}`);
+if ([args.smoke, args.long, args.scale, args['scale-out']].filter(Boolean).length > 1 && !(args.long && (args.scale || args['scale-out']))) {
+  console.error(`--smoke, --scale and --scale-out cannot be combined (only --long goes with the last two)\n${USAGE}`);
   process.exit(2);
 }
 
@@ -61,14 +66,15 @@ const positive = (text, name) => {
 
 /** The default key count of the scale run; loading 1 M keys took about 3 minutes here (see README). */
 const DEFAULT_KEYS = 1_000_000;
-const mode = args.smoke ? 'smoke' : args.scale ? 'scale' : 'full';
+const mode = args.smoke ? 'smoke' : args.scale ? 'scale' : args['scale-out'] ? 'scale-out' : 'full';
 const options = {
   connections: positive(args.connections, '--connections'),
   duration: args.duration ? positive(args.duration, '--duration') : args.smoke ? 1 : args.long ? 20 : 5,
   warmup: args.warmup !== undefined ? Number(args.warmup) : args.smoke ? 0 : 1,
   keys: args.keys ? Math.floor(positive(args.keys, '--keys')) : DEFAULT_KEYS,
   etcd: !args['no-etcd'] && mode === 'full',
-  scale: !args['no-scale'] && mode !== 'smoke',
+  scale: !args['no-scale'] && (mode === 'full' || mode === 'scale'),
+  scaleOut: !args['no-scale-out'] && (mode === 'full' || mode === 'scale-out'),
   wrk: !args['no-wrk'] && mode === 'full' && wrkAvailable(),
 };
 
@@ -330,6 +336,11 @@ function printTables() {
     console.log('\nreference rows, driven by wrk instead of autocannon (constant request; not used for the ratios above)');
     console.log(textTable(caseRows(results.reference)));
   }
+  if (results.scaleOut?.points?.length) {
+    const so = results.scaleOut;
+    console.log(`\nscale-out on Redis (${so.driver}, ${so.connections} connections spread over the nodes, ${so.keys} keys of ${so.valueBytes} B, random keys)`);
+    console.log(textTable(scaleOutRows(so)));
+  }
   if (results.scale?.points?.length) {
     console.log(`\nscale run (${results.scale.valueBytes} B values, GET of random keys)`);
     console.log(textTable(scaleRows(results.scale)));
@@ -346,7 +357,7 @@ function printTables() {
 let failed = false;
 try {
   assertBuilt();
-  if (mode !== 'scale') {
+  if (mode === 'full' || mode === 'smoke') {
     const lucid = initLucid();
     const rounds = mode === 'smoke' ? 1 : 2;
     await baselines(`Bearer ${lucid.token}`, 1, rounds);
@@ -358,6 +369,10 @@ try {
   if (options.scale) {
     const checkpoints = [...new Set([Math.min(10_000, options.keys), options.keys])];
     results.scale = await runScale({ checkpoints, connections: options.connections, duration: options.duration, warmup: options.warmup, log });
+  }
+  if (options.scaleOut) {
+    log(`scale-out on ${args.redis}`);
+    results.scaleOut = await runScaleOut({ redisUrl: args.redis, connections: options.connections, duration: options.duration, warmup: options.warmup, log });
   }
 } catch (error) {
   failed = true;

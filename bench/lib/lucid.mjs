@@ -27,11 +27,11 @@ export function initLucid(prefix = 'lucid-bench-') {
 }
 
 /** Starts `lucid server` on a free port; resolves once /health answers 200, with the time that took. */
-export async function startLucid(lucid, { name = 'lucid' } = {}) {
+export async function startLucid(lucid, { name = 'lucid', env = {} } = {}) {
   const port = await freePort();
   const handle = start(name, process.execPath, [CLI, 'server', '--config', lucid.config, '--port', String(port)], {
     cwd: lucid.dir,
-    env: { ...process.env, LUCID_LOG_LEVEL: 'warn' },
+    env: { ...process.env, LUCID_LOG_LEVEL: 'warn', ...env },
   });
   const url = `http://127.0.0.1:${port}`;
   const startupMs = await waitForHttp(handle, `${url}/health`);

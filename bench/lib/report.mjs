@@ -41,6 +41,21 @@ export function scaleRows(scale) {
   return [header, ...rows];
 }
 
+export function scaleOutRows(scaleOut) {
+  const header = ['nodes', 'GET req/s', 'GET vs 1 node', 'GET p99 ms', 'PUT req/s', 'PUT vs 1 node', 'PUT p99 ms', 'non-2xx'];
+  const rows = scaleOut.points.map((p) => [
+    String(p.nodes),
+    fixed(p.GET.rps),
+    `${p.GET.ratio.toFixed(2)}×`,
+    ms(p.GET.p99),
+    fixed(p.PUT.rps),
+    `${p.PUT.ratio.toFixed(2)}×`,
+    ms(p.PUT.p99),
+    p.GET.non2xx + p.PUT.non2xx + p.GET.errors + p.PUT.errors > 0 ? `${p.GET.non2xx + p.PUT.non2xx}/${p.GET.errors + p.PUT.errors} !!` : '0',
+  ]);
+  return [header, ...rows];
+}
+
 const numeric = /^[\d.,×\- !/()MiB]+$/;
 
 /** A plain-text table with aligned columns (numbers right-aligned). */
@@ -75,6 +90,9 @@ export function markdown(results) {
   }
   if (results.scale?.points?.length) {
     parts.push(`## Scale (${results.scale.valueBytes} B values, GET of random keys)`, '', markdownTable(scaleRows(results.scale)), '');
+  }
+  if (results.scaleOut?.points?.length) {
+    parts.push(`## Scale-out on Redis (${results.scaleOut.driver}, ${results.scaleOut.connections} connections spread over the nodes, ${results.scaleOut.keys} keys of ${results.scaleOut.valueBytes} B)`, '', markdownTable(scaleOutRows(results.scaleOut)), '');
   }
   for (const note of results.notes) parts.push(`- ${note}`);
   for (const problem of results.problems) parts.push(`- **PROBLEM**: ${problem}`);

@@ -18,12 +18,16 @@ function toMs(value, unit) {
   return Number(value) * factor;
 }
 
-/** GETs `url` with `headers` for `duration` seconds (after `warmup` seconds, discarded) on `connections` connections. */
-export async function measureWrk({ url, headers = {}, connections, duration, warmup }) {
+/**
+ * GETs `url` with `headers` for `duration` seconds (after `warmup` seconds, discarded) on `connections`
+ * connections; with `script`, wrk's Lua script shapes each request instead.
+ */
+export async function measureWrk({ url, headers = {}, connections, duration, warmup, script }) {
   const run = (seconds) =>
     new Promise((resolve, reject) => {
       const args = ['-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--latency', '--timeout', '10s'];
       for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
+      if (script) args.push('-s', script);
       args.push(url);
       track(execFile('wrk', args, { encoding: 'utf8' }, (error, stdout) => (error ? reject(error) : resolve(stdout))));
     });
