@@ -1,4 +1,5 @@
 // `make cluster`: three Lucid nodes on the local Redis, on ports 7021, 7022 and 7023, sharing one
+/* global fetch */
 // config (and so one token secret). Ctrl-C stops them all.
 //
 //   LUCID_STORE   the shared backend (default redis://127.0.0.1:6379/0; a postgres:// URL works too)
