@@ -98,10 +98,20 @@ export class NotificationFeed {
 
   /** The events after `lastId` still in this feed's ring, or undefined when the ring cannot replay them. */
   #since(lastId: string): FeedEvent[] | undefined {
-    const position = this.#positions.get(lastId.trim());
-    if (position === undefined) return lastId.trim() === this.#lastId ? [] : undefined;
+    const id = lastId.trim();
+    let after = this.#positions.get(id);
+    if (after === undefined) {
+      // One of this feed's own ids (`<epoch>.<seq>`) whose event has just left the ring can still be
+      // resumed from if everything after it is held.
+      const match = /^([0-9a-z]+)\.(\d+)$/.exec(id);
+      if (!match || match[1] !== this.#epoch) return undefined;
+      after = Number(match[2]);
+      if (after > this.#seq) return undefined;
+    }
+    const oldest = Math.max(1, this.#seq - this.#ring.length + 1);
+    if (after + 1 < oldest) return undefined;
     const events: FeedEvent[] = [];
-    for (let seq = position + 1; seq <= this.#seq; seq++) events.push(this.#ring[seq % this.#ring.length]!);
+    for (let seq = after + 1; seq <= this.#seq; seq++) events.push(this.#ring[seq % this.#ring.length]!);
     return events;
   }
 

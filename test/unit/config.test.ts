@@ -26,6 +26,17 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config.server)).toBe(true);
   });
 
+  it('takes shared backends by URL, leaves their URLs as given, and refuses other schemes and bad namespaces', () => {
+    const file = writeConfig(`auth:\n  secret: ${secret}\n`);
+    const redis = loadConfig({ file, env: { LUCID_STORE: 'redis://127.0.0.1:6379/2', LUCID_STORE_NAMESPACE: 'team_a' } }).config;
+    expect(redis.store).toBe('redis://127.0.0.1:6379/2');
+    expect(redis.storeNamespace).toBe('team_a');
+    expect(loadConfig({ file, env: { LUCID_STORE: 'postgres://app:pw@db:5432/kv' } }).config.store).toBe('postgres://app:pw@db:5432/kv');
+    expect(loadConfig({ file, env: { LUCID_STORE: 'rediss://cache:6380' } }).config.storeNamespace).toBe('lucid');
+    expect(() => loadConfig({ file, env: { LUCID_STORE: 'mysql://db/kv' } })).toThrow(/store must match/);
+    expect(() => loadConfig({ file, env: { LUCID_STORE: 'redis://x', LUCID_STORE_NAMESPACE: 'Bad-Name' } })).toThrow(/storeNamespace must match/);
+  });
+
   it('layers environment over file and flags over environment', () => {
     const file = writeConfig(`server:\n  port: 8000\nauth:\n  secret: ${secret}\n`);
     const env = { LUCID_PORT: '9000', LUCID_MAX_VALUE_BYTES: '1024', LUCID_AUTH_ENABLED: 'false', LUCID_LOG_LEVEL: 'warn' };
