@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKEND_URLS, backendReady, dropNamespace, freshNamespace, type SharedBackend } from '../support/backends.js';
 import { openStream, type SseStream } from '../support/sse.js';
-import { LucidServer, assertBuilt, cleanup, runLucid, sleep, startServer, tempDir } from './cli.js';
+import { type LucidServer, assertBuilt, cleanup, runLucid, sleep, startServer, tempDir } from './cli.js';
 
 const NODES = 3;
 
