@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
-import { TokenAuthority, bearerToken, generateSecret, loadVerificationKeys, parseDuration, scopeOf } from '../../src/auth.js';
+import { TokenAuthority, bearerToken, type AuthSettings, generateSecret, loadVerificationKeys, parseDuration, scopeOf } from '../../src/auth.js';
 import { ConfigError } from '../../src/errors.js';
 import { tempDir } from '../support/lucid.js';
 
@@ -128,7 +128,7 @@ describe('TokenAuthority hardening', () => {
   const jwksFile = path.join(dir, 'jwks.json');
   writeFileSync(pemFile, rsaPem);
   writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...ec.publicKey.export({ format: 'jwk' }), kid: 'ec-1', use: 'sig', alg: 'ES256' }, { ...ec2.publicKey.export({ format: 'jwk' }), kid: 'ec-2' }] }));
-  const settings = { secret, requireExp: true, issuer: '', audience: '', clockSkewSeconds: 30, publicKeyFile: pemFile, jwksFile };
+  const settings: AuthSettings = { secret, requireExp: true, issuer: '', audience: '', clockSkewSeconds: 30, publicKeyFile: pemFile, jwksFile };
   const at = (now: number, overrides: Partial<typeof settings> = {}) => TokenAuthority.fromConfig({ ...settings, ...overrides }, () => now);
   const idp = at(T0);
   const claims = (extra: object = {}) => ({ sub: 'user-7', scope: 'lucid:write', exp: s0 + 600, ...extra });
