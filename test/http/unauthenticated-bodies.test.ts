@@ -159,7 +159,8 @@ describe('unauthenticated and refused bodies', () => {
     const growth = peak - baseline;
     const sent = exchanges.reduce((total, exchange) => total + exchange.socket.bytesWritten, 0);
     console.log(`rss growth while refusing 20 × 7 MiB unauthenticated bodies: ${(growth / MiB).toFixed(1)} MiB (${(sent / MiB).toFixed(1)} MiB sent, all closed in ${Math.round(performance.now() - started)} ms)`);
-    expect(growth).toBeLessThan(35 * MiB);
+    // Buffering the bodies grew it by ~180 MiB; refusing them unread, 3 to 21 MiB (GC and socket noise) across runs.
+    expect(growth).toBeLessThan(50 * MiB);
     expect(exchanges.every((exchange) => exchange.socket.bytesWritten <= SEVEN_MIB + 1024)).toBe(true);
   });
 });
