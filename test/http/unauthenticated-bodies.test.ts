@@ -132,6 +132,16 @@ describe('unauthenticated and refused bodies', () => {
     expect(await (await lucid.request(`/api/kv/${key}`)).text()).toBe('hello');
   });
 
+  it('keeps the connection open after a request without a body, refused or not', async () => {
+    for (const headers of [{}, bearer(lucid.token)]) {
+      const exchange = send(`GET /api/kv/${uniqueKey()} HTTP/1.1`, headers);
+      const response = await exchange.response;
+      expect([401, 404]).toContain(response.status);
+      expect(response.head).not.toMatch(/\r\nconnection: close/i);
+      exchange.socket.destroy();
+    }
+  });
+
   it('keeps the connection open after an authorised request whose body it read', async () => {
     const exchange = send(put(uniqueKey()), { ...bearer(lucid.token), 'Content-Type': 'text/plain', 'Content-Length': 2 });
     exchange.socket.write('ok');
