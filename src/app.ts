@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import YAML from 'yaml';
 import addFormats from 'ajv-formats';
 import { TokenAuthority, allows, bearerToken, type Principal } from './auth.js';
+import { allowBody, bodyPending } from './body.js';
 import type { Config } from './config.js';
 import { ASSET_MAX_AGE_SECONDS, CONSOLE_ASSETS_DIR } from './console.js';
 import { LucidError, StoreUnavailableError } from './errors.js';
@@ -42,6 +43,17 @@ export interface App {
 const ANONYMOUS: Principal = { subject: 'anonymous', expiresAt: Number.POSITIVE_INFINITY, scope: 'admin', prefix: '' };
 
 const PATCH_BODY_LIMIT = '64kb';
+/** Only PATCH takes a JSON body, parsed once the request is authorised (postSecurityHandler); PUT bodies are raw and read by putKey. */
+const patchJson = express.json({ limit: PATCH_BODY_LIMIT, type: ['application/json', 'application/*+json'] });
+
+/** The request as openapi-backend sees it; its body is filled in only after authentication. */
+interface ApiRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string>;
+  body?: unknown;
+}
 const METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'POST', 'OPTIONS'] as const;
 
 const SWAGGER_UI_DIR = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
@@ -51,7 +63,7 @@ const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '
 export async function createApp(deps: AppDeps): Promise<App> {
   const { config, store, logger } = deps;
   const clock = deps.clock ?? Date.now;
-  const authority = config.auth.enabled ? new TokenAuthority(config.auth.secret) : undefined;
+  const authority = config.auth.enabled ? TokenAuthority.fromConfig(config.auth, clock) : undefined;
   const revocations =
     authority && new RevocationList(config.auth.revocationFile, (error) => logger.warn({ err: error }, 'cannot read the revocations'), store.revocations);
   const feed = new NotificationFeed(store, config.notifications);
@@ -79,6 +91,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     if (reply.streamed) return;
     if (deps.validateResponses && operationId !== undefined) assertMatchesSpec(api, reply, operationId);
     res.statusCode = reply.status;
+    // Answered before its body was read (401, 403, 413, ...): close rather than drain what the client still sends.
+    if (bodyPending(res.req)) res.setHeader('Connection', 'close');
     for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
     if (Buffer.isBuffer(reply.body)) {
       res.end(reply.body);
@@ -96,14 +110,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     respond(res, { status: error.status as never, body: { message: error.message }, headers: { ...error.headers, ...headers } }, operationId);
 
   for (const [operationId, handler] of Object.entries(handlers)) {
-    const needed = requiredScope[operationId as OperationId];
     api.register(operationId, async (c: Context, req: Request, res: Response) => {
       const principal = (c.security.bearerAuth as Principal | undefined) ?? ANONYMOUS;
       const params = c.request.params as Record<string, string>;
-      if (needed !== null && !allows(principal, needed)) {
-        throw new LucidError('FORBIDDEN_SCOPE', `This token's scope (${principal.scope}) does not allow this: it needs ${needed}.`);
-      }
-      if (params.key !== undefined && !params.key.startsWith(principal.prefix)) throw new LucidError('FORBIDDEN_PREFIX');
       const context: HandlerContext = {
         request: req,
         response: res,
@@ -136,6 +145,24 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
 
   api.register({
+    // Between authentication and validation: a token whose scope or prefix does not allow the call
+    // is refused here, and only then is a PATCH body read (a PUT body is read by putKey), so the
+    // body of a request that will be refused is never read into memory.
+    postSecurityHandler: async (c: Context, req: Request, res: Response, request: ApiRequest) => {
+      if (!c.security.authorized) return;
+      const principal = (c.security.bearerAuth as Principal | undefined) ?? ANONYMOUS;
+      const needed = requiredScope[c.operation.operationId as OperationId];
+      if (needed !== null && needed !== undefined && !allows(principal, needed)) {
+        throw new LucidError('FORBIDDEN_SCOPE', `This token's scope (${principal.scope}) does not allow this: it needs ${needed}.`);
+      }
+      const key = (c.request.params as Record<string, string | undefined>).key;
+      if (key !== undefined && !key.startsWith(principal.prefix)) throw new LucidError('FORBIDDEN_PREFIX');
+      if (req.method === 'PATCH') {
+        allowBody(req, res);
+        await new Promise<void>((resolve, reject) => patchJson(req, res, (error?: unknown) => (error ? reject(error) : resolve())));
+        request.body = c.request.requestBody = req.body as unknown;
+      }
+    },
     unauthorizedHandler: (c: Context, req: Request, res: Response) => {
       const challenge = req.headers.authorization === undefined ? 'Bearer realm="lucid"' : 'Bearer realm="lucid", error="invalid_token"';
       fail(res, new LucidError('UNAUTHORIZED'), c.operation.operationId, { 'WWW-Authenticate': challenge });
@@ -192,21 +219,14 @@ export async function createApp(deps: AppDeps): Promise<App> {
       }),
     );
   }
-  // Only PATCH takes a JSON body; PUT bodies are raw and are read by putKey after authentication.
-  const patchJson = express.json({ limit: PATCH_BODY_LIMIT, type: ['application/json', 'application/*+json'] });
-  app.use((req, res, next) => (req.method === 'PATCH' ? patchJson(req, res, next) : next()));
   app.use(async (req: Request, res: Response) => {
-    await api.handleRequest(
-      { method: req.method, path: keyPath(req.path), query: req.query as Record<string, string>, headers: req.headers as Record<string, string>, body: req.body },
-      req,
-      res,
-    );
+    const request: ApiRequest = { method: req.method, path: keyPath(req.path), query: req.query as Record<string, string>, headers: req.headers as Record<string, string> };
+    await api.handleRequest(request, req, res, request);
   });
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const known = toLucidError(error);
     if (known.code === 'INTERNAL') logger.error({ err: error, method: req.method, path: req.path }, 'unexpected error');
     else if (error instanceof StoreUnavailableError) logger.warn({ err: error.cause }, 'store unavailable');
-    if (known.code === 'VALUE_TOO_LARGE') res.setHeader('Connection', 'close');
     if (res.headersSent) {
       res.destroy();
       return;

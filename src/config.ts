@@ -15,7 +15,23 @@ export interface Config {
   store: string;
   /** Names this deployment's data in a shared backend (Redis key prefix, PostgreSQL table prefix). */
   storeNamespace: string;
-  auth: { enabled: boolean; secret: string; revocationFile: string };
+  auth: {
+    enabled: boolean;
+    secret: string;
+    revocationFile: string;
+    /** Refuse tokens without `exp`. */
+    requireExp: boolean;
+    /** Accepted `iss` ('' or [] for any); Lucid's own tokens carry the first. */
+    issuer: string | string[];
+    /** Accepted `aud` ('' or [] for any); Lucid's own tokens carry the first. */
+    audience: string | string[];
+    /** Leeway for `exp` and `nbf`. */
+    clockSkewSeconds: number;
+    /** An identity provider's PEM public key (RSA: RS256, P-256: ES256); '' for none. */
+    publicKeyFile: string;
+    /** An identity provider's JWKS document, keys picked by `kid`; '' for none. */
+    jwksFile: string;
+  };
   limits: { maxValueBytes: number };
   sqlite: { synchronous: 'normal' | 'full' };
   expiry: { sweepIntervalMs: number };
@@ -35,7 +51,17 @@ export const defaults: Config = {
   server: { host: '127.0.0.1', port: 7021, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000 },
   store: 'sqlite://data/lucid.sqlite',
   storeNamespace: 'lucid',
-  auth: { enabled: true, secret: '', revocationFile: 'data/revoked-tokens.jsonl' },
+  auth: {
+    enabled: true,
+    secret: '',
+    revocationFile: 'data/revoked-tokens.jsonl',
+    requireExp: true,
+    issuer: '',
+    audience: '',
+    clockSkewSeconds: 30,
+    publicKeyFile: '',
+    jwksFile: '',
+  },
   limits: { maxValueBytes: 7 * 1024 * 1024 },
   sqlite: { synchronous: 'normal' },
   expiry: { sweepIntervalMs: 250 },
@@ -69,6 +95,12 @@ const schema = {
         enabled: { type: 'boolean' },
         secret: { type: 'string' },
         revocationFile: { type: 'string', minLength: 1 },
+        requireExp: { type: 'boolean' },
+        issuer: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string', minLength: 1 } }] },
+        audience: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string', minLength: 1 } }] },
+        clockSkewSeconds: { type: 'integer', minimum: 0, maximum: 300 },
+        publicKeyFile: { type: 'string' },
+        jwksFile: { type: 'string' },
       },
     },
     limits: {
@@ -119,6 +151,12 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'i
   LUCID_STORE_NAMESPACE: { path: ['storeNamespace'], type: 'string' },
   LUCID_SECRET: { path: ['auth', 'secret'], type: 'string' },
   LUCID_AUTH_ENABLED: { path: ['auth', 'enabled'], type: 'boolean' },
+  LUCID_AUTH_REQUIRE_EXP: { path: ['auth', 'requireExp'], type: 'boolean' },
+  LUCID_AUTH_ISSUER: { path: ['auth', 'issuer'], type: 'string' },
+  LUCID_AUTH_AUDIENCE: { path: ['auth', 'audience'], type: 'string' },
+  LUCID_AUTH_CLOCK_SKEW_SECONDS: { path: ['auth', 'clockSkewSeconds'], type: 'integer' },
+  LUCID_AUTH_PUBLIC_KEY_FILE: { path: ['auth', 'publicKeyFile'], type: 'string' },
+  LUCID_AUTH_JWKS_FILE: { path: ['auth', 'jwksFile'], type: 'string' },
   LUCID_MAX_VALUE_BYTES: { path: ['limits', 'maxValueBytes'], type: 'integer' },
   LUCID_SQLITE_SYNCHRONOUS: { path: ['sqlite', 'synchronous'], type: 'string' },
   LUCID_SWEEP_INTERVAL_MS: { path: ['expiry', 'sweepIntervalMs'], type: 'integer' },
@@ -207,6 +245,8 @@ export function finish(candidate: unknown, baseDir: string): Config {
   }
   if (config.store.startsWith('sqlite://')) config.store = `sqlite://${path.resolve(baseDir, config.store.slice('sqlite://'.length))}`;
   config.auth.revocationFile = path.resolve(baseDir, config.auth.revocationFile);
+  if (config.auth.publicKeyFile !== '') config.auth.publicKeyFile = path.resolve(baseDir, config.auth.publicKeyFile);
+  if (config.auth.jwksFile !== '') config.auth.jwksFile = path.resolve(baseDir, config.auth.jwksFile);
   return deepFreeze(config);
 }
 
@@ -250,7 +290,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function deepFreeze<T>(value: T): T {
-  if (isPlainObject(value)) {
+  if (isPlainObject(value) || Array.isArray(value)) {
     for (const child of Object.values(value)) deepFreeze(child);
     Object.freeze(value);
   }

@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { createApp } from './app.js';
+import { holdContinue } from './body.js';
 import type { Config } from './config.js';
 import { openBackend } from './store/open.js';
 import type { Clock, Store } from './store/types.js';
@@ -38,6 +39,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const lucid = await createApp({ config, store, logger, clock: options.clock, validateResponses: options.validateResponses });
     const { app } = lucid;
     const server = http.createServer(app);
+    // `Expect: 100-continue` is answered only when a handler reads the body, after authentication.
+    server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      holdContinue(req);
+      server.emit('request', req, res);
+    });
     // While stopping, every response closes its connection, so a keep-alive client cannot keep a
     // stopping server serving; a connection still busy after requestTimeoutMs is cut.
     let stopping = false;

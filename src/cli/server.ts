@@ -21,7 +21,11 @@ export async function serve(options: ServerCommandOptions, err: (text: string) =
   if (options.host !== undefined) overrides.server!.host = options.host;
   const { config, file, warnings } = loadConfig({ file: options.config, overrides });
   const logger = pino({ level: config.log.level });
-  for (const warning of warnings) logger.warn(warning);
+  // On stderr for whoever started the server, and in the log for whoever collects it.
+  for (const warning of warnings) {
+    err(`Warning: ${warning}\n`);
+    logger.warn(warning);
+  }
   if (!config.auth.enabled) {
     const banner = '!'.repeat(72);
     err(`${banner}\n!! AUTH IS DISABLED (auth.enabled: false): anyone who can reach this\n!! port can read, change and delete every key.\n${banner}\n`);

@@ -31,7 +31,7 @@ export function issueToken(options: IssueOptions): string {
   if (!config.auth.enabled && config.auth.secret.length === 0) {
     throw new ConfigError('Auth is disabled and there is no secret to sign tokens with.');
   }
-  return new TokenAuthority(config.auth.secret).issue(options.subject ?? ROOT_SUBJECT, lifetime, { scope, prefix: options.prefix });
+  return TokenAuthority.fromConfig(config.auth).issue(options.subject ?? ROOT_SUBJECT, lifetime, { scope, prefix: options.prefix });
 }
 
 /** The id (`jti`) of a token, read without verifying it (for messages only). */

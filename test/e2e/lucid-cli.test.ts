@@ -148,10 +148,10 @@ describe('lucid server and lucid token issue', () => {
     expect(await putText(server, 'from-alice', 'hi again', defaults.stdout.trim())).toBe(200);
   });
 
-  it('refuses a token issued with --expires-in 1s with 401 once it has expired', async () => {
+  it('refuses a token issued with --expires-in 1s with 401 once it has expired (no clock-skew leeway)', async () => {
     const dir = tempDir();
     const { file } = await init(dir);
-    const server = await serve(dir, file);
+    const server = await serve(dir, file, { LUCID_AUTH_CLOCK_SKEW_SECONDS: '0' });
     const issued = await runLucid(['token', 'issue', '--config', file, '--expires-in', '1s'], { cwd: dir });
     expect(issued.code, issued.stderr).toBe(0);
     const token = issued.stdout.trim();
@@ -175,6 +175,16 @@ describe('lucid server and lucid token issue', () => {
 });
 
 describe('start-up failures stop with a non-zero exit and one clear message, no stack trace', () => {
+  it('an identity provider key file that is missing or not a usable key', async () => {
+    const dir = tempDir();
+    const { file } = await init(dir);
+    const missing = await runLucid(['server', '--config', file, '--port', '0'], { cwd: dir, env: { LUCID_AUTH_JWKS_FILE: 'absent-jwks.json' } });
+    expectCleanFailure(missing, /Cannot read auth\.jwksFile .*absent-jwks\.json/);
+    writeFileSync(path.join(dir, 'idp.pem'), 'not a key');
+    const junk = await runLucid(['server', '--config', file, '--port', '0'], { cwd: dir, env: { LUCID_AUTH_PUBLIC_KEY_FILE: 'idp.pem' } });
+    expectCleanFailure(junk, /auth\.publicKeyFile .*idp\.pem holds no PEM public key/);
+  });
+
   it('a missing config file', async () => {
     const dir = tempDir();
     const result = await runLucid(['server', '--config', path.join(dir, 'absent.yml'), '--port', '0'], { cwd: dir });
@@ -491,6 +501,54 @@ function randomValue(): Buffer {
   for (let i = 0; i < value.length; i++) value[i] = Math.floor(Math.random() * 256);
   return value;
 }
+
+describe('secrets at start-up and in the output', () => {
+  const READABLE = /readable by other users/;
+
+  it('warns on stderr at start-up when the config file is readable by others (0644), and not when it is 0600', async () => {
+    const dir = tempDir();
+    const { file } = await init(dir);
+    const private_ = await serve(dir, file);
+    expect(private_.stderr).not.toMatch(READABLE);
+    expect(private_.stdout).not.toMatch(READABLE);
+    await private_.stop();
+    chmodSync(file, 0o644);
+    const shared = await serve(dir, file);
+    expect(shared.stderr).toContain(`Warning: The config file ${file} holds the secret but is readable by other users: run \`chmod 600 ${file}\`.`);
+    expect(shared.stderr.indexOf('readable by other users')).toBeLessThan(shared.stderr.indexOf('listening on'));
+  });
+
+  it('never writes the secret or a token to stdout or stderr while serving, even at log level trace', async () => {
+    const dir = tempDir();
+    const { file, token: rootToken } = await init(dir);
+    const secret = /^ {2}secret: "?([^"\n]+)"?$/m.exec(readFileSync(file, 'utf8'))![1]!;
+    expect(secret.length).toBeGreaterThanOrEqual(32);
+    const issued = await runLucid(['token', 'issue', '--config', file, '--scope', 'read'], { cwd: dir });
+    const readToken = issued.stdout.trim();
+    const forged = jwt.sign({ sub: 'x' }, 'not-the-secret-but-long-enough-to-sign-with', { algorithm: 'HS256', expiresIn: 60 });
+    const server = await serve(dir, file, { LUCID_LOG_LEVEL: 'trace' });
+    expect(await putText(server, 'logged', 'value', rootToken)).toBe(201);
+    expect((await server.request('/api/kv/logged', { token: readToken })).status).toBe(200);
+    expect((await server.request('/api/kv/logged', { method: 'PUT', body: 'x', token: readToken })).status).toBe(403);
+    expect((await server.request('/api/kv/logged', { token: forged })).status).toBe(401);
+    expect((await server.request('/api/kv/missing', { token: rootToken })).status).toBe(404);
+    const patched = await server.request('/api/kv/logged', { method: 'PATCH', body: '{"operation":"lock"}', headers: { 'content-type': 'application/json' }, token: rootToken });
+    expect(patched.status).toBe(200);
+    const stream = new AbortController();
+    const events = await fetch(`${server.url}/api/notifications?token=${encodeURIComponent(readToken)}`, { signal: stream.signal });
+    expect(events.status).toBe(200);
+    stream.abort();
+    expect((await server.stop()).code).toBe(0);
+    const output = server.stdout + server.stderr;
+    expect(server.stdout.length).toBeGreaterThan(0);
+    for (const [what, text] of Object.entries({ secret, rootToken, readToken, forged })) {
+      expect(output.includes(text), `${what} appears in the output`).toBe(false);
+      // Nor its signature alone (a token cut at the dots), nor the secret in a JSON-escaped form.
+      const tail = text.split('.').at(-1)!;
+      expect(output.includes(tail), `${what}'s last part appears in the output`).toBe(false);
+    }
+  });
+});
 
 describe('auth disabled', () => {
   it('with auth.enabled: false prints a loud warning on stderr at start-up and accepts requests without a token', async () => {

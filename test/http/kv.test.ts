@@ -249,7 +249,8 @@ describe('authentication', () => {
       missing: undefined,
       malformed: 'Bearer not-a-jwt',
       'not bearer': `Basic ${Buffer.from('a:b').toString('base64')}`,
-      expired: `Bearer ${jwt.sign({ sub: 'a', exp: now - 10 }, lucid.config.auth.secret, { algorithm: 'HS256' })}`,
+      // Beyond the 30 s clock-skew leeway (auth.clockSkewSeconds).
+      expired: `Bearer ${jwt.sign({ sub: 'a', exp: now - 31 }, lucid.config.auth.secret, { algorithm: 'HS256' })}`,
       tampered: `Bearer ${header}.${b64({ sub: 'admin', exp: now + 999 })}.${signature}`,
       'wrongly signed': `Bearer ${jwt.sign({ sub: 'a', exp: now + 60 }, generateSecret(), { algorithm: 'HS256' })}`,
       'alg none': `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'a', exp: now + 60 })}.`,

@@ -41,7 +41,7 @@ export async function startLucid(options: { config?: DeepPartial<Config>; clock?
   const dir = tempDir();
   const config = testConfig(dir, options.config);
   const running = await startServer({ config, clock: options.clock, logger: pino({ level: 'silent' }), validateResponses: options.validateResponses ?? true });
-  const authority = new TokenAuthority(config.auth.secret);
+  const authority = TokenAuthority.fromConfig(config.auth);
   const token = authority.issue('root', 3600);
   return {
     ...running,

@@ -85,4 +85,24 @@ describe('loadConfig', () => {
     const file = writeConfig(`auth:\n  secret: ${secret}\n`, 0o644);
     expect(loadConfig({ file, env: {} }).warnings.join()).toMatch(/readable by other users/);
   });
+
+  it('defaults the JWT rules to exp required and a 30 s leeway, and resolves key files relative to the config file', () => {
+    const { config } = loadConfig({ file: writeConfig(`auth:\n  secret: ${secret}\n`), env: {} });
+    expect(config.auth).toMatchObject({ requireExp: true, issuer: '', audience: '', clockSkewSeconds: 30, publicKeyFile: '', jwksFile: '' });
+    const file = writeConfig(`auth:\n  secret: ${secret}\n  publicKeyFile: keys/idp.pem\n  jwksFile: /etc/lucid/jwks.json\n  audience: [lucid, lucid-api]\n`);
+    const { auth } = loadConfig({ file, env: {} }).config;
+    expect(auth.publicKeyFile).toBe(path.join(path.dirname(file), 'keys/idp.pem'));
+    expect(auth.jwksFile).toBe('/etc/lucid/jwks.json');
+    expect(auth.audience).toEqual(['lucid', 'lucid-api']);
+    expect(Object.isFrozen(auth.audience)).toBe(true);
+  });
+
+  it('takes the JWT rules from the environment and refuses out-of-range ones', () => {
+    const file = writeConfig(`auth:\n  secret: ${secret}\n`);
+    const env = { LUCID_AUTH_REQUIRE_EXP: 'false', LUCID_AUTH_ISSUER: 'https://idp.example', LUCID_AUTH_AUDIENCE: 'lucid', LUCID_AUTH_CLOCK_SKEW_SECONDS: '5' };
+    expect(loadConfig({ file, env }).config.auth).toMatchObject({ requireExp: false, issuer: 'https://idp.example', audience: 'lucid', clockSkewSeconds: 5 });
+    expect(() => loadConfig({ file, env: { LUCID_AUTH_CLOCK_SKEW_SECONDS: '301' } })).toThrow(/auth\.clockSkewSeconds must be <= 300/);
+    expect(() => loadConfig({ file: writeConfig(`auth:\n  secret: ${secret}\n  issuer: 42\n`), env: {} })).toThrow(/auth\.issuer/);
+    expect(() => loadConfig({ file: writeConfig(`auth:\n  secret: ${secret}\n  audience: ['']\n`), env: {} })).toThrow(/auth\.audience/);
+  });
 });
