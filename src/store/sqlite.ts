@@ -172,6 +172,18 @@ class SqliteStore implements Store {
     return () => this.#listeners.delete(listener);
   }
 
+  async count(): Promise<number> {
+    // All rows minus the expired ones (the expiry index answers that part); measured at 100k keys
+    // in test/unit/sqlite-store.test.ts.
+    const rows = (await this.#guard(() =>
+      this.#adapter.query(
+        `SELECT (SELECT COUNT(*) FROM ${TABLE}) - (SELECT COUNT(*) FROM ${TABLE} WHERE lucid_expires_at > 0 AND lucid_expires_at <= ?) AS live`,
+        this.#clock(),
+      ),
+    )) as Array<{ live: number }>;
+    return rows[0]?.live ?? 0;
+  }
+
   async purgeExpired(): Promise<number> {
     let purged = 0;
     for (;;) {

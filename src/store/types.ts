@@ -105,6 +105,8 @@ export interface Store {
   changesSince?(id: string): Promise<Change[] | undefined>;
   /** Revoked token ids kept in the backend, so every node honours a revocation (shared backends only). */
   revocations?: RevocationStore;
+  /** How many live keys the store holds (expired ones not counted, swept or not). */
+  count(): Promise<number>;
   /** Removes entries whose expiry has passed; returns how many were removed. */
   purgeExpired(): Promise<number>;
   /** Resolves when the backend answers; throws StoreUnavailableError otherwise. */

@@ -177,6 +177,20 @@ export function storeSuite(name: string, factory: StoreFactory): void {
       await store.close();
     });
 
+    it('counts live keys: writes add, deletes remove, expired keys stop counting before the sweep', async () => {
+      const { store, advance } = await open();
+      expect(await store.count()).toBe(0);
+      for (let i = 0; i < 5; i++) await putValue(store, `c${i}`, Buffer.from('x'), 'text/plain');
+      await putValue(store, 'c0', Buffer.from('again'), 'text/plain');
+      expect(await store.count()).toBe(5);
+      await deleteValue(store, 'c1');
+      await applyOperation(store, 'c2', 'ttl', 1);
+      expect(await store.count()).toBe(4);
+      advance(1001);
+      expect(await store.count()).toBe(3);
+      await store.close();
+    });
+
     it('lists live keys in key order, a page at a time, with their metadata and size', async () => {
       const { store, advance } = await open();
       for (const key of ['b', 'a/2', 'a/1', 'a/10', 'c', 'a/3']) await putValue(store, key, Buffer.from(`value of ${key}`), 'text/plain');
