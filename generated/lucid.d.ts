@@ -24,6 +24,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics
+         * @description Lucid's metrics in the Prometheus text format (version 0.0.4): requests by operation
+         *     and status (`lucid_http_requests_total`), request latency by operation
+         *     (`lucid_http_request_duration_seconds`, streams excluded), live keys in the store
+         *     (`lucid_keys`), open notification streams (`lucid_notification_clients`), store
+         *     failures (`lucid_store_errors_total`), and the Node.js process metrics.
+         *
+         *     Needs a token with scope `admin`. For a scraper without a token, set `metrics.port`:
+         *     Lucid then also serves `GET /metrics` without a token on that port, bound to
+         *     `metrics.host` (127.0.0.1 by default).
+         */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.yaml": {
         parameters: {
             query?: never;
@@ -408,6 +436,7 @@ export interface components {
         /** @description The bearer token is missing, malformed, expired or wrongly signed. */
         Unauthorized: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 /**
                  * @description The authentication scheme to use.
                  * @example Bearer realm="lucid"
@@ -427,6 +456,7 @@ export interface components {
         /** @description The token is valid but its scope or prefix does not allow this. */
         Forbidden: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -441,6 +471,7 @@ export interface components {
         /** @description An If-Match or If-None-Match condition failed; nothing was changed. */
         PreconditionFailed: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 /**
                  * @description The key's current ETag, when it exists.
                  * @example "3-Jt6hPqL0"
@@ -460,6 +491,7 @@ export interface components {
         /** @description The key does not exist (or has expired). */
         NotFound: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -474,6 +506,7 @@ export interface components {
         /** @description The key is locked (or, for lock and unlock, already in the requested state). */
         Locked: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -488,6 +521,7 @@ export interface components {
         /** @description The key is not a valid key (for example longer than 512 characters). */
         BadKey: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -502,6 +536,7 @@ export interface components {
         /** @description The store cannot be reached; retry later. */
         StoreUnavailable: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -533,6 +568,11 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /**
+         * @description The request's id, as in Lucid's logs (the client's own `X-Request-Id` when it sent a valid one).
+         * @example 5f0c6a52-1e7a-4b61-9f43-3d2f0b8c9a1e
+         */
+        RequestId: string;
         /**
          * @description A strong entity tag for the stored value; it changes on every write.
          * @example "3-Jt6hPqL0"
@@ -580,6 +620,7 @@ export interface operations {
             /** @description The server and its store are up. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -595,6 +636,37 @@ export interface operations {
             503: components["responses"]["StoreUnavailable"];
         };
     };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example # HELP lucid_http_requests_total HTTP requests answered, by operation and status.
+                     *     # TYPE lucid_http_requests_total counter
+                     *     lucid_http_requests_total{operation="getKey",status="200"} 42
+                     *     # HELP lucid_keys Live keys in the store.
+                     *     # TYPE lucid_keys gauge
+                     *     lucid_keys 1234
+                     */
+                    "text/plain; version=0.0.4": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
     getOpenApiYaml: {
         parameters: {
             query?: never;
@@ -607,6 +679,7 @@ export interface operations {
             /** @description The OpenAPI 3.0.3 document. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -632,6 +705,7 @@ export interface operations {
             /** @description The OpenAPI 3.0.3 document. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -662,6 +736,7 @@ export interface operations {
             /** @description The reference page. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -683,6 +758,7 @@ export interface operations {
             /** @description The console page, or the welcome page when the console is turned off. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -704,6 +780,7 @@ export interface operations {
             /** @description The console page, or the welcome page when the console is turned off. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -741,6 +818,7 @@ export interface operations {
             /** @description One page of keys. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -769,6 +847,7 @@ export interface operations {
             /** @description A parameter is invalid (for example `limit` above 1000, or a cursor Lucid did not make). */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -819,6 +898,7 @@ export interface operations {
             /** @description The event stream. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -832,6 +912,7 @@ export interface operations {
             /** @description A parameter is invalid. */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -871,6 +952,7 @@ export interface operations {
             /** @description The stored value, byte for byte. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     ETag: components["headers"]["ETag"];
                     "Last-Modified": components["headers"]["LastModified"];
                     "Content-Length": components["headers"]["ContentLength"];
@@ -889,6 +971,7 @@ export interface operations {
             /** @description The client's copy (named by If-None-Match) is current; no body. */
             304: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
@@ -942,6 +1025,7 @@ export interface operations {
             /** @description Data successfully updated. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
@@ -957,6 +1041,7 @@ export interface operations {
             /** @description Data successfully created. */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
@@ -972,6 +1057,7 @@ export interface operations {
             /** @description The body is empty or the key is not a valid key. */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -990,6 +1076,7 @@ export interface operations {
             /** @description The value is larger than the configured limit. */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1028,6 +1115,7 @@ export interface operations {
             /** @description The key was deleted. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1072,6 +1160,7 @@ export interface operations {
             /** @description The specified key exists. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     ETag: components["headers"]["ETag"];
                     "Last-Modified": components["headers"]["LastModified"];
                     "Content-Length": components["headers"]["ContentLength"];
@@ -1085,6 +1174,7 @@ export interface operations {
             /** @description The client's copy (named by If-None-Match) is current; no body. */
             304: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
@@ -1126,6 +1216,7 @@ export interface operations {
             /** @description The operation was applied. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
@@ -1145,6 +1236,7 @@ export interface operations {
              */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {

@@ -5,6 +5,7 @@ import { getConsole } from './getConsole.js';
 import { getDocs } from './getDocs.js';
 import { getHealth } from './getHealth.js';
 import { getKey } from './getKey.js';
+import { getMetrics } from './getMetrics.js';
 import { getOpenApiJson } from './getOpenApiJson.js';
 import { getOpenApiYaml } from './getOpenApiYaml.js';
 import { getRoot } from './getRoot.js';
@@ -15,7 +16,7 @@ import { putKey } from './putKey.js';
 import { streamNotifications } from './streamNotifications.js';
 import type { HandlerMap, OperationId } from './types.js';
 
-export const handlers: HandlerMap = { getRoot, getConsole, getHealth, getOpenApiYaml, getOpenApiJson, getDocs, listKeys, streamNotifications, putKey, getKey, headKey, deleteKey, patchKey };
+export const handlers: HandlerMap = { getRoot, getConsole, getHealth, getOpenApiYaml, getOpenApiJson, getDocs, getMetrics, listKeys, streamNotifications, putKey, getKey, headKey, deleteKey, patchKey };
 
 /** The scope a token needs for each operation (null: no token at all). Checked in one place, app.ts. */
 export const requiredScope: { [Op in OperationId]: Scope | null } = {
@@ -25,6 +26,7 @@ export const requiredScope: { [Op in OperationId]: Scope | null } = {
   getDocs: null,
   getRoot: null,
   getConsole: null,
+  getMetrics: 'admin',
   listKeys: 'read',
   streamNotifications: 'read',
   getKey: 'read',

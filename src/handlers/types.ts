@@ -2,6 +2,7 @@
 import type { Request, Response } from 'express';
 import type { Principal } from '../auth.js';
 import type { Config } from '../config.js';
+import type { Metrics } from '../metrics.js';
 import type { NotificationFeed } from '../notifications.js';
 import type { Store } from '../store/types.js';
 import type { operations } from '../../generated/lucid.js';
@@ -31,6 +32,7 @@ export interface HandlerContext {
   principal: Principal;
   store: Store;
   feed: NotificationFeed;
+  metrics: Metrics;
   config: Config;
   /** The spec the server was built from: the file's exact bytes and the parsed document. */
   contract: { yaml: Buffer; json: unknown };
