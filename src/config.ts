@@ -7,7 +7,15 @@ import { ConfigError } from './errors.js';
 
 /** The validated, frozen configuration every part of Lucid reads. */
 export interface Config {
-  server: { host: string; port: number; requestTimeoutMs: number; headersTimeoutMs: number; keepAliveTimeoutMs: number };
+  server: {
+    host: string;
+    port: number;
+    requestTimeoutMs: number;
+    headersTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    /** HTTPS with this PEM certificate and key (paths relative to the config file's folder); null serves plain HTTP. */
+    tls: { cert: string; key: string } | null;
+  };
   /**
    * Where data lives, as a URL: `sqlite://PATH` (PATH relative to the config file's folder), or a
    * shared backend for several nodes: `redis://HOST:PORT[/DB]` (rediss:// for TLS), `postgres://...`.
@@ -39,6 +47,10 @@ export interface Config {
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   /** The web console at `/` and `/ui`; off leaves a welcome page at `/`. */
   ui: { enabled: boolean };
+  /** A second listener serving only GET /metrics without a token (for scrapers); null: none (GET /metrics on the API port needs an admin token). */
+  metrics: { port: number | null; host: string };
+  /** Browser origins (scheme://host[:port], exact) allowed to call the API cross-origin; empty: CORS off. */
+  cors: { origins: string[] };
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -48,7 +60,7 @@ export const MIN_SECRET_LENGTH = 32;
 
 /** Every default in one place; the README's configuration reference mirrors this object. */
 export const defaults: Config = {
-  server: { host: '127.0.0.1', port: 7021, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000 },
+  server: { host: '127.0.0.1', port: 7021, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, tls: null },
   store: 'sqlite://data/lucid.sqlite',
   storeNamespace: 'lucid',
   auth: {
@@ -68,12 +80,14 @@ export const defaults: Config = {
   notifications: { heartbeatMs: 15_000, bufferSize: 10_000, maxLagBytes: 1024 * 1024, maxValueBytes: 4096 },
   log: { level: 'info' },
   ui: { enabled: true },
+  metrics: { port: null, host: '127.0.0.1' },
+  cors: { origins: [] },
 };
 
 const schema = {
   type: 'object',
   additionalProperties: false,
-  required: ['server', 'store', 'storeNamespace', 'auth', 'limits', 'sqlite', 'expiry', 'notifications', 'log', 'ui'],
+  required: ['server', 'store', 'storeNamespace', 'auth', 'limits', 'sqlite', 'expiry', 'notifications', 'log', 'ui', 'metrics', 'cors'],
   properties: {
     server: {
       type: 'object',
@@ -84,6 +98,12 @@ const schema = {
         requestTimeoutMs: { type: 'integer', minimum: 1000 },
         headersTimeoutMs: { type: 'integer', minimum: 1000 },
         keepAliveTimeoutMs: { type: 'integer', minimum: 0 },
+        tls: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          required: ['cert', 'key'],
+          properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 } },
+        },
       },
     },
     store: { type: 'string', pattern: '^(sqlite://.+|rediss?://.+|postgres(ql)?://.+)$' },
@@ -138,10 +158,26 @@ const schema = {
       additionalProperties: false,
       properties: { enabled: { type: 'boolean' } },
     },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        port: { type: ['integer', 'null'], minimum: 0, maximum: 65535 },
+        host: { type: 'string', minLength: 1 },
+      },
+    },
+    cors: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        // An origin as browsers send it: scheme, host, optional port; no path, no trailing slash, no wildcard.
+        origins: { type: 'array', uniqueItems: true, items: { type: 'string', pattern: '^https?://[^/*\\s]+$' } },
+      },
+    },
   },
 } as const;
 
-const validate = new Ajv({ allErrors: true }).compile(schema);
+const validate = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(schema);
 
 /** Environment variables that override config values; documented in the README. */
 export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'integer' | 'boolean' }> = {
@@ -162,6 +198,10 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'i
   LUCID_SWEEP_INTERVAL_MS: { path: ['expiry', 'sweepIntervalMs'], type: 'integer' },
   LUCID_LOG_LEVEL: { path: ['log', 'level'], type: 'string' },
   LUCID_UI_ENABLED: { path: ['ui', 'enabled'], type: 'boolean' },
+  LUCID_TLS_CERT: { path: ['server', 'tls', 'cert'], type: 'string' },
+  LUCID_TLS_KEY: { path: ['server', 'tls', 'key'], type: 'string' },
+  LUCID_METRICS_PORT: { path: ['metrics', 'port'], type: 'integer' },
+  LUCID_METRICS_HOST: { path: ['metrics', 'host'], type: 'string' },
 };
 
 export interface LoadOptions {
@@ -247,6 +287,9 @@ export function finish(candidate: unknown, baseDir: string): Config {
   config.auth.revocationFile = path.resolve(baseDir, config.auth.revocationFile);
   if (config.auth.publicKeyFile !== '') config.auth.publicKeyFile = path.resolve(baseDir, config.auth.publicKeyFile);
   if (config.auth.jwksFile !== '') config.auth.jwksFile = path.resolve(baseDir, config.auth.jwksFile);
+  if (config.server.tls !== null) {
+    config.server.tls = { cert: path.resolve(baseDir, config.server.tls.cert), key: path.resolve(baseDir, config.server.tls.key) };
+  }
   return deepFreeze(config);
 }
 
