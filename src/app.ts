@@ -2,12 +2,17 @@
  * The composition root: builds the express app, with openapi-backend routing, authenticating and
  * validating every request from spec/lucid.yaml, from the dependencies it is given.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import cors from 'cors';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
 import { OpenAPIBackend, type Context, type Document } from 'openapi-backend';
 import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
 import YAML from 'yaml';
 import addFormats from 'ajv-formats';
 import { TokenAuthority, allows, bearerToken, type Principal } from './auth.js';
@@ -16,6 +21,7 @@ import type { Config } from './config.js';
 import { ASSET_MAX_AGE_SECONDS, CONSOLE_ASSETS_DIR } from './console.js';
 import { LucidError, StoreUnavailableError } from './errors.js';
 import { handlers, requiredScope } from './handlers/index.js';
+import { Metrics, NO_OPERATION, STATIC_ASSETS } from './metrics.js';
 import type { HandlerContext, OperationId, Reply } from './handlers/types.js';
 import { NotificationFeed } from './notifications.js';
 import { RevocationList } from './revocations.js';
@@ -35,6 +41,8 @@ export interface App {
   app: express.Express;
   /** The spec the app serves, parsed. */
   spec: Document;
+  /** The app's metrics (GET /metrics, and the metrics listener). */
+  metrics: Metrics;
   /** Ends notification streams and stops background work; the store is the caller's to close. */
   close(): void;
 }
@@ -68,6 +76,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     authority && new RevocationList(config.auth.revocationFile, (error) => logger.warn({ err: error }, 'cannot read the revocations'), store.revocations);
   const feed = new NotificationFeed(store, config.notifications);
   const streams = new Set<Response>();
+  const metrics = new Metrics({ store, notificationClients: () => streams.size });
   const specBytes = readFileSync(SPEC_PATH);
   const spec = YAML.parse(specBytes.toString('utf8')) as Document;
   const contract = { yaml: specBytes, json: spec };
@@ -111,6 +120,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
   for (const [operationId, handler] of Object.entries(handlers)) {
     api.register(operationId, async (c: Context, req: Request, res: Response) => {
+      res.locals.operationId = operationId;
       const principal = (c.security.bearerAuth as Principal | undefined) ?? ANONYMOUS;
       const params = c.request.params as Record<string, string>;
       const context: HandlerContext = {
@@ -122,6 +132,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         principal,
         store,
         feed,
+        metrics,
         config,
         contract,
         now: clock(),
@@ -150,6 +161,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     // body of a request that will be refused is never read into memory.
     postSecurityHandler: async (c: Context, req: Request, res: Response, request: ApiRequest) => {
       if (!c.security.authorized) return;
+      res.locals.operationId = c.operation.operationId;
       const principal = (c.security.bearerAuth as Principal | undefined) ?? ANONYMOUS;
       const needed = requiredScope[c.operation.operationId as OperationId];
       if (needed !== null && needed !== undefined && !allows(principal, needed)) {
@@ -164,10 +176,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
       }
     },
     unauthorizedHandler: (c: Context, req: Request, res: Response) => {
+      res.locals.operationId = c.operation.operationId;
       const challenge = req.headers.authorization === undefined ? 'Bearer realm="lucid"' : 'Bearer realm="lucid", error="invalid_token"';
       fail(res, new LucidError('UNAUTHORIZED'), c.operation.operationId, { 'WWW-Authenticate': challenge });
     },
     validationFail: (c: Context, _req: Request, res: Response) => {
+      res.locals.operationId = c.operation.operationId;
       fail(res, new LucidError('INVALID_REQUEST', describeValidation(c)), c.operation.operationId);
     },
     notFound: (_c: Context, _req: Request, res: Response) => fail(res, new LucidError('ROUTE_NOT_FOUND')),
@@ -195,6 +209,18 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // First, so that every answer, static files and refusals included, has an id, a log line and a count.
+  app.use(requestLogger(logger));
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('close', () => {
+      const operation = (res.locals.operationId as string | undefined) ?? (isStaticAsset(req.path) ? STATIC_ASSETS : NO_OPERATION);
+      metrics.observe(operation, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9, streams.has(res));
+    });
+    next();
+  });
+  app.use(securityHeaders(config.server.tls !== null));
+  if (config.cors.origins.length > 0) app.use(corsFor(config.cors.origins));
   app.use((_req, res, next) => {
     res.setHeader('Server', `Lucid/${VERSION}`);
     next();
@@ -225,8 +251,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const known = toLucidError(error);
-    if (known.code === 'INTERNAL') logger.error({ err: error, method: req.method, path: req.path }, 'unexpected error');
-    else if (error instanceof StoreUnavailableError) logger.warn({ err: error.cause }, 'store unavailable');
+    const log = req.log ?? logger;
+    if (known.code === 'INTERNAL') log.error({ err: error }, 'unexpected error');
+    else if (error instanceof StoreUnavailableError) {
+      metrics.storeError();
+      log.warn({ err: error.cause }, 'store unavailable');
+    }
     if (res.headersSent) {
       res.destroy();
       return;
@@ -236,11 +266,104 @@ export async function createApp(deps: AppDeps): Promise<App> {
   return {
     app,
     spec,
+    metrics,
     close: () => {
       revocations?.close();
       feed.close();
       for (const stream of streams) stream.end();
     },
+  };
+}
+
+/** An incoming X-Request-Id Lucid adopts as its own: short, and only characters safe in a header and a log. */
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:+=/-]{1,128}$/;
+
+/** The request's id: the client's X-Request-Id when it is sane, a new UUID otherwise; echoed on the response. */
+export function requestId(req: IncomingMessage, res: ServerResponse): string {
+  const incoming = req.headers['x-request-id'];
+  const id = typeof incoming === 'string' && CLIENT_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  res.setHeader('X-Request-Id', id);
+  return id;
+}
+
+/** Query parameters whose values never reach a log line (the notification stream takes its token as ?token=). */
+const SECRET_QUERY_PARAMETERS = ['token'];
+
+/** A request's URL for the logs: secret query values replaced by [Redacted]. */
+export function loggableUrl(url: string): string {
+  const query = url.indexOf('?');
+  if (query === -1) return url;
+  // Parsed as the router parses it, so a percent-encoded name (%74oken) is caught too.
+  const params = [...new URLSearchParams(url.slice(query + 1))].map(([name, value]) =>
+    SECRET_QUERY_PARAMETERS.includes(name) ? `${encodeURIComponent(name)}=[Redacted]` : `${encodeURIComponent(name)}=${encodeURIComponent(value)}`,
+  );
+  return `${url.slice(0, query)}?${params.join('&')}`;
+}
+
+/**
+ * One JSON line per request (pino-http), carrying the request id. Only what helps an operator is
+ * logged: never the Authorization or Cookie headers, nor a token in the query.
+ */
+function requestLogger(logger: Logger) {
+  return pinoHttp({
+    logger,
+    genReqId: requestId,
+    customLogLevel: (_req, res, error) => (error !== undefined || res.statusCode >= 500 ? 'error' : 'info'),
+    serializers: {
+      req: (req: { id: unknown; method: string; url: string; headers: Record<string, unknown>; remoteAddress?: string }) => ({
+        id: req.id,
+        method: req.method,
+        url: loggableUrl(req.url),
+        userAgent: req.headers['user-agent'],
+        remoteAddress: req.remoteAddress,
+      }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+    // The serializers above already leave these out; redaction keeps them out of any other object that carries them.
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'headers.authorization', 'headers.cookie'], censor: '[Redacted]' },
+  });
+}
+
+function isStaticAsset(path: string): boolean {
+  return path.startsWith('/docs/assets/') || path.startsWith('/ui/assets/');
+}
+
+/**
+ * Helmet's security headers on every answer. Its CSP default is replaced by the strictest one
+ * (`default-src 'none'`): API answers are data, and a stored HTML or SVG value served raw must not
+ * run; the pages Lucid serves (/, /ui, /docs) set their own. HSTS only over TLS: on plain HTTP it
+ * would be ignored, or worse, pin a name that has no HTTPS.
+ */
+function securityHeaders(tls: boolean) {
+  return helmet({
+    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"], frameAncestors: ["'none'"] } },
+    strictTransportSecurity: tls ? { maxAge: 180 * 24 * 3600, includeSubDomains: false } : false,
+    xFrameOptions: { action: 'deny' },
+  });
+}
+
+/** Methods and headers the API takes, and the headers a browser app on an allowed origin may read. */
+const CORS_METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE'];
+const CORS_REQUEST_HEADERS = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Last-Event-ID', 'X-Request-Id'];
+const CORS_EXPOSED_HEADERS = ['ETag', 'Last-Modified', 'Lucid-Expires-At', 'Lucid-Lock-Holder', 'Lucid-Lock-Expires-At', 'WWW-Authenticate', 'X-Request-Id'];
+
+/**
+ * CORS for the exact origins listed. Another origin (or none) gets no CORS headers at all, and its
+ * preflight falls through to the router, which refuses OPTIONS (405): the browser blocks the call.
+ */
+function corsFor(origins: readonly string[]) {
+  const allowed = new Set(origins);
+  const middleware = cors({
+    origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
+    methods: CORS_METHODS,
+    allowedHeaders: CORS_REQUEST_HEADERS,
+    exposedHeaders: CORS_EXPOSED_HEADERS,
+    maxAge: 600,
+  });
+  return (req: Request, res: Response, next: NextFunction) => {
+    // Answers differ by Origin, so caches must key on it, refused origins included.
+    res.vary('Origin');
+    middleware(req, res, next);
   };
 }
 

@@ -1,10 +1,14 @@
-/** Starts Lucid on a real socket: opens the store, builds the app, listens, and shuts down gracefully. */
+/** Starts Lucid on a real socket (HTTP, or HTTPS when configured), and the optional metrics listener; shuts down gracefully. */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { createApp } from './app.js';
+import { createApp, type App } from './app.js';
 import { holdContinue } from './body.js';
 import type { Config } from './config.js';
+import { ConfigError } from './errors.js';
+import type { Metrics } from './metrics.js';
 import { openBackend } from './store/open.js';
 import type { Clock, Store } from './store/types.js';
 
@@ -18,10 +22,13 @@ export interface ServerOptions {
 }
 
 export interface RunningServer {
-  server: http.Server;
+  server: http.Server | https.Server;
   store: Store;
+  /** http://HOST:PORT, or https:// with TLS on. */
   url: string;
   port: number;
+  /** The metrics listener's URL of /metrics, when `metrics.port` is set. */
+  metricsUrl?: string | undefined;
   /** Stops accepting, lets in-flight requests finish, then closes the store. */
   close(): Promise<void>;
 }
@@ -34,11 +41,17 @@ export function openStore(config: Config, logger: Logger, clock?: Clock): Promis
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { config } = options;
   const logger = options.logger ?? pino({ level: config.log.level });
+  const tls = config.server.tls && readTls(config.server.tls);
   const store = options.store ?? (await openStore(config, logger, options.clock));
+  let started: http.Server | https.Server | undefined;
+  let metricsServer: http.Server | undefined;
+  let built: App | undefined;
   try {
     const lucid = await createApp({ config, store, logger, clock: options.clock, validateResponses: options.validateResponses });
+    built = lucid;
     const { app } = lucid;
-    const server = http.createServer(app);
+    const server = tls ? createHttpsServer(tls, app) : http.createServer(app);
+    started = server;
     // `Expect: 100-continue` is answered only when a handler reads the body, after authentication.
     server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
       holdContinue(req);
@@ -66,17 +79,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     server.keepAliveTimeout = config.server.keepAliveTimeoutMs;
     await listen(server, config.server.port, config.server.host);
     const { port } = server.address() as AddressInfo;
-    const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+    let metricsUrl: string | undefined;
+    if (config.metrics.port !== null) {
+      metricsServer = metricsListener(lucid.metrics, logger);
+      await listen(metricsServer, config.metrics.port, config.metrics.host, 'metrics.port');
+      metricsUrl = `http://${urlHost(config.metrics.host)}:${(metricsServer.address() as AddressInfo).port}/metrics`;
+    }
     let closing: Promise<void> | undefined;
     return {
       server,
       store,
       port,
-      url: `http://${host}:${port}`,
+      url: `${tls ? 'https' : 'http'}://${urlHost(config.server.host)}:${port}`,
+      metricsUrl,
       close: () =>
         (closing ??= new Promise<void>((resolve) => {
           stopping = true;
           lucid.close();
+          metricsServer?.close();
+          metricsServer?.closeAllConnections();
           const deadline = setTimeout(() => server.closeAllConnections(), config.server.requestTimeoutMs);
           deadline.unref();
           server.close(() => {
@@ -88,15 +109,71 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         }).then(() => store.close())),
     };
   } catch (error) {
+    metricsServer?.close();
+    started?.close();
+    built?.close();
     await store.close();
     throw error;
   }
 }
 
-function listen(server: http.Server, port: number, host: string): Promise<void> {
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Reads the configured certificate and key, or stops start-up saying which file is wrong. */
+function readTls(paths: { cert: string; key: string }): { cert: Buffer; key: Buffer } {
+  const read = (option: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new ConfigError(`Cannot read ${option} (${file}): ${(error as Error).message}. Run \`lucid init --tls\` to make a self-signed one, or fix the path.`);
+    }
+  };
+  return { cert: read('server.tls.cert', paths.cert), key: read('server.tls.key', paths.key) };
+}
+
+function createHttpsServer(tls: { cert: Buffer; key: Buffer }, app: http.RequestListener): https.Server {
+  try {
+    return https.createServer({ cert: tls.cert, key: tls.key }, app);
+  } catch (error) {
+    throw new ConfigError(`server.tls: the certificate and key cannot be used together: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The metrics listener: GET /metrics without a token, for a scraper, on its own port (bound to
+ * `metrics.host`, loopback by default); nothing else is served there.
+ */
+function metricsListener(metrics: Metrics, logger: Logger): http.Server {
+  return http.createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    const reply = (status: number, body: string | Buffer, contentType: string, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'Content-Type': contentType, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', ...headers });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    if (path !== '/metrics') {
+      reply(404, JSON.stringify({ message: 'There is nothing at this path.' }), 'application/json; charset=utf-8');
+    } else if (req.method !== 'GET' && req.method !== 'HEAD') {
+      reply(405, JSON.stringify({ message: 'This method is not allowed on this path.' }), 'application/json; charset=utf-8', { Allow: 'GET, HEAD' });
+    } else {
+      metrics.render().then(
+        ({ contentType, body }) => reply(200, body, contentType),
+        (error: unknown) => {
+          logger.error({ err: error }, 'cannot render the metrics');
+          reply(500, JSON.stringify({ message: 'Internal server error.' }), 'application/json; charset=utf-8');
+        },
+      );
+    }
+  });
+}
+
+function listen(server: http.Server, port: number, host: string, option = 'the port'): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EADDRINUSE') reject(new Error(`Port ${port} on ${host} is already in use: stop the other process or pass --port.`));
+      if (error.code === 'EADDRINUSE') {
+        reject(new Error(`Port ${port} on ${host} is already in use: stop the other process or ${option === 'the port' ? 'pass --port' : `change ${option}`}.`));
+      }
       else if (error.code === 'EADDRNOTAVAIL') reject(new Error(`Cannot listen on ${host}: the address is not available on this machine.`));
       else if (error.code === 'EACCES') reject(new Error(`Not allowed to listen on port ${port} (ports below 1024 need privileges).`));
       else reject(error);

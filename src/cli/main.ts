@@ -20,6 +20,7 @@ program
   .option('-c, --config <file>', 'config file to write (default: $LUCID_CONFIG or ./lucid.yml)')
   .option('--secret <secret>', 'use this secret instead of generating one (at least 32 characters)')
   .option('-f, --force', 'overwrite an existing config file')
+  .option('--tls', 'also write a self-signed certificate for localhost (tls/ beside the config) and serve HTTPS with it')
   .action((options) => init(options, io));
 
 program

@@ -33,7 +33,8 @@ export async function serve(options: ServerCommandOptions, err: (text: string) =
   }
   const running = await startServer({ config, logger });
   err(`Lucid ${VERSION} listening on ${running.url} (config ${file}, store ${redactUrl(config.store)})\n`);
-  logger.info({ url: running.url, version: VERSION }, 'listening');
+  if (running.metricsUrl !== undefined) err(`Metrics (no token) at ${running.metricsUrl}\n`);
+  logger.info({ url: running.url, metricsUrl: running.metricsUrl, version: VERSION }, 'listening');
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

@@ -69,10 +69,14 @@ export async function revoke(idOrToken: string, options: { config?: string }): P
 
 /** A ready-to-paste curl line that stores and reads a value. */
 export function curlExample(config: Config, token: string): string {
-  const base = `http://${config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host}:${config.server.port}`;
+  const tls = config.server.tls;
+  // With TLS the certificate names localhost (init --tls), so the example uses that name and trusts the file.
+  const host = tls ? 'localhost' : config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host;
+  const base = `${tls ? 'https' : 'http'}://${host}:${config.server.port}`;
+  const curl = tls ? `curl --cacert ${tls.cert}` : 'curl';
   return [
     `  export LUCID_TOKEN=${token}`,
-    `  curl -X PUT -H "Authorization: Bearer $LUCID_TOKEN" -H 'Content-Type: text/plain' --data-binary 'hello world' ${base}/api/kv/greeting`,
-    `  curl -H "Authorization: Bearer $LUCID_TOKEN" ${base}/api/kv/greeting`,
+    `  ${curl} -X PUT -H "Authorization: Bearer $LUCID_TOKEN" -H 'Content-Type: text/plain' --data-binary 'hello world' ${base}/api/kv/greeting`,
+    `  ${curl} -H "Authorization: Bearer $LUCID_TOKEN" ${base}/api/kv/greeting`,
   ].join('\n');
 }
