@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { TokenAuthority, generateSecret } from '../../src/auth.js';
 import { defaults, finish, type Config, type DeepPartial } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
@@ -37,10 +37,13 @@ export function testConfig(dir: string, overrides: DeepPartial<Config> = {}): Co
   return finish(candidate, dir);
 }
 
-export async function startLucid(options: { config?: DeepPartial<Config>; clock?: Clock; validateResponses?: boolean } = {}): Promise<TestLucid> {
-  const dir = tempDir();
+export async function startLucid(
+  options: { config?: DeepPartial<Config>; clock?: Clock; validateResponses?: boolean; logger?: Logger; dir?: string } = {},
+): Promise<TestLucid> {
+  const dir = options.dir ?? tempDir();
   const config = testConfig(dir, options.config);
-  const running = await startServer({ config, clock: options.clock, logger: pino({ level: 'silent' }), validateResponses: options.validateResponses ?? true });
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const running = await startServer({ config, clock: options.clock, logger, validateResponses: options.validateResponses ?? true });
   const authority = TokenAuthority.fromConfig(config.auth);
   const token = authority.issue('root', 3600);
   return {
