@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -74,6 +75,28 @@ export function runLucid(args: string[], options: RunOptions): Promise<RunResult
 export interface ServerOptions extends RunOptions {
   /** The port the server will listen on when known in advance; otherwise read from its start-up line. */
   port?: number;
+  /** The server speaks HTTPS with a certificate this CA (PEM) vouches for: readiness is checked over HTTPS trusting it. */
+  ca?: string | Buffer;
+}
+
+export interface HttpsAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** One HTTPS request trusting only `ca` (fetch cannot take a CA in Node 20). */
+export function httpsRequest(url: string, options: { ca?: string | Buffer; method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<HttpsAnswer> {
+  return new Promise((resolve, reject) => {
+    const request = https.request(url, { method: options.method ?? 'GET', headers: options.headers, ca: options.ca, timeout: 5000 }, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+    });
+    request.on('timeout', () => request.destroy(new Error(`timed out: ${url}`)));
+    request.on('error', reject);
+    request.end(options.body);
+  });
 }
 
 /** A running `lucid server`. */
@@ -81,6 +104,8 @@ export class LucidServer {
   stdout = '';
   stderr = '';
   port = 0;
+  /** Set when the server speaks HTTPS. */
+  tls = false;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(readonly child: ChildProcess) {
@@ -95,7 +120,7 @@ export class LucidServer {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   get running(): boolean {
@@ -128,21 +153,26 @@ export async function startServer(args: string[], options: ServerOptions): Promi
   const child = spawn(process.execPath, [LUCID_BIN, 'server', ...args], { cwd: options.cwd, env: cleanEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   const server = new LucidServer(child);
+  server.tls = options.ca !== undefined;
   const deadline = Date.now() + (options.timeoutMs ?? 15_000);
   let exited = false;
   void server.exited.then(() => (exited = true));
   while (Date.now() < deadline) {
     if (exited) throw new Error(`lucid server exited before it was ready (${JSON.stringify(await server.exited)}):\n${server.stderr}`);
     if (server.port === 0) {
-      const match = /listening on http:\/\/[^\s]*:(\d+)/.exec(server.stderr);
+      const match = /listening on https?:\/\/[^\s]*:(\d+)/.exec(server.stderr);
       if (options.port !== undefined) server.port = options.port;
       else if (match) server.port = Number(match[1]);
     }
     if (server.port !== 0) {
       try {
-        const response = await fetch(`${server.url}/health`, { signal: AbortSignal.timeout(1000) });
-        await response.arrayBuffer();
-        if (response.status === 200) return server;
+        if (options.ca !== undefined) {
+          if ((await httpsRequest(`${server.url}/health`, { ca: options.ca })).status === 200) return server;
+        } else {
+          const response = await fetch(`${server.url}/health`, { signal: AbortSignal.timeout(1000) });
+          await response.arrayBuffer();
+          if (response.status === 200) return server;
+        }
       } catch {
         // Not listening yet.
       }

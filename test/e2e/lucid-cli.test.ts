@@ -13,6 +13,7 @@ import {
   assertBuilt,
   cleanup,
   freePort,
+  httpsRequest,
   isPortRefused,
   jwtClaims,
   runLucid,
@@ -75,6 +76,28 @@ describe('lucid init', () => {
     const read = await server.request('/api/kv/greeting', { token });
     expect(read.status).toBe(200);
     expect(await read.text()).toBe('hello');
+  });
+
+  it('--tls writes a self-signed localhost certificate (key 0600) and the server then speaks HTTPS with it, not plain HTTP', async () => {
+    const dir = tempDir();
+    const { file, token, result } = await init(dir, ['--tls']);
+    const certFile = path.join(dir, 'tls/localhost-cert.pem');
+    expect(statSync(path.join(dir, 'tls/localhost-key.pem')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, 'utf8')).toMatch(/tls:\n {4}cert: tls\/localhost-cert\.pem\n {4}key: tls\/localhost-key\.pem/);
+    expect(result.stderr).toContain(`curl --cacert ${certFile}`);
+    const ca = readFileSync(certFile);
+    const server = await startServer(['--config', file, '--port', '0'], { cwd: dir, ca });
+    expect(server.stderr).toMatch(/listening on https:\/\/127\.0\.0\.1:\d+/);
+    const base = `https://localhost:${server.port}`;
+    const auth = { authorization: `Bearer ${token}` };
+    const written = await httpsRequest(`${base}/api/kv/greeting`, { ca, method: 'PUT', headers: { ...auth, 'content-type': 'text/plain' }, body: 'hello over TLS' });
+    expect(written.status).toBe(201);
+    const read = await httpsRequest(`https://127.0.0.1:${server.port}/api/kv/greeting`, { ca, headers: auth }); // the IP is in the certificate too
+    expect(read.status).toBe(200);
+    expect(read.body).toBe('hello over TLS');
+    expect(read.headers['strict-transport-security']).toBeDefined();
+    await expect(httpsRequest(`${base}/health`)).rejects.toThrow(/self[- ]signed/i); // not trusted without the certificate
+    await expect(fetch(`http://127.0.0.1:${server.port}/health`)).rejects.toThrow(); // no plain HTTP on that port
   });
 
   it('refuses to overwrite an existing config without --force: non-zero exit, one clear line on stderr, file unchanged', async () => {
