@@ -246,6 +246,25 @@ const setups = {
   'GET /health 200': () => {},
   'GET /health 503': (t) => toOutage(t),
 
+  // getMetrics: the runner's token has scope admin; the example is an excerpt, so the after check
+  // looks for the series Lucid promises, with the requests this run has made already counted.
+  'GET /metrics 200': (t) => {
+    ignoreExampleBody(t);
+    return {
+      after: (_t, body) => {
+        const text = body.toString('utf8');
+        const missing = ['lucid_http_requests_total{operation="getHealth",status="200"}', 'lucid_http_request_duration_seconds_bucket', 'lucid_keys ', 'lucid_notification_clients ', 'lucid_store_errors_total ']
+          .filter((series) => !text.includes(series));
+        return missing.length === 0 ? [] : [`the metrics lack ${missing.join(', ')}`];
+      },
+    };
+  },
+  'GET /metrics 401': (t) => unauthenticated(t, 'none'),
+  'GET /metrics 403': (t) => {
+    setHeader(t, 'Authorization', READ_ONLY); // metrics need scope admin
+    return { message: FORBIDDEN_SCOPE };
+  },
+
   'GET /openapi.yaml 200': () => ({
     after: (_t, body) => (body.equals(readFileSync(SPEC_FILE)) ? [] : ['the body is not spec/lucid.yaml byte for byte']),
   }),
