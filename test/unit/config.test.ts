@@ -46,6 +46,31 @@ describe('loadConfig', () => {
     expect(loadConfig({ file, env, overrides: { server: { port: 1234 } } }).config.server.port).toBe(1234);
   });
 
+  it('keeps TLS, the metrics listener and CORS off by default', () => {
+    const { config } = loadConfig({ file: writeConfig(`auth:\n  secret: ${secret}\n`), env: {} });
+    expect(config.server.tls).toBeNull();
+    expect(config.metrics).toEqual({ port: null, host: '127.0.0.1' });
+    expect(config.cors.origins).toEqual([]);
+    expect(Object.isFrozen(config.cors.origins)).toBe(true);
+  });
+
+  it('resolves server.tls paths relative to the config file, and takes them from the environment', () => {
+    const file = writeConfig(`server:\n  tls:\n    cert: tls/c.pem\n    key: /etc/k.pem\nauth:\n  secret: ${secret}\n`);
+    expect(loadConfig({ file, env: {} }).config.server.tls).toEqual({ cert: path.join(path.dirname(file), 'tls/c.pem'), key: '/etc/k.pem' });
+    const plain = writeConfig(`auth:\n  secret: ${secret}\n`);
+    expect(loadConfig({ file: plain, env: { LUCID_TLS_CERT: 'c.pem', LUCID_TLS_KEY: 'k.pem' } }).config.server.tls?.key).toBe(path.join(path.dirname(plain), 'k.pem'));
+    expect(() => loadConfig({ file: plain, env: { LUCID_TLS_CERT: 'c.pem' } })).toThrow(/server\.tls must have required property 'key'/);
+  });
+
+  it('takes exact origins for CORS and refuses paths, wildcards and trailing slashes', () => {
+    const ok = writeConfig(`cors:\n  origins: [http://localhost:5173, https://app.example.org]\nauth:\n  secret: ${secret}\n`);
+    expect(loadConfig({ file: ok, env: {} }).config.cors.origins).toEqual(['http://localhost:5173', 'https://app.example.org']);
+    for (const origin of ['https://app.example.org/', 'https://*.example.org', '*', 'app.example.org', 'https://app.example.org/x']) {
+      const file = writeConfig(`cors:\n  origins: ['${origin}']\nauth:\n  secret: ${secret}\n`);
+      expect(() => loadConfig({ file, env: {} }), origin).toThrow(/cors\.origins\.0 must match pattern/);
+    }
+  });
+
   it('uses LUCID_CONFIG when no file is named', () => {
     const file = writeConfig(`auth:\n  secret: ${secret}\n`);
     expect(loadConfig({ env: { LUCID_CONFIG: file } }).file).toBe(file);
