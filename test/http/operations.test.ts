@@ -6,7 +6,7 @@ import https from 'node:https';
 import { Writable } from 'node:stream';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { generate } from 'selfsigned';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Scope } from '../../src/auth.js';
@@ -19,7 +19,7 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((lucid) => lucid.close()));
 });
 
-async function start(config: DeepPartial<Config> = {}, logger?: pino.Logger): Promise<TestLucid> {
+async function start(config: DeepPartial<Config> = {}, logger?: Logger): Promise<TestLucid> {
   const lucid = await startLucid({ config, logger });
   started.push(lucid);
   return lucid;
@@ -116,7 +116,7 @@ describe('getMetrics', () => {
 });
 
 /** A pino logger writing JSON lines into an array, as the CLI's logger writes them to stdout. */
-function capturingLogger(): { logger: pino.Logger; lines: () => Array<Record<string, unknown>>; raw: () => string } {
+function capturingLogger(): { logger: Logger; lines: () => Array<Record<string, unknown>>; raw: () => string } {
   let raw = '';
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
