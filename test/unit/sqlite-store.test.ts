@@ -30,6 +30,18 @@ describe('sqlite store', () => {
     expect(readFileSync(`${file}.lock`, 'utf8')).toBe(String(process.pid));
   });
 
+  it('stops counting an expired key at once, before the sweep removes it', async () => {
+    let now = Date.parse('2026-11-26T12:00:00Z');
+    const store = await openSqliteStore({ file: path.join(tempDir(), 'lucid.sqlite'), sweepIntervalMs: 0, clock: () => now });
+    opened.push(store);
+    await putValue(store, 'stays', Buffer.from('x'), 'text/plain');
+    await putValue(store, 'brief', Buffer.from('x'), 'text/plain');
+    await applyOperation(store, 'brief', 'ttl', 1);
+    expect(await store.count()).toBe(2);
+    now += 1001;
+    expect(await store.count()).toBe(1);
+  });
+
   it('keeps data across close and reopen', async () => {
     const file = path.join(tempDir(), 'lucid.sqlite');
     const first = await openSqliteStore({ file, sweepIntervalMs: 0 });
