@@ -1,5 +1,6 @@
 // The scale-out run: 1, 2 and 3 Lucid nodes on one Redis, GET and PUT throughput with the load
-// spread evenly over the nodes, as ratios to one node, all measured in the same run.
+// spread evenly over the nodes, as ratios to one node, all measured in the same run (each point
+// twice, in the order 1, 2, 3, 3, 2, 1, and averaged).
 //
 // Load comes from wrk (one process per node, each with its share of the connections; C, so the
 // load generator takes as little of the shared CPU as possible) with a Lua script that picks a
@@ -60,23 +61,33 @@ export async function runScaleOut({ redisUrl, counts = [1, 2, 3], connections, d
   const scriptDir = tempDir('lucid-scaleout-wrk-');
   const scripts = driver === 'wrk' ? { GET: wrkScript(scriptDir, 'GET', lucid.token), PUT: wrkScript(scriptDir, 'PUT', lucid.token) } : undefined;
   const env = { LUCID_STORE: redisUrl, LUCID_STORE_NAMESPACE: namespace };
-  const points = [];
   const nodes = [];
+  const samples = new Map(counts.map((count) => [count, []]));
   try {
-    for (const count of counts) {
-      while (nodes.length < count) nodes.push(await startLucid(lucid, { name: `lucid-${nodes.length + 1}`, env }));
-      if (points.length === 0) await seed(nodes[0].url, lucid.token, 'so/', KEYS, VALUE);
+    // Every node runs from the start (an idle node costs next to nothing); a point loads the first n.
+    for (let i = 0; i < Math.max(...counts); i++) nodes.push(await startLucid(lucid, { name: `lucid-${i + 1}`, env }));
+    await seed(nodes[0].url, lucid.token, 'so/', KEYS, VALUE);
+    // 1, 2, 3 then 3, 2, 1: a machine whose speed drifts during the run biases both ends alike.
+    for (const count of [...counts, ...[...counts].reverse()]) {
       log(`  scale-out: ${count} node(s) on Redis (${driver}) ...`);
-      const point = { nodes: count };
+      const sample = {};
       for (const method of ['GET', 'PUT']) {
-        point[method] = await loadNodes(nodes, { method, token: lucid.token, connections, duration, warmup, scripts });
-        log(`    ${method} ${point[method].rps.toFixed(0)} req/s (per node ${point[method].perNode.map((r) => r.toFixed(0)).join(' / ')}), non-2xx ${point[method].non2xx}`);
+        sample[method] = await loadNodes(nodes.slice(0, count), { method, token: lucid.token, connections, duration, warmup, scripts });
+        log(`    ${method} ${sample[method].rps.toFixed(0)} req/s (per node ${sample[method].perNode.map((r) => r.toFixed(0)).join(' / ')}), non-2xx ${sample[method].non2xx}`);
       }
-      points.push(point);
+      samples.get(count).push(sample);
     }
   } finally {
     await Promise.all(nodes.map((node) => stop(node.handle)));
   }
+  const mean = (list, method) => ({
+    rps: list.reduce((total, s) => total + s[method].rps, 0) / list.length,
+    p99: Math.max(...list.map((s) => s[method].p99)),
+    non2xx: list.reduce((total, s) => total + s[method].non2xx, 0),
+    errors: list.reduce((total, s) => total + s[method].errors, 0),
+    samples: list.map((s) => s[method].rps),
+  });
+  const points = counts.map((count) => ({ nodes: count, GET: mean(samples.get(count), 'GET'), PUT: mean(samples.get(count), 'PUT') }));
   for (const point of points) {
     point.GET.ratio = point.GET.rps / points[0].GET.rps;
     point.PUT.ratio = point.PUT.rps / points[0].PUT.rps;

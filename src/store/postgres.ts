@@ -51,7 +51,12 @@ export async function openPostgresStore(options: SharedStoreOptions): Promise<St
   pool.on('error', (error) => options.onError?.(error)); // An idle connection died; the pool replaces it.
   try {
     const ns = options.namespace;
-    await pool.query(`
+    // Nodes starting together would race CREATE TABLE IF NOT EXISTS (it is not atomic in
+    // PostgreSQL): the schema is created under a session-wide advisory lock.
+    const setup = await pool.connect();
+    try {
+      await setup.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [`lucid schema:${ns}`]);
+      await setup.query(`
       CREATE TABLE IF NOT EXISTS ${ns}_kv (
         key text COLLATE "C" PRIMARY KEY, frame bytea NOT NULL, meta bytea NOT NULL, size integer NOT NULL, expires_at bigint);
       CREATE INDEX IF NOT EXISTS ${ns}_kv_expires_at ON ${ns}_kv (expires_at) WHERE expires_at IS NOT NULL;
@@ -59,6 +64,10 @@ export async function openPostgresStore(options: SharedStoreOptions): Promise<St
         id bigserial PRIMARY KEY, type text NOT NULL, key text NOT NULL, time bigint NOT NULL, size integer NOT NULL,
         omitted boolean NOT NULL, frame bytea);
       CREATE TABLE IF NOT EXISTS ${ns}_revoked (id text PRIMARY KEY, until bigint NOT NULL);`);
+      await setup.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [`lucid schema:${ns}`]);
+    } finally {
+      setup.release();
+    }
     const store = new PostgresStore(pool, options);
     await store.start();
     return store;

@@ -256,7 +256,12 @@ class RedisStore implements Store {
   }
 
   async count(): Promise<number> {
-    return Number(await this.#call(['ZCARD', this.#keys.index]));
+    // The index still holds keys past their expiry until the sweep: leave those out.
+    const [indexed, expired] = await Promise.all([
+      this.#call(['ZCARD', this.#keys.index]),
+      this.#call(['ZCOUNT', this.#keys.expiry, '-inf', String(this.#clock())]),
+    ]);
+    return Number(indexed) - Number(expired);
   }
 
   async ping(): Promise<void> {

@@ -105,10 +105,7 @@ export interface Store {
   changesSince?(id: string): Promise<Change[] | undefined>;
   /** Revoked token ids kept in the backend, so every node honours a revocation (shared backends only). */
   revocations?: RevocationStore;
-  /**
-   * How many keys the store holds, for the metrics. Expired keys stop counting once swept at the
-   * latest (SQLite and PostgreSQL leave them out at once; Redis counts its index, swept by its sweep).
-   */
+  /** How many live keys the store holds, for the metrics; an expired key stops counting at once, swept or not. */
   count(): Promise<number>;
   /** Removes entries whose expiry has passed; returns how many were removed. */
   purgeExpired(): Promise<number>;
