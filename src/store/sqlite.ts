@@ -22,11 +22,12 @@ import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } f
 import path from 'node:path';
 import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
-import { StoreUnavailableError } from '../errors.js';
+import { StoreInUseError, StoreUnavailableError } from '../errors.js';
 import { HEAD_BYTES, decodeEntry, decodeHead, encodeEntry, expirySql } from './frame.js';
 import { KeyQueue } from './key-queue.js';
 import { ReadPool } from './sqlite-readers.js';
-import type { Change, Clock, Decide, Entry, KeyInfo, ListOptions, Store } from './types.js';
+import { all, closeDb, openReadOnly, snapshotRows } from './sqlite-snapshot.js';
+import type { Change, Clock, Decide, Entry, KeyInfo, ListOptions, Store, StoredEntry } from './types.js';
 
 const NAMESPACE = 'lucid';
 const TABLE = 'keyv';
@@ -43,11 +44,17 @@ export interface SqliteStoreOptions {
   clock?: Clock;
   /** Told about failures of the background sweep. */
   onError?: (error: unknown) => void;
+  /**
+   * Open an existing file for reading only, without its pid lock, beside a server that may own it
+   * (`lucid export`): no writes, no sweep, no schema changes. Writes throw ReadOnlyStoreError.
+   */
+  readOnly?: boolean;
 }
 
 /** Opens (creating when needed) the SQLite file and returns a ready store; throws a clear Error when it cannot. */
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   const file = path.resolve(options.file);
+  if (options.readOnly) return openReadOnlyStore(file, options.clock ?? Date.now);
   mkdirSync(path.dirname(file), { recursive: true });
   const releaseOwnership = claimFile(file);
   try {
@@ -75,6 +82,7 @@ class SqliteStore implements Store {
   readonly #queue = new KeyQueue();
   readonly #clock: Clock;
   readonly #release: () => void;
+  readonly #file: string;
   readonly #sweeper: NodeJS.Timeout | undefined;
   readonly #listeners = new Set<(change: Change) => void>();
   #sweeping = false;
@@ -85,6 +93,7 @@ class SqliteStore implements Store {
     this.#adapter = adapter;
     this.#readers = readers;
     this.#release = release;
+    this.#file = path.resolve(options.file);
     this.#clock = options.clock ?? Date.now;
     this.#keyv = new Keyv<Entry>({
       store: adapter,
@@ -135,36 +144,13 @@ class SqliteStore implements Store {
     });
   }
 
-  async list({ prefix, after, limit }: ListOptions): Promise<KeyInfo[]> {
-    const low = `${NAMESPACE}:${prefix}`;
-    const high = `${low}\u{10FFFF}`;
-    const start = after !== undefined && `${NAMESPACE}:${after}` >= low ? `${NAMESPACE}:${after}` : undefined;
-    const rows = (await this.#guard(() =>
-      this.#adapter.query(
-        `SELECT key, length(value) AS total, substr(value, 1, ${HEAD_BYTES}) AS head FROM ${TABLE}
-         WHERE key ${start === undefined ? '>=' : '>'} ? AND key < ? AND (lucid_expires_at = 0 OR lucid_expires_at > ?)
-         ORDER BY key LIMIT ?`,
-        start ?? low,
-        high,
-        this.#clock(),
-        limit,
-      ),
-    )) as Array<{ key: string; total: number; head: Buffer }>;
-    const page: KeyInfo[] = [];
-    for (const row of rows) {
-      const key = row.key.slice(NAMESPACE.length + 1);
-      try {
-        const { metadata, valueOffset } = decodeHead(row.head);
-        page.push({ key, size: row.total - valueOffset, entry: metadata });
-      } catch {
-        // Metadata longer than HEAD_BYTES: read the whole frame.
-        const entry = await this.#read(key);
-        if (entry === undefined) continue;
-        const { value, ...metadata } = entry;
-        page.push({ key, size: value.length, entry: metadata });
-      }
-    }
-    return page;
+  list(options: ListOptions): Promise<KeyInfo[]> {
+    return listPage((sql, ...parameters) => this.#guard(() => this.#adapter.query(sql, ...parameters)), (key) => this.#read(key), options, this.#clock());
+  }
+
+  entries(prefix: string): AsyncIterable<StoredEntry> {
+    if (this.#disconnected) throw new StoreUnavailableError(new Error('The store is closed.'));
+    return liveEntries(this.#file, prefix, this.#clock);
   }
 
   subscribe(listener: (change: Change) => void): () => void {
@@ -172,16 +158,8 @@ class SqliteStore implements Store {
     return () => this.#listeners.delete(listener);
   }
 
-  async count(): Promise<number> {
-    // All rows minus the expired ones (the expiry index answers that part); measured at 100k keys
-    // in test/unit/sqlite-store.test.ts.
-    const rows = (await this.#guard(() =>
-      this.#adapter.query(
-        `SELECT (SELECT COUNT(*) FROM ${TABLE}) - (SELECT COUNT(*) FROM ${TABLE} WHERE lucid_expires_at > 0 AND lucid_expires_at <= ?) AS live`,
-        this.#clock(),
-      ),
-    )) as Array<{ live: number }>;
-    return rows[0]?.live ?? 0;
+  count(): Promise<number> {
+    return countLive((sql, ...parameters) => this.#guard(() => this.#adapter.query(sql, ...parameters)), this.#clock());
   }
 
   async purgeExpired(): Promise<number> {
@@ -256,6 +234,97 @@ class SqliteStore implements Store {
   }
 }
 
+type Query = (sql: string, ...parameters: unknown[]) => Promise<unknown>;
+
+/** How many live keys: all rows minus the expired ones (the expiry index answers that part); measured at 100k keys in test/unit/sqlite-store.test.ts. */
+async function countLive(query: Query, now: number): Promise<number> {
+  const rows = (await query(
+    `SELECT (SELECT COUNT(*) FROM ${TABLE}) - (SELECT COUNT(*) FROM ${TABLE} WHERE lucid_expires_at > 0 AND lucid_expires_at <= ?) AS live`,
+    now,
+  )) as Array<{ live: number }>;
+  return rows[0]?.live ?? 0;
+}
+
+/** One page of `list`, read with `query`; `read` fetches a whole frame when its metadata is longer than the head read. */
+async function listPage(query: Query, read: (key: string) => Promise<Entry | undefined>, { prefix, after, limit }: ListOptions, now: number): Promise<KeyInfo[]> {
+  const low = `${NAMESPACE}:${prefix}`;
+  const high = `${low}\u{10FFFF}`;
+  const start = after !== undefined && `${NAMESPACE}:${after}` >= low ? `${NAMESPACE}:${after}` : undefined;
+  const rows = (await query(
+    `SELECT key, length(value) AS total, substr(value, 1, ${HEAD_BYTES}) AS head FROM ${TABLE}
+     WHERE key ${start === undefined ? '>=' : '>'} ? AND key < ? AND (lucid_expires_at = 0 OR lucid_expires_at > ?)
+     ORDER BY key LIMIT ?`,
+    start ?? low,
+    high,
+    now,
+    limit,
+  )) as Array<{ key: string; total: number; head: Buffer }>;
+  const page: KeyInfo[] = [];
+  for (const row of rows) {
+    const key = row.key.slice(NAMESPACE.length + 1);
+    try {
+      const { metadata, valueOffset } = decodeHead(row.head);
+      page.push({ key, size: row.total - valueOffset, entry: metadata });
+    } catch {
+      // Metadata longer than HEAD_BYTES: read the whole frame.
+      const entry = await read(key);
+      if (entry === undefined) continue;
+      const { value, ...metadata } = entry;
+      page.push({ key, size: value.length, entry: metadata });
+    }
+  }
+  return page;
+}
+
+/** Every live entry under `prefix` from one snapshot of `file` (sqlite-snapshot.ts), live as of the snapshot's start. */
+async function* liveEntries(file: string, prefix: string, clock: Clock): AsyncGenerator<StoredEntry> {
+  const low = `${NAMESPACE}:${prefix}`;
+  const now = clock();
+  for await (const row of snapshotRows(file, TABLE, low, `${low}\u{10FFFF}`)) {
+    const entry = decodeEntry(row.value);
+    if (entry.expiresAt === null || entry.expiresAt > now) yield { key: row.key.slice(NAMESPACE.length + 1), entry };
+  }
+}
+
+/** A store over a file another process may own: reads on read-only connections, no pid lock, every write refused. */
+async function openReadOnlyStore(file: string, clock: Clock): Promise<Store> {
+  const db = await openReadOnly(file).catch((error: unknown) => {
+    throw new Error(`Cannot open the SQLite store at ${file}: ${(error as Error).message}`, { cause: error });
+  });
+  const readers = await ReadPool.open(file, 1, `SELECT value FROM ${TABLE} WHERE key = ?`);
+  const guard = async <T>(operation: () => Promise<T>): Promise<T> => {
+    try {
+      return await operation();
+    } catch (error) {
+      throw new StoreUnavailableError(error);
+    }
+  };
+  const read = async (key: string) => {
+    const row = await guard(() => readers.get<{ value: unknown }>(`${NAMESPACE}:${key}`));
+    return Buffer.isBuffer(row?.value) ? decodeEntry(row.value) : undefined;
+  };
+  const refuse = () => Promise.reject(new Error(`The store at ${file} is open read-only.`));
+  return {
+    get: async (key) => {
+      const entry = await read(key);
+      return entry !== undefined && (entry.expiresAt === null || entry.expiresAt > clock()) ? entry : undefined;
+    },
+    update: refuse,
+    purgeExpired: refuse,
+    list: (options) => listPage((sql, ...parameters) => guard(() => all(db, sql, ...parameters)), read, options, clock()),
+    entries: (prefix) => liveEntries(file, prefix, clock),
+    count: () => countLive((sql, ...parameters) => guard(() => all(db, sql, ...parameters)), clock()),
+    subscribe: () => () => undefined,
+    ping: async () => {
+      await guard(() => all(db, `SELECT 1 FROM ${TABLE} LIMIT 1`));
+    },
+    close: async () => {
+      await readers.close();
+      await closeDb(db);
+    },
+  };
+}
+
 /**
  * Makes this process the only one using `file`: a second Lucid on the same file would break the
  * per-key queue's atomicity. A lock left by a killed process (its pid no longer running) is taken over.
@@ -278,7 +347,7 @@ function claimFile(file: string): () => void {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = Number(readFileSync(lockFile, 'utf8').trim());
       if (Number.isInteger(owner) && owner > 0 && isRunning(owner)) {
-        throw new Error(`${file} is in use by another Lucid process (pid ${owner}); stop it or use another data file.`);
+        throw new StoreInUseError(file, owner);
       }
       unlinkSync(lockFile);
     }
