@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { applyOperation, putValue, readEntry } from '../../src/kv.js';
+import { applyOperation, deleteValue, putValue, readEntry } from '../../src/kv.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/types.js';
 import { tempDir } from '../support/lucid.js';
@@ -92,5 +92,52 @@ describe('sqlite store', () => {
     expect(existsSync(`${file}-wal`)).toBe(false);
     const ratio = statSync(file).size / (64 * value.length);
     expect(ratio).toBeLessThan(1.1);
+  });
+
+  it('reads entries from one snapshot: writes made while the loop runs are not seen, not even in later pages', async () => {
+    const store = await openSqliteStore({ file: path.join(tempDir(), 'lucid.sqlite'), sweepIntervalMs: 0 });
+    opened.push(store);
+    const count = 3000;
+    const key = (i: number) => `k/${String(i).padStart(5, '0')}`;
+    for (let i = 0; i < count; i++) await putValue(store, key(i), Buffer.from(`v${i}`), 'text/plain');
+    const seen = new Map<string, string>();
+    for await (const { key: name, entry } of store.entries('k/')) {
+      if (seen.size === 0) {
+        // After the first row (so the snapshot exists), change keys that later pages will read.
+        await putValue(store, key(count - 1), Buffer.from('changed'), 'text/plain');
+        await deleteValue(store, key(count - 2));
+        await putValue(store, `${key(count)}-new`, Buffer.from('new'), 'text/plain');
+      }
+      seen.set(name, entry.value.toString());
+    }
+    expect(seen.size).toBe(count);
+    expect(seen.get(key(count - 1))).toBe(`v${count - 1}`);
+    expect(seen.get(key(count - 2))).toBe(`v${count - 2}`);
+    expect(seen.has(`${key(count)}-new`)).toBe(false);
+    expect((await readEntry(store, key(count - 1))).value.toString()).toBe('changed');
+  });
+
+  it('opens read-only beside the owning process, without its pid lock: reads and snapshots work, writes are refused', async () => {
+    const file = path.join(tempDir(), 'lucid.sqlite');
+    const owner = await openSqliteStore({ file, sweepIntervalMs: 0 });
+    opened.push(owner);
+    await putValue(owner, 'a', Buffer.from([1, 0]), 'application/x-a');
+    const reader = await openSqliteStore({ file, readOnly: true });
+    opened.push(reader);
+    expect(readFileSync(`${file}.lock`, 'utf8')).toBe(String(process.pid));
+    expect((await readEntry(reader, 'a')).contentType).toBe('application/x-a');
+    const keys = [];
+    for await (const { key } of reader.entries('')) keys.push(key);
+    expect(keys).toEqual(['a']);
+    expect((await reader.list({ prefix: '', limit: 10 })).map((info) => info.size)).toEqual([2]);
+    await expect(putValue(reader, 'b', Buffer.from('x'), 'text/plain')).rejects.toThrow(/read-only/);
+    await putValue(owner, 'b', Buffer.from('x'), 'text/plain');
+    expect((await readEntry(reader, 'b')).value.toString()).toBe('x');
+  });
+
+  it('says there is no store when a read-only open names a missing file, and creates nothing', async () => {
+    const file = path.join(tempDir(), 'missing.sqlite');
+    await expect(openSqliteStore({ file, readOnly: true })).rejects.toThrow(/There is no store at/);
+    expect(existsSync(file)).toBe(false);
   });
 });
