@@ -68,7 +68,7 @@ export interface ImportOptions {
 export async function importCommand(file: string, options: ImportOptions, err: (text: string) => void): Promise<void> {
   const { config } = loadConfig({ file: options.config });
   const size = fileSize(file);
-  const store = await openWritable(() => openStore(config, pino({ level: 'silent' })));
+  const store = await openWritable(() => openStore(config, pino({ level: 'silent' }), { bulk: true }));
   const counts = emptyCounts();
   const started = Date.now();
   const bar = progress('Importing | {bar} {percentage}% | {keys} keys | {rate} keys/s | {eta_formatted} left', size, { keys: 0, rate: 0 });

@@ -18,7 +18,7 @@ export async function rekeyCommand(options: RekeyOptions, io: { out: (text: stri
   const { key, previousKeys } = config.encryption;
   const configured = [key, ...previousKeys].filter((text) => text !== '').map((text) => ({ text, key: parseKey(text) }));
   const keyring = new Keyring(target, configured.map((candidate) => candidate.key));
-  const store = await openWritable(() => openBackend(config, () => undefined));
+  const store = await openWritable(() => openBackend(config, () => undefined, undefined, { bulk: true }));
   // Printed before anything is re-encrypted: a generated key must not be lost to an interruption.
   io.out(`encryption:\n  key: "${newKey}"\n`);
   io.err(`New key id ${target.id}${options.newKey === undefined ? ' (generated; keep the line above: the values are being encrypted with it)' : ''}. Re-encrypting...\n`);

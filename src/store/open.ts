@@ -38,6 +38,7 @@ export function openBackend(config: Config, onError: (error: unknown) => void, c
       clock,
       onError,
       readOnly: use.readOnly,
+      bulk: use.bulk,
     });
   }
   const options = {

@@ -140,4 +140,21 @@ describe('sqlite store', () => {
     await expect(openSqliteStore({ file, readOnly: true })).rejects.toThrow(/There is no store at/);
     expect(existsSync(file)).toBe(false);
   });
+
+  it('in bulk mode sees its own uncommitted writes and commits them all at close', async () => {
+    const file = path.join(tempDir(), 'lucid.sqlite');
+    const bulk = await openSqliteStore({ file, sweepIntervalMs: 0, bulk: true });
+    await putValue(bulk, 'n', Buffer.from('0'), 'text/plain');
+    await Promise.all(Array.from({ length: 2500 }, (_, i) => putValue(bulk, `k${i}`, Buffer.from([i % 256, 0]), 'application/octet-stream')));
+    await Promise.all(Array.from({ length: 30 }, () => applyOperation(bulk, 'n', 'increment', 1)));
+    await deleteValue(bulk, 'k7');
+    expect((await readEntry(bulk, 'n')).value.toString()).toBe('30');
+    await bulk.close();
+    const store = await openSqliteStore({ file, sweepIntervalMs: 0 });
+    opened.push(store);
+    expect((await readEntry(store, 'n')).value.toString()).toBe('30');
+    expect([...(await readEntry(store, 'k2499')).value]).toEqual([2499 % 256, 0]);
+    expect(await store.get('k7')).toBeUndefined();
+    expect((await store.list({ prefix: 'k', limit: 1000 })).length).toBe(1000);
+  });
 });
