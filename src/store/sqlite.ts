@@ -16,7 +16,10 @@
  * - changes: announced to subscribers from inside the key's queue, after the write committed, so
  *   they arrive in order per key;
  * - durability: WAL journal; `synchronous=NORMAL` (default) keeps every acknowledged write across a
- *   crash of the process, `FULL` also across power loss.
+ *   crash of the process, `FULL` also across power loss;
+ * - snapshots (`entries`, for export and rekey): one read transaction on a connection of its own
+ *   (sqlite-snapshot.ts); `readOnly` opens the file that way beside a server that owns it;
+ * - bulk loading (`bulk`, for import and rekey): writes batched into transactions.
  */
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
