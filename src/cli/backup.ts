@@ -52,6 +52,7 @@ export async function exportCommand(options: ExportOptions, err: (text: string) 
     );
   } catch (error) {
     if (partial !== undefined) rmSync(partial, { force: true });
+    if ((error as NodeJS.ErrnoException).code === 'EPIPE') throw new Error('stdout was closed before the export was complete (the reading end stopped early).', { cause: error });
     throw error;
   } finally {
     bar.stop();

@@ -21,7 +21,7 @@
  *   (sqlite-snapshot.ts); `readOnly` opens the file that way beside a server that owns it;
  * - bulk loading (`bulk`, for import and rekey): writes batched into transactions.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
@@ -344,6 +344,7 @@ async function* liveEntries(file: string, prefix: string, clock: Clock): AsyncGe
 
 /** A store over a file another process may own: reads on read-only connections, no pid lock, every write refused. */
 async function openReadOnlyStore(file: string, clock: Clock): Promise<Store> {
+  if (!existsSync(file)) throw new Error(`There is no store at ${file}.`);
   const db = await openReadOnly(file).catch((error: unknown) => {
     throw new Error(`Cannot open the SQLite store at ${file}: ${(error as Error).message}`, { cause: error });
   });

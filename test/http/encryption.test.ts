@@ -22,7 +22,7 @@ describe('encryption at rest over HTTP', () => {
     expect(head.headers.get('content-length')).toBe('5');
     const listing = (await (await lucid.request('/api/kv?prefix=enc/')).json()) as { keys: Array<{ key: string; size: number }> };
     expect(listing.keys).toEqual([expect.objectContaining({ key: 'enc/a', size: 5 })]);
-    await stream.until((blocks) => stream.changes().length > 0);
+    await stream.until(() => stream.changes().length > 0);
     expect(stream.changes()[0]).toMatchObject({ type: 'created', key: 'enc/a', size: 5 });
     await stream.close();
   });
