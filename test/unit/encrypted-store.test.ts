@@ -1,13 +1,16 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, StoreUnavailableError } from '../../src/errors.js';
 import { applyOperation, putValue, readEntry } from '../../src/kv.js';
 import { ENVELOPE_OVERHEAD, Keyring, MARKER_KEY, applyEncryption, generateKey, parseKey, rekeyStore } from '../../src/store/encrypted.js';
+import { openRedisStore } from '../../src/store/redis.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Change, Clock, Store } from '../../src/store/types.js';
+import { BACKEND_URLS, backendReady, dropNamespace, freshNamespace } from '../support/backends.js';
 import { tempDir } from '../support/lucid.js';
+import { storeEntries } from '../../src/store/entries.js';
 import { storeSuite } from './store-suite.js';
 
 const keyA = parseKey(generateKey());
@@ -25,6 +28,22 @@ async function openEncrypted(file: string, keyring: Keyring | undefined, clock?:
 }
 
 storeSuite('encrypted sqlite', { open: (clock) => openEncrypted(path.join(tempDir(), 'lucid.sqlite'), new Keyring(keyA), clock) });
+
+// The decorator over a shared backend too: it must not care what is underneath.
+if (await backendReady('redis')) {
+  const namespaces: string[] = [];
+  afterAll(async () => {
+    for (const namespace of namespaces) await dropNamespace('redis', namespace);
+  });
+  storeSuite('encrypted redis', {
+    open: async (clock) => {
+      const namespace = freshNamespace();
+      namespaces.push(namespace);
+      const backend = await openRedisStore({ url: BACKEND_URLS.redis, namespace, sweepIntervalMs: 0, clock });
+      return applyEncryption(backend, new Keyring(keyA), { writable: true });
+    },
+  });
+}
 
 /** Bytes worth trying by hand on top of the random ones: the patterns unpadding ciphers lose. */
 const EDGE_VALUES = [
@@ -101,7 +120,7 @@ describe('encryption at rest', () => {
     expect((await store.list({ prefix: '', limit: 10 })).map(({ key, size }) => [key, size])).toEqual([['five', 5]]);
     expect(await store.list({ prefix: '', limit: 1 })).toHaveLength(1);
     const keys = [];
-    for await (const { key, entry } of store.entries('')) keys.push([key, entry.value.toString()]);
+    for await (const { key, entry } of storeEntries(store, '')) keys.push([key, entry.value.toString()]);
     expect(keys).toEqual([['five', '12345']]);
     expect(changes.map((change) => [change.type, change.entry?.value.toString()])).toEqual([
       ['created', '12345'],

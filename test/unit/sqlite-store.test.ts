@@ -5,6 +5,7 @@ import { applyOperation, deleteValue, putValue, readEntry } from '../../src/kv.j
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/types.js';
 import { tempDir } from '../support/lucid.js';
+import { storeEntries } from '../../src/store/entries.js';
 import { storeSuite } from './store-suite.js';
 
 storeSuite('sqlite', { open: (clock) => openSqliteStore({ file: path.join(tempDir(), 'lucid.sqlite'), sweepIntervalMs: 0, clock }) });
@@ -101,7 +102,7 @@ describe('sqlite store', () => {
     const key = (i: number) => `k/${String(i).padStart(5, '0')}`;
     for (let i = 0; i < count; i++) await putValue(store, key(i), Buffer.from(`v${i}`), 'text/plain');
     const seen = new Map<string, string>();
-    for await (const { key: name, entry } of store.entries('k/')) {
+    for await (const { key: name, entry } of storeEntries(store, 'k/')) {
       if (seen.size === 0) {
         // After the first row (so the snapshot exists), change keys that later pages will read.
         await putValue(store, key(count - 1), Buffer.from('changed'), 'text/plain');
@@ -127,7 +128,7 @@ describe('sqlite store', () => {
     expect(readFileSync(`${file}.lock`, 'utf8')).toBe(String(process.pid));
     expect((await readEntry(reader, 'a')).contentType).toBe('application/x-a');
     const keys = [];
-    for await (const { key } of reader.entries('')) keys.push(key);
+    for await (const { key } of storeEntries(reader, '')) keys.push(key);
     expect(keys).toEqual(['a']);
     expect((await reader.list({ prefix: '', limit: 10 })).map((info) => info.size)).toEqual([2]);
     await expect(putValue(reader, 'b', Buffer.from('x'), 'text/plain')).rejects.toThrow(/read-only/);

@@ -5,6 +5,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { LucidError, StoreUnavailableError } from '../../src/errors.js';
 import { applyOperation, deleteValue, importEntry, putValue, readEntry } from '../../src/kv.js';
+import { storeEntries } from '../../src/store/entries.js';
 import type { Change, Clock, Store } from '../../src/store/types.js';
 
 export interface StoreFactory {
@@ -270,12 +271,12 @@ export function storeSuite(name: string, factory: StoreFactory): void {
       await applyOperation(store, 'b/2', 'lock', 30, { subject: 'alice', admin: false });
       advance(1001);
       const seen = [];
-      for await (const { key, entry } of store.entries('b/')) seen.push({ key, entry });
+      for await (const { key, entry } of storeEntries(store, 'b/')) seen.push({ key, entry });
       expect(seen.map(({ key }) => key)).toEqual(['b/1', 'b/10', 'b/2']);
       expect(seen[2]!.entry).toEqual(await readEntry(store, 'b/2'));
       expect([...seen[0]!.entry.value]).toEqual([0, ...Buffer.from('b/1'), 0]);
       const all = [];
-      for await (const { key } of store.entries('')) all.push(key);
+      for await (const { key } of storeEntries(store, '')) all.push(key);
       expect(all).toEqual(['a', 'b/1', 'b/10', 'b/2', 'c']);
       await store.close();
     });
@@ -283,7 +284,7 @@ export function storeSuite(name: string, factory: StoreFactory): void {
     it('stops cleanly when a loop over entries breaks early, and the store keeps working', async () => {
       const { store } = await open();
       for (let i = 0; i < 5; i++) await putValue(store, `k${i}`, Buffer.from('x'), 'text/plain');
-      for await (const { key } of store.entries('')) if (key === 'k1') break;
+      for await (const { key } of storeEntries(store, '')) if (key === 'k1') break;
       expect((await putValue(store, 'k9', Buffer.from('y'), 'text/plain')).created).toBe(true);
       await store.close();
     });
