@@ -299,7 +299,7 @@ describe('encryption at rest', () => {
     // A wrong key stops start-up with one clear line; so does no key at all.
     const wrong = await runLucid(['server', '--config', file, '--port', '0'], { cwd: dir, env: { LUCID_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64') } });
     expectCleanFailure(wrong, /Wrong encryption key: the store is encrypted with key id [0-9a-f]{16}/);
-    writeFileSync(path.join(dir, 'off.yml'), config.replace(/encryption:\n {2}key: .*\n/, ''));
+    writeFileSync(path.join(dir, 'off.yml'), config.replace(/encryption:\n {2}key: .*\n/, ''), { mode: 0o600 });
     expectCleanFailure(await runLucid(['server', '--config', 'off.yml', '--port', '0'], { cwd: dir }), /The store is encrypted .* but encryption is off/);
 
     // Export of an encrypted store is plaintext (it reads through the decryption).
