@@ -35,6 +35,24 @@ if (await backendReady('redis')) {
   afterAll(async () => {
     for (const namespace of namespaces) await dropNamespace('redis', namespace);
   });
+  describe('encryption over redis', () => {
+    it('delivers another node\'s changes opened, live and replayed', async () => {
+      const namespace = freshNamespace();
+      namespaces.push(namespace);
+      const open = async () => applyEncryption(await openRedisStore({ url: BACKEND_URLS.redis, namespace, sweepIntervalMs: 0 }), new Keyring(keyA), { writable: true });
+      const [writer, reader] = [await open(), await open()];
+      const changes: Change[] = [];
+      reader.subscribe((change) => changes.push(change));
+      await putValue(writer, 'shared', Buffer.from([104, 105, 0, 0]), 'application/octet-stream');
+      for (let waited = 0; changes.length === 0 && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(changes.map((change) => [change.key, [...change.entry!.value]])).toEqual([['shared', [104, 105, 0, 0]]]);
+      await putValue(writer, 'later', Buffer.from([0]), 'application/octet-stream');
+      const replayed = await reader.changesSince!(changes[0]!.id!);
+      expect(replayed?.map((change) => [change.key, [...change.entry!.value]])).toEqual([['later', [0]]]);
+      await Promise.all([writer.close(), reader.close()]);
+    });
+  });
+
   storeSuite('encrypted redis', {
     open: async (clock) => {
       const namespace = freshNamespace();
