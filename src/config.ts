@@ -51,6 +51,8 @@ export interface Config {
   metrics: { port: number | null; host: string };
   /** Browser origins (scheme://host[:port], exact) allowed to call the API cross-origin; empty: CORS off. */
   cors: { origins: string[] };
+  /** Encryption at rest (src/store/encrypted.ts): off while `key` is empty. Keys are base64 of 32 bytes. */
+  encryption: { key: string; previousKeys: string[] };
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -82,12 +84,13 @@ export const defaults: Config = {
   ui: { enabled: true },
   metrics: { port: null, host: '127.0.0.1' },
   cors: { origins: [] },
+  encryption: { key: '', previousKeys: [] },
 };
 
 const schema = {
   type: 'object',
   additionalProperties: false,
-  required: ['server', 'store', 'storeNamespace', 'auth', 'limits', 'sqlite', 'expiry', 'notifications', 'log', 'ui', 'metrics', 'cors'],
+  required: ['server', 'store', 'storeNamespace', 'auth', 'limits', 'sqlite', 'expiry', 'notifications', 'log', 'ui', 'metrics', 'cors', 'encryption'],
   properties: {
     server: {
       type: 'object',
@@ -174,13 +177,21 @@ const schema = {
         origins: { type: 'array', uniqueItems: true, items: { type: 'string', pattern: '^https?://[^/*\\s]+$' } },
       },
     },
+    encryption: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        key: { type: 'string' },
+        previousKeys: { type: 'array', items: { type: 'string' } },
+      },
+    },
   },
 } as const;
 
 const validate = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(schema);
 
 /** Environment variables that override config values; documented in the README. */
-export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'integer' | 'boolean' }> = {
+export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'integer' | 'boolean' | 'list' }> = {
   LUCID_HOST: { path: ['server', 'host'], type: 'string' },
   LUCID_PORT: { path: ['server', 'port'], type: 'integer' },
   LUCID_STORE: { path: ['store'], type: 'string' },
@@ -202,6 +213,9 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'i
   LUCID_TLS_KEY: { path: ['server', 'tls', 'key'], type: 'string' },
   LUCID_METRICS_PORT: { path: ['metrics', 'port'], type: 'integer' },
   LUCID_METRICS_HOST: { path: ['metrics', 'host'], type: 'string' },
+  LUCID_ENCRYPTION_KEY: { path: ['encryption', 'key'], type: 'string' },
+  /** Comma-separated. */
+  LUCID_ENCRYPTION_PREVIOUS_KEYS: { path: ['encryption', 'previousKeys'], type: 'list' },
 };
 
 export interface LoadOptions {
@@ -280,6 +294,15 @@ export function finish(candidate: unknown, baseDir: string): Config {
         : `auth.secret must be at least ${MIN_SECRET_LENGTH} characters (HS256 needs a 256-bit key)`,
     );
   }
+  if (problems.length === 0) {
+    // The messages name the option, never the key.
+    const { key, previousKeys } = config.encryption;
+    if (key !== '' && !isEncryptionKey(key)) problems.push('encryption.key must be 32 bytes in base64 (44 characters; `openssl rand -base64 32` makes one)');
+    if (key === '' && previousKeys.length > 0) problems.push('encryption.previousKeys is set but encryption.key is not: previous keys only make sense next to a current one');
+    previousKeys.forEach((previous, index) => {
+      if (!isEncryptionKey(previous)) problems.push(`encryption.previousKeys[${index}] must be 32 bytes in base64`);
+    });
+  }
   if (problems.length > 0) {
     throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
@@ -293,6 +316,10 @@ export function finish(candidate: unknown, baseDir: string): Config {
   return deepFreeze(config);
 }
 
+function isEncryptionKey(text: string): boolean {
+  return /^[A-Za-z0-9+/]{43}=$/.test(text) && Buffer.from(text, 'base64').length === 32;
+}
+
 function envLayer(env: NodeJS.ProcessEnv): object {
   const layer: Record<string, unknown> = {};
   const problems: string[] = [];
@@ -303,6 +330,8 @@ function envLayer(env: NodeJS.ProcessEnv): object {
     if (type === 'integer') {
       value = /^-?\d+$/.test(raw) ? Number(raw) : Number.NaN;
       if (Number.isNaN(value)) problems.push(`${name} must be an integer, got "${raw}"`);
+    } else if (type === 'list') {
+      value = raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
     } else if (type === 'boolean') {
       value = ['1', 'true', 'yes', 'on'].includes(raw.toLowerCase()) ? true : ['0', 'false', 'no', 'off'].includes(raw.toLowerCase()) ? false : undefined;
       if (value === undefined) problems.push(`${name} must be true or false, got "${raw}"`);

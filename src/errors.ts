@@ -77,6 +77,17 @@ export class StoreUnavailableError extends LucidError {
   }
 }
 
+/** Thrown when opening an embedded store whose file another running Lucid process owns. */
+export class StoreInUseError extends Error {
+  constructor(
+    readonly file: string,
+    readonly pid: number,
+  ) {
+    super(`${file} is in use by another Lucid process (pid ${pid}); stop it or use another data file.`);
+    this.name = 'StoreInUseError';
+  }
+}
+
 /** Thrown at start-up for a bad config, flag or environment; the CLI prints the message alone. */
 export class ConfigError extends Error {
   constructor(message: string) {

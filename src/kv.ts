@@ -169,3 +169,45 @@ export function applyOperation(
     }
   });
 }
+
+/** What `importEntry` did with one entry. */
+export type ImportOutcome = 'created' | 'replaced' | 'unchanged' | 'skipped' | 'expired';
+
+/**
+ * Writes an exported entry back exactly (bytes, content type, times, expiry, lock, version, ETag)
+ * in one atomic update, for `lucid import`:
+ * - an entry whose expiry has passed is not written ('expired'); the key is left as it is;
+ * - a missing key gets the entry as it was, its ETag included ('created'): the ETag still names
+ *   exactly these bytes, so clients' cached validators stay good after a restore;
+ * - an existing key that already holds this very entry is left alone ('unchanged'), so an import
+ *   can be re-run after an interruption;
+ * - otherwise, with `skipExisting`, the key is left alone ('skipped'); without it the entry replaces
+ *   the key's, locks notwithstanding (an import is an operator's restore), as a write to this key
+ *   like any other: a version above both and a fresh ETag, so no ETag of this key's comes back
+ *   ('replaced').
+ */
+export function importEntry(store: Store, key: string, entry: Entry, options: { skipExisting?: boolean } = {}): Promise<ImportOutcome> {
+  return store.update(key, (current, now): Decision<ImportOutcome> => {
+    if (entry.expiresAt !== null && entry.expiresAt <= now) return { result: 'expired' };
+    if (current === undefined) return { result: 'created', write: entry, change: 'created' };
+    if (sameEntry(current, entry)) return { result: 'unchanged' };
+    if (options.skipExisting) return { result: 'skipped' };
+    const version = Math.max(current.version, entry.version) + 1;
+    return { result: 'replaced', write: { ...entry, version, etag: newEtag(version) }, change: 'updated' };
+  });
+}
+
+function sameEntry(a: Entry, b: Entry): boolean {
+  return (
+    a.etag === b.etag &&
+    a.version === b.version &&
+    a.contentType === b.contentType &&
+    a.createdAt === b.createdAt &&
+    a.updatedAt === b.updatedAt &&
+    a.expiresAt === b.expiresAt &&
+    a.locked === b.locked &&
+    a.lockHolder === b.lockHolder &&
+    a.lockExpiresAt === b.lockExpiresAt &&
+    a.value.equals(b.value)
+  );
+}

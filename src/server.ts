@@ -9,7 +9,8 @@ import { holdContinue } from './body.js';
 import type { Config } from './config.js';
 import { ConfigError } from './errors.js';
 import type { Metrics } from './metrics.js';
-import { openBackend } from './store/open.js';
+import { Keyring, applyEncryption, parseKey } from './store/encrypted.js';
+import { openBackend, type OpenBackendOptions } from './store/open.js';
 import type { Clock, Store } from './store/types.js';
 
 export interface ServerOptions {
@@ -33,16 +34,41 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Opens the store the config names. */
-export function openStore(config: Config, logger: Logger, clock?: Clock): Promise<Store> {
-  return openBackend(config, (error) => logger.warn({ err: error }, 'store background work failed'), clock);
+export interface OpenStoreOptions extends OpenBackendOptions {
+  clock?: Clock | undefined;
+}
+
+/** The configured keyring, or undefined when encryption is off. */
+export function configuredKeyring(config: Config): Keyring | undefined {
+  const { key, previousKeys } = config.encryption;
+  if (key === '') return undefined;
+  return new Keyring(
+    parseKey(key, 'encryption.key'),
+    previousKeys.map((previous, index) => parseKey(previous, `encryption.previousKeys[${index}]`)),
+  );
+}
+
+/**
+ * Opens the store the config names, behind encryption when `encryption.key` is set. Stops with one
+ * clear ConfigError when the stored data and the configured key disagree (encrypted.ts).
+ */
+export async function openStore(config: Config, logger: Logger, options: OpenStoreOptions = {}): Promise<Store> {
+  // A reader beside running servers (export) leaves expiry sweeps to them.
+  const opened = options.readOnly ? { ...config, expiry: { ...config.expiry, sweepIntervalMs: 0 } } : config;
+  const backend = await openBackend(opened, (error) => logger.warn({ err: error }, 'store background work failed'), options.clock, options);
+  try {
+    return await applyEncryption(backend, configuredKeyring(config), { writable: !options.readOnly });
+  } catch (error) {
+    await backend.close();
+    throw error;
+  }
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { config } = options;
   const logger = options.logger ?? pino({ level: config.log.level });
   const tls = config.server.tls && readTls(config.server.tls);
-  const store = options.store ?? (await openStore(config, logger, options.clock));
+  const store = options.store ?? (await openStore(config, logger, { clock: options.clock }));
   let started: http.Server | https.Server | undefined;
   let metricsServer: http.Server | undefined;
   let built: App | undefined;

@@ -5,6 +5,7 @@ import { generate } from 'selfsigned';
 import { MIN_SECRET_LENGTH, configPath, defaults, loadConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { TokenAuthority, generateSecret } from '../auth.js';
+import { generateKey } from '../store/encrypted.js';
 import { curlExample, ROOT_SUBJECT, DEFAULT_TOKEN_LIFETIME, parseLifetime } from './token.js';
 
 export interface InitOptions {
@@ -13,6 +14,8 @@ export interface InitOptions {
   force?: boolean;
   /** Also write a self-signed certificate for localhost and serve HTTPS with it. */
   tls?: boolean;
+  /** Also generate an encryption key (encryption at rest). */
+  encrypt?: boolean;
 }
 
 /** Where `init --tls` writes the certificate and key, relative to the config file's folder (as the config names them). */
@@ -43,6 +46,9 @@ export async function init(options: InitOptions, io: { out: (text: string) => vo
     `  secret: ${JSON.stringify(secret)}`,
     'limits:',
     `  maxValueBytes: ${defaults.limits.maxValueBytes}`,
+    ...(options.encrypt
+      ? ['# Values are encrypted at rest with this key (AES-256-GCM). Losing it loses the data: back it up apart from the data.', 'encryption:', `  key: ${JSON.stringify(generateKey())}`]
+      : []),
     '',
   ].join('\n');
   mkdirSync(path.dirname(file), { recursive: true });
@@ -54,7 +60,7 @@ export async function init(options: InitOptions, io: { out: (text: string) => vo
   renameSync(temporary, file);
   const { config } = loadConfig({ file });
   const token = new TokenAuthority(config.auth.secret).issue(ROOT_SUBJECT, parseLifetime(DEFAULT_TOKEN_LIFETIME), { scope: 'admin' });
-  io.err(`Wrote ${file} (mode 0600) with a new secret.\n`);
+  io.err(`Wrote ${file} (mode 0600) with a new secret${options.encrypt ? ' and encryption key' : ''}.\n`);
   if (config.server.tls) {
     io.err(`Wrote a self-signed certificate for localhost, 127.0.0.1 and ::1 (valid ${TLS_DAYS} days): ${config.server.tls.cert}, key ${config.server.tls.key} (mode 0600). Clients must trust the certificate file; it is for trying HTTPS, not for production.\n`);
   }

@@ -2,7 +2,9 @@
 /** The `lucid` command: parses argv and dispatches; the only place that turns errors into exit codes. */
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
+import { exportCommand, importCommand } from './backup.js';
 import { init } from './init.js';
+import { rekeyCommand } from './rekey.js';
 import { serve } from './server.js';
 import { issueToken, revoke, tokenId } from './token.js';
 
@@ -21,6 +23,7 @@ program
   .option('--secret <secret>', 'use this secret instead of generating one (at least 32 characters)')
   .option('-f, --force', 'overwrite an existing config file')
   .option('--tls', 'also write a self-signed certificate for localhost (tls/ beside the config) and serve HTTPS with it')
+  .option('--encrypt', 'also generate an encryption key (encryption at rest, AES-256-GCM)')
   .action((options) => init(options, io));
 
 program
@@ -53,6 +56,30 @@ token
   .action(async (idOrToken: string, options) => {
     io.err(`Revoked token ${await revoke(idOrToken, options)}.\n`);
   });
+
+program
+  .command('export')
+  .description('write a consistent snapshot of every key (bytes, content types, expiry, locks) while the server runs')
+  .option('-c, --config <file>', 'config file (default: $LUCID_CONFIG or ./lucid.yml)')
+  .option('--prefix <prefix>', 'only keys starting with this')
+  .option('-o, --out <file>', 'write to this file (mode 0600) instead of stdout')
+  .option('-z, --gzip', 'gzip the output (the default when --out ends in .gz)')
+  .action((options) => exportCommand(options, io.err));
+
+program
+  .command('import')
+  .description('restore an export (plain or gzipped) into the store; for SQLite, stop the server first')
+  .argument('<file>', 'the export to read')
+  .option('-c, --config <file>', 'config file (default: $LUCID_CONFIG or ./lucid.yml)')
+  .option('--skip-existing', 'leave keys that already exist as they are (default: replace them)')
+  .action((file: string, options) => importCommand(file, options, io.err));
+
+program
+  .command('rekey')
+  .description('re-encrypt every value with a new key (or encrypt an unencrypted store); stop the server first')
+  .option('-c, --config <file>', 'config file (default: $LUCID_CONFIG or ./lucid.yml)')
+  .option('--new-key <key>', 'the new key, base64 of 32 bytes (default: generate one)')
+  .action((options) => rekeyCommand(options, io));
 
 try {
   await program.parseAsync(process.argv);

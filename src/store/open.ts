@@ -20,7 +20,15 @@ export function isShared(url: string): boolean {
   return backendOf(url) !== 'sqlite';
 }
 
-export function openBackend(config: Config, onError: (error: unknown) => void, clock?: Clock): Promise<Store> {
+/** How a command means to use the store; only the embedded SQLite store needs telling (see SqliteStoreOptions). */
+export interface OpenBackendOptions {
+  /** Reading beside a server that may own the file (`lucid export`): no pid lock, no writes. */
+  readOnly?: boolean | undefined;
+  /** Writing alone, in batched transactions (`lucid import`, `lucid rekey`). */
+  bulk?: boolean | undefined;
+}
+
+export function openBackend(config: Config, onError: (error: unknown) => void, clock?: Clock, use: OpenBackendOptions = {}): Promise<Store> {
   const backend = backendOf(config.store);
   if (backend === 'sqlite') {
     return openSqliteStore({
@@ -29,6 +37,8 @@ export function openBackend(config: Config, onError: (error: unknown) => void, c
       sweepIntervalMs: config.expiry.sweepIntervalMs,
       clock,
       onError,
+      readOnly: use.readOnly,
+      bulk: use.bulk,
     });
   }
   const options = {

@@ -42,6 +42,12 @@ export interface Decision<T> {
   change?: ChangeType;
 }
 
+/** A key and its whole entry, as `entries` yields them. */
+export interface StoredEntry {
+  key: string;
+  entry: Entry;
+}
+
 /** A key and its metadata, without the value's bytes. */
 export interface KeyInfo {
   key: string;
@@ -92,6 +98,14 @@ export interface Store {
   update<T>(key: string, decide: Decide<T>): Promise<T>;
   /** Live keys in key order, one page at a time; expired keys never appear. */
   list(options: ListOptions): Promise<KeyInfo[]>;
+  /**
+   * Every live entry under `prefix`, in key order, from one consistent snapshot where the backend
+   * offers one (SQLite: one read transaction), so writes made while it runs are not half-seen.
+   * Breaking out of the loop releases the snapshot. Used by `lucid export` and `lucid rekey`
+   * through `storeEntries` (entries.ts), which pages through `list` and `get` for a backend
+   * without it (every entry current when read, but not one snapshot).
+   */
+  entries?(prefix: string): AsyncIterable<StoredEntry>;
   /**
    * Calls `listener` with every change applied through this store, in order per key; returns an
    * unsubscribe function. Shared backends deliver every node's changes, from their change log.

@@ -130,4 +130,27 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ file: writeConfig(`auth:\n  secret: ${secret}\n  issuer: 42\n`), env: {} })).toThrow(/auth\.issuer/);
     expect(() => loadConfig({ file: writeConfig(`auth:\n  secret: ${secret}\n  audience: ['']\n`), env: {} })).toThrow(/auth\.audience/);
   });
+
+  it('takes encryption keys from the file or the environment (previous keys comma-separated) and never echoes a bad one', () => {
+    const key = Buffer.alloc(32, 1).toString('base64');
+    const previous = [Buffer.alloc(32, 2).toString('base64'), Buffer.alloc(32, 3).toString('base64')];
+    const file = writeConfig(`auth:\n  secret: ${secret}\nencryption:\n  key: "${key}"\n`);
+    expect(loadConfig({ file, env: {} }).config.encryption).toEqual({ key, previousKeys: [] });
+    const env = { LUCID_ENCRYPTION_KEY: previous[0]!, LUCID_ENCRYPTION_PREVIOUS_KEYS: `${key}, ${previous[1]}` };
+    expect(loadConfig({ file, env }).config.encryption).toEqual({ key: previous[0], previousKeys: [key, previous[1]] });
+    const short = Buffer.alloc(16, 9).toString('base64');
+    const bad = writeConfig(`auth:\n  secret: ${secret}\nencryption:\n  key: "${short}"\n  previousKeys: ["not a key"]\n`);
+    let message = '';
+    try {
+      loadConfig({ file: bad, env: {} });
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/encryption\.key must be 32 bytes in base64/);
+    expect(message).toMatch(/encryption\.previousKeys\[0\] must be 32 bytes in base64/);
+    expect(message).not.toContain(short);
+    expect(message).not.toContain('not a key');
+    expect(() => loadConfig({ file: writeConfig(`auth:\n  secret: ${secret}\nencryption:\n  previousKeys: ["${key}"]\n`), env: {} })).toThrow(/previousKeys is set but encryption\.key is not/);
+  });
 });

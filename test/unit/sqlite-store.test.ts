@@ -1,10 +1,11 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { applyOperation, putValue, readEntry } from '../../src/kv.js';
+import { applyOperation, deleteValue, putValue, readEntry } from '../../src/kv.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/types.js';
 import { tempDir } from '../support/lucid.js';
+import { storeEntries } from '../../src/store/entries.js';
 import { storeSuite } from './store-suite.js';
 
 storeSuite('sqlite', { open: (clock) => openSqliteStore({ file: path.join(tempDir(), 'lucid.sqlite'), sweepIntervalMs: 0, clock }) });
@@ -92,5 +93,69 @@ describe('sqlite store', () => {
     expect(existsSync(`${file}-wal`)).toBe(false);
     const ratio = statSync(file).size / (64 * value.length);
     expect(ratio).toBeLessThan(1.1);
+  });
+
+  it('reads entries from one snapshot: writes made while the loop runs are not seen, not even in later pages', async () => {
+    const store = await openSqliteStore({ file: path.join(tempDir(), 'lucid.sqlite'), sweepIntervalMs: 0 });
+    opened.push(store);
+    const count = 3000;
+    const key = (i: number) => `k/${String(i).padStart(5, '0')}`;
+    for (let i = 0; i < count; i++) await putValue(store, key(i), Buffer.from(`v${i}`), 'text/plain');
+    const seen = new Map<string, string>();
+    for await (const { key: name, entry } of storeEntries(store, 'k/')) {
+      if (seen.size === 0) {
+        // After the first row (so the snapshot exists), change keys that later pages will read.
+        await putValue(store, key(count - 1), Buffer.from('changed'), 'text/plain');
+        await deleteValue(store, key(count - 2));
+        await putValue(store, `${key(count)}-new`, Buffer.from('new'), 'text/plain');
+      }
+      seen.set(name, entry.value.toString());
+    }
+    expect(seen.size).toBe(count);
+    expect(seen.get(key(count - 1))).toBe(`v${count - 1}`);
+    expect(seen.get(key(count - 2))).toBe(`v${count - 2}`);
+    expect(seen.has(`${key(count)}-new`)).toBe(false);
+    expect((await readEntry(store, key(count - 1))).value.toString()).toBe('changed');
+  });
+
+  it('opens read-only beside the owning process, without its pid lock: reads and snapshots work, writes are refused', async () => {
+    const file = path.join(tempDir(), 'lucid.sqlite');
+    const owner = await openSqliteStore({ file, sweepIntervalMs: 0 });
+    opened.push(owner);
+    await putValue(owner, 'a', Buffer.from([1, 0]), 'application/x-a');
+    const reader = await openSqliteStore({ file, readOnly: true });
+    opened.push(reader);
+    expect(readFileSync(`${file}.lock`, 'utf8')).toBe(String(process.pid));
+    expect((await readEntry(reader, 'a')).contentType).toBe('application/x-a');
+    const keys = [];
+    for await (const { key } of storeEntries(reader, '')) keys.push(key);
+    expect(keys).toEqual(['a']);
+    expect((await reader.list({ prefix: '', limit: 10 })).map((info) => info.size)).toEqual([2]);
+    await expect(putValue(reader, 'b', Buffer.from('x'), 'text/plain')).rejects.toThrow(/read-only/);
+    await putValue(owner, 'b', Buffer.from('x'), 'text/plain');
+    expect((await readEntry(reader, 'b')).value.toString()).toBe('x');
+  });
+
+  it('says there is no store when a read-only open names a missing file, and creates nothing', async () => {
+    const file = path.join(tempDir(), 'missing.sqlite');
+    await expect(openSqliteStore({ file, readOnly: true })).rejects.toThrow(/There is no store at/);
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('in bulk mode sees its own uncommitted writes and commits them all at close', async () => {
+    const file = path.join(tempDir(), 'lucid.sqlite');
+    const bulk = await openSqliteStore({ file, sweepIntervalMs: 0, bulk: true });
+    await putValue(bulk, 'n', Buffer.from('0'), 'text/plain');
+    await Promise.all(Array.from({ length: 2500 }, (_, i) => putValue(bulk, `k${i}`, Buffer.from([i % 256, 0]), 'application/octet-stream')));
+    await Promise.all(Array.from({ length: 30 }, () => applyOperation(bulk, 'n', 'increment', 1)));
+    await deleteValue(bulk, 'k7');
+    expect((await readEntry(bulk, 'n')).value.toString()).toBe('30');
+    await bulk.close();
+    const store = await openSqliteStore({ file, sweepIntervalMs: 0 });
+    opened.push(store);
+    expect((await readEntry(store, 'n')).value.toString()).toBe('30');
+    expect([...(await readEntry(store, 'k2499')).value]).toEqual([2499 % 256, 0]);
+    expect(await store.get('k7')).toBeUndefined();
+    expect((await store.list({ prefix: 'k', limit: 1000 })).length).toBe(1000);
   });
 });

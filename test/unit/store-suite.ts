@@ -4,7 +4,8 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { LucidError, StoreUnavailableError } from '../../src/errors.js';
-import { applyOperation, deleteValue, putValue, readEntry } from '../../src/kv.js';
+import { applyOperation, deleteValue, importEntry, putValue, readEntry } from '../../src/kv.js';
+import { storeEntries } from '../../src/store/entries.js';
 import type { Change, Clock, Store } from '../../src/store/types.js';
 
 export interface StoreFactory {
@@ -260,6 +261,69 @@ export function storeSuite(name: string, factory: StoreFactory): void {
       };
       await Promise.all(Array.from({ length: 25 }, casIncrement));
       expect((await readEntry(store, 'cas')).value.toString()).toBe('25');
+      await store.close();
+    });
+
+    it('yields every live entry under a prefix, in key order, values and metadata whole', async () => {
+      const { store, advance } = await open();
+      for (const key of ['b/2', 'a', 'b/1', 'b/10', 'c', 'b/3']) await putValue(store, key, Buffer.from([0, ...Buffer.from(key), 0]), 'application/x-test');
+      await applyOperation(store, 'b/3', 'ttl', 1);
+      await applyOperation(store, 'b/2', 'lock', 30, { subject: 'alice', admin: false });
+      advance(1001);
+      const seen = [];
+      for await (const { key, entry } of storeEntries(store, 'b/')) seen.push({ key, entry });
+      expect(seen.map(({ key }) => key)).toEqual(['b/1', 'b/10', 'b/2']);
+      expect(seen[2]!.entry).toEqual(await readEntry(store, 'b/2'));
+      expect([...seen[0]!.entry.value]).toEqual([0, ...Buffer.from('b/1'), 0]);
+      const all = [];
+      for await (const { key } of storeEntries(store, '')) all.push(key);
+      expect(all).toEqual(['a', 'b/1', 'b/10', 'b/2', 'c']);
+      await store.close();
+    });
+
+    it('stops cleanly when a loop over entries breaks early, and the store keeps working', async () => {
+      const { store } = await open();
+      for (let i = 0; i < 5; i++) await putValue(store, `k${i}`, Buffer.from('x'), 'text/plain');
+      for await (const { key } of storeEntries(store, '')) if (key === 'k1') break;
+      expect((await putValue(store, 'k9', Buffer.from('y'), 'text/plain')).created).toBe(true);
+      await store.close();
+    });
+
+    it('imports an exported entry exactly into a missing key, ETag included, and recognises it when imported again', async () => {
+      const { store } = await open();
+      const entry = {
+        value: Buffer.from([0, 0, 7, 0]),
+        contentType: 'application/x-raw',
+        createdAt: Date.parse('2026-01-01T00:00:00Z'),
+        updatedAt: Date.parse('2026-02-01T00:00:00Z'),
+        expiresAt: Date.parse('2027-01-01T00:00:00Z'),
+        locked: true,
+        lockHolder: 'alice',
+        lockExpiresAt: Date.parse('2027-01-01T00:00:00Z'),
+        version: 7,
+        etag: '"7-imported"',
+      };
+      expect(await importEntry(store, 'restored', entry)).toBe('created');
+      expect(await readEntry(store, 'restored')).toEqual(entry);
+      expect(await importEntry(store, 'restored', entry)).toBe('unchanged');
+      expect(await importEntry(store, 'restored', { ...entry, expiresAt: Date.parse('2020-01-01T00:00:00Z') })).toBe('expired');
+      expect(await readEntry(store, 'restored')).toEqual(entry);
+      await store.close();
+    });
+
+    it('replaces an existing key on import, locked or not, with a fresh ETag and a higher version; --skip-existing leaves it', async () => {
+      const { store } = await open();
+      await putValue(store, 'k', Buffer.from('current'), 'text/plain');
+      await applyOperation(store, 'k', 'lock', undefined);
+      const current = await readEntry(store, 'k');
+      const imported = { ...current, value: Buffer.from('imported'), version: 1, etag: '"1-old"' };
+      expect(await importEntry(store, 'k', imported, { skipExisting: true })).toBe('skipped');
+      expect((await readEntry(store, 'k')).value.toString()).toBe('current');
+      expect(await importEntry(store, 'k', imported)).toBe('replaced');
+      const after = await readEntry(store, 'k');
+      expect(after.value.toString()).toBe('imported');
+      expect(after.version).toBe(current.version + 1);
+      expect([current.etag, '"1-old"']).not.toContain(after.etag);
       await store.close();
     });
 
