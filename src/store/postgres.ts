@@ -25,9 +25,10 @@ import { StoreUnavailableError } from '../errors.js';
 import { decodeEntry, encodeEntry } from './frame.js';
 import { KeyQueue } from './key-queue.js';
 import { SHARED_DEFAULTS, changeFromLog, guarded, isLive, logFrame, redactUrl, sleep, type SharedStoreOptions } from './shared.js';
-import type { Change, Clock, Decide, Entry, KeyInfo, ListOptions, RevocationStore, Store } from './types.js';
+import type { Change, Clock, Decide, Entry, KeyInfo, ListOptions, RevocationStore, Store, StoredEntry } from './types.js';
 
 const SWEEP_BATCH = 500;
+const SNAPSHOT_PAGE = 500;
 /** The advisory lock that orders change-log commits (an arbitrary constant, namespaced by hashing below). */
 const LOG_LOCK_SALT = 'lucid change log';
 
@@ -167,6 +168,35 @@ class PostgresStore implements Store {
       const { value: _value, ...entry } = decodeEntry(row.meta);
       return { key: row.key, size: row.size, entry };
     });
+  }
+
+  /**
+   * Every live entry under `prefix` from one snapshot: a READ ONLY, REPEATABLE READ transaction
+   * pages through the key index, so writes committed while it runs are not seen at all.
+   */
+  async *entries(prefix: string): AsyncIterable<StoredEntry> {
+    const client = await guarded(this.#closed, this.#options.timeoutMs, () => this.#pool.connect());
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const now = this.#clock();
+      let after: string | undefined;
+      for (;;) {
+        const { rows } = await client.query<{ key: string; frame: Buffer }>(
+          `SELECT key, frame FROM ${this.#t.kv}
+           WHERE key ${after === undefined ? '>=' : '>'} $1 AND key < $2 AND (expires_at IS NULL OR expires_at > $3)
+           ORDER BY key LIMIT ${SNAPSHOT_PAGE}`,
+          [after ?? prefix, `${prefix}\u{10FFFF}`, now],
+        );
+        for (const row of rows) yield { key: row.key, entry: decodeEntry(row.frame) };
+        if (rows.length < SNAPSHOT_PAGE) break;
+        after = rows[rows.length - 1]!.key;
+      }
+    } catch (error) {
+      throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(error);
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+    }
   }
 
   subscribe(listener: (change: Change) => void): () => void {

@@ -1,5 +1,6 @@
 /** The store contract (store-suite.ts) on the shared backends, each a real server on this machine. */
-import { afterAll, describe } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { deleteValue, putValue } from '../../src/kv.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import { openRedisStore } from '../../src/store/redis.js';
 import { BACKEND_URLS, backendReady, dropNamespace, freshNamespace, type SharedBackend } from '../support/backends.js';
@@ -23,3 +24,32 @@ for (const backend of ['redis', 'postgres'] as SharedBackend[]) {
     });
   });
 }
+
+describe.runIf(await backendReady('postgres'))('postgres entries', () => {
+  const namespace = freshNamespace();
+  afterAll(() => dropNamespace('postgres', namespace));
+
+  it('reads one snapshot: writes made after the first page are not seen, not even on later pages', async () => {
+    const store = await openPostgresStore({ url: BACKEND_URLS.postgres, namespace, sweepIntervalMs: 0 });
+    try {
+      const key = (i: number) => `snap/${String(i).padStart(4, '0')}`;
+      await Promise.all(Array.from({ length: 1200 }, (_, i) => putValue(store, key(i), Buffer.from('before'), 'text/plain')));
+      const seen = new Map<string, string>();
+      let wrote = false;
+      for await (const { key: k, entry } of store.entries!('snap/')) {
+        seen.set(k, entry.value.toString());
+        if (!wrote) {
+          wrote = true;
+          await putValue(store, key(1100), Buffer.from('after'), 'text/plain');
+          await putValue(store, 'snap/9999', Buffer.from('new'), 'text/plain');
+          await deleteValue(store, key(1199));
+        }
+      }
+      expect(seen.size).toBe(1200);
+      expect([...seen.values()].every((value) => value === 'before')).toBe(true);
+      expect(seen.has('snap/9999')).toBe(false);
+    } finally {
+      await store.close();
+    }
+  });
+});
