@@ -15,6 +15,10 @@ export interface Config {
     keepAliveTimeoutMs: number;
     /** HTTPS with this PEM certificate and key (paths relative to the config file's folder); null serves plain HTTP. */
     tls: { cert: string; key: string } | null;
+    /** Open connections at most; the excess is closed on arrival. */
+    maxConnections: number;
+    /** The largest request line plus headers; larger gets 431. */
+    maxHeaderBytes: number;
   };
   /**
    * Where data lives, as a URL: `sqlite://PATH` (PATH relative to the config file's folder), or a
@@ -62,7 +66,16 @@ export const MIN_SECRET_LENGTH = 32;
 
 /** Every default in one place; the README's configuration reference mirrors this object. */
 export const defaults: Config = {
-  server: { host: '127.0.0.1', port: 7021, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, tls: null },
+  server: {
+    host: '127.0.0.1',
+    port: 7021,
+    requestTimeoutMs: 30_000,
+    headersTimeoutMs: 10_000,
+    keepAliveTimeoutMs: 5_000,
+    maxConnections: 4096,
+    maxHeaderBytes: 16 * 1024,
+    tls: null,
+  },
   store: 'sqlite://data/lucid.sqlite',
   storeNamespace: 'lucid',
   auth: {
@@ -107,6 +120,8 @@ const schema = {
           required: ['cert', 'key'],
           properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 } },
         },
+        maxConnections: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+        maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1024 * 1024 },
       },
     },
     store: { type: 'string', pattern: '^(sqlite://.+|rediss?://.+|postgres(ql)?://.+)$' },
@@ -194,6 +209,7 @@ const validate = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(sch
 export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'integer' | 'boolean' | 'list' }> = {
   LUCID_HOST: { path: ['server', 'host'], type: 'string' },
   LUCID_PORT: { path: ['server', 'port'], type: 'integer' },
+  LUCID_MAX_CONNECTIONS: { path: ['server', 'maxConnections'], type: 'integer' },
   LUCID_STORE: { path: ['store'], type: 'string' },
   LUCID_STORE_NAMESPACE: { path: ['storeNamespace'], type: 'string' },
   LUCID_SECRET: { path: ['auth', 'secret'], type: 'string' },

@@ -13,6 +13,9 @@ import { Keyring, applyEncryption, parseKey } from './store/encrypted.js';
 import { openBackend, type OpenBackendOptions } from './store/open.js';
 import type { Clock, Store } from './store/types.js';
 
+/** How often open connections are checked against the header and request timeouts. */
+const TIMEOUT_CHECK_MS = 1000;
+
 export interface ServerOptions {
   config: Config;
   logger?: Logger;
@@ -76,7 +79,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const lucid = await createApp({ config, store, logger, clock: options.clock, validateResponses: options.validateResponses });
     built = lucid;
     const { app } = lucid;
-    const server = tls ? createHttpsServer(tls, app) : http.createServer(app);
+    // Node checks headersTimeoutMs and requestTimeoutMs only every connectionsCheckingInterval
+    // (30 s by default), so a slow-header client would hold its socket up to 30 s past the limit.
+    const limits: http.ServerOptions = { maxHeaderSize: config.server.maxHeaderBytes, connectionsCheckingInterval: TIMEOUT_CHECK_MS };
+    const server = tls ? createHttpsServer(tls, limits, app) : http.createServer(limits, app);
+    server.maxConnections = config.server.maxConnections;
     started = server;
     // `Expect: 100-continue` is answered only when a handler reads the body, after authentication.
     server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -159,9 +166,9 @@ function readTls(paths: { cert: string; key: string }): { cert: Buffer; key: Buf
   return { cert: read('server.tls.cert', paths.cert), key: read('server.tls.key', paths.key) };
 }
 
-function createHttpsServer(tls: { cert: Buffer; key: Buffer }, app: http.RequestListener): https.Server {
+function createHttpsServer(tls: { cert: Buffer; key: Buffer }, limits: http.ServerOptions, app: http.RequestListener): https.Server {
   try {
-    return https.createServer({ cert: tls.cert, key: tls.key }, app);
+    return https.createServer({ ...limits, cert: tls.cert, key: tls.key }, app);
   } catch (error) {
     throw new ConfigError(`server.tls: the certificate and key cannot be used together: ${(error as Error).message}`);
   }
