@@ -6,9 +6,12 @@ import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/types.js';
 import { tempDir } from '../support/lucid.js';
 import { storeEntries } from '../../src/store/entries.js';
+import { storeModelSuite } from './store-model.js';
 import { storeSuite } from './store-suite.js';
 
-storeSuite('sqlite', { open: (clock) => openSqliteStore({ file: path.join(tempDir(), 'lucid.sqlite'), sweepIntervalMs: 0, clock }) });
+const sqliteFactory = { open: (clock: () => number) => openSqliteStore({ file: path.join(tempDir(), 'lucid.sqlite'), sweepIntervalMs: 0, clock }) };
+storeSuite('sqlite', sqliteFactory);
+storeModelSuite('sqlite', sqliteFactory);
 
 describe('sqlite store', () => {
   const opened: Store[] = [];
