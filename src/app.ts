@@ -419,6 +419,13 @@ function toLucidError(error: unknown): LucidError {
   if (type === 'entity.too.large') return new LucidError('VALUE_TOO_LARGE', `The operation body is larger than ${PATCH_BODY_LIMIT}.`);
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new LucidError('INVALID_REQUEST', 'The body encoding is not supported.');
   if (error instanceof URIError) return new LucidError('INVALID_REQUEST', 'The path is not valid percent-encoding.');
+  // Any other failure reading a body (a gzip body that does not inflate, a body shorter than its
+  // Content-Length, a client that went away) is the request's fault: body-parser marks such errors
+  // with a 4xx status and `expose`. Found by the fuzzer (test/http/fuzz.test.ts); they were 500s.
+  const { status, expose } = (error ?? {}) as { status?: unknown; expose?: unknown };
+  if (expose === true && typeof status === 'number' && status >= 400 && status < 500) {
+    return new LucidError('INVALID_REQUEST', 'The request body could not be read: check its Content-Encoding and Content-Length.');
+  }
   return new LucidError('INTERNAL');
 }
 
