@@ -106,6 +106,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ file, env: { LUCID_AUTH_ENABLED: 'maybe' } })).toThrow(/LUCID_AUTH_ENABLED/);
   });
 
+  it('bounds connections and header bytes by default, takes LUCID_MAX_CONNECTIONS, and refuses limits out of range', () => {
+    const file = writeConfig(`auth:\n  secret: ${secret}\n`);
+    expect(loadConfig({ file, env: {} }).config.server).toMatchObject({ maxConnections: 4096, maxHeaderBytes: 16384 });
+    expect(loadConfig({ file, env: { LUCID_MAX_CONNECTIONS: '100' } }).config.server.maxConnections).toBe(100);
+    const bad = writeConfig(`server:\n  maxConnections: 0\n  maxHeaderBytes: 100\nauth:\n  secret: ${secret}\n`);
+    expect(() => loadConfig({ file: bad, env: {} })).toThrow(/server\.maxConnections must be >= 1[^]*server\.maxHeaderBytes must be >= 1024/);
+  });
+
   it('warns when the config file is readable by others', () => {
     const file = writeConfig(`auth:\n  secret: ${secret}\n`, 0o644);
     expect(loadConfig({ file, env: {} }).warnings.join()).toMatch(/readable by other users/);
