@@ -154,6 +154,8 @@ export function applyOperation(
       case 'increment':
       case 'decrement': {
         unlocked(entry, now);
+        // JSON numbers past ±1.8e308 (1e400) parse to ±Infinity, which no decimal can hold: found by the fuzzer, it was a 500.
+        if (argument !== undefined && !Number.isFinite(argument)) throw new LucidError('INVALID_REQUEST', `The ${operation} value must be a finite number.`);
         const stored = parseDecimal(entry.value.toString('utf8'));
         if (stored === undefined) throw new LucidError('NOT_A_NUMBER');
         const step = decimalFromNumber(argument ?? 1);

@@ -410,7 +410,7 @@ describe('fuzzing the HTTP API', () => {
             sent += 1;
             if ('raw' in item) {
               raw += 1;
-              const exchange = await rawExchange(lucid.port, [item.raw], { waitMs: 1500, doneWhen: completeResponse });
+              const exchange = await rawExchange(lucid.port, [item.raw], { waitMs: 1000, doneWhen: completeResponse });
               if (exchange.status === undefined) closedWithoutAnswer += 1;
               else count(exchange.status);
               const statuses = [...exchange.reply.matchAll(/HTTP\/1\.[01] (\d{3})/g)].map((match) => Number(match[1]));
@@ -478,6 +478,16 @@ describe('requests the fuzzer found answered 500', () => {
       expect(response.status, encoding).toBe(400);
       expect(await response.json()).toEqual({ message: 'The request body could not be read: check its Content-Encoding and Content-Length.' });
     }
+  });
+
+  it('answers an increment or decrement by a number too large for a double (1e400, JSON for Infinity) with 400 JSON, the value unchanged', async () => {
+    expect((await lucid.request('/api/kv/found-by-fuzz-big', { method: 'PUT', body: '5', headers: { 'content-type': 'text/plain' } })).status).toBeLessThan(300);
+    for (const body of ['{"operation":"increment","value":1e400}', '{"operation":"decrement","value":-1e400}']) {
+      const response = await lucid.request('/api/kv/found-by-fuzz-big', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body });
+      expect(response.status, body).toBe(400);
+      expect(await response.json()).toEqual({ message: expect.stringMatching(/must be a finite number/) });
+    }
+    expect(await (await lucid.request('/api/kv/found-by-fuzz-big')).text()).toBe('5');
   });
 
   it('still reads a PATCH body that really is gzip-compressed', async () => {

@@ -244,6 +244,7 @@ class Patch extends Command {
       case 'increment':
       case 'decrement': {
         if (isLocked(entry, now)) return { status: 409 };
+        if (this.argument !== undefined && !Number.isFinite(this.argument)) return { status: 400 };
         const stored = asInteger(entry.value);
         if (stored === undefined) return { status: 400 };
         const step = BigInt(this.argument ?? 1);
@@ -411,7 +412,7 @@ function commandsArb(options: Required<ModelSuiteOptions>) {
       put,
       fc.tuple(keyArb, conditionArb).map(([key, condition]) => new Delete(key, condition)),
       fc
-        .tuple(keyArb, fc.constantFrom<Operation>('lock', 'lock', 'unlock', 'increment', 'increment', 'decrement', 'ttl'), fc.option(fc.integer({ min: -3, max: 12 }), { nil: undefined }), actorArb, conditionArb)
+        .tuple(keyArb, fc.constantFrom<Operation>('lock', 'lock', 'unlock', 'increment', 'increment', 'decrement', 'ttl'), fc.option(fc.oneof({ arbitrary: fc.integer({ min: -3, max: 12 }), weight: 6 }, { arbitrary: fc.constantFrom(Infinity, -Infinity, Number.NaN), weight: 1 }), { nil: undefined }), actorArb, conditionArb)
         .map(([key, operation, argument, actor, condition]) => new Patch(key, operation, argument, actor, condition)),
       fc.tuple(keyArb, secondsArb).map(([key, seconds]) => new Patch(key, 'ttl', seconds, ADMIN, 'none')),
       // Locks and unlocks by different holders, with and without leases, so ownership gets exercised.
