@@ -363,8 +363,10 @@ describe('errors', () => {
 
   it('404 for a missing key, on every operation that needs one', async () => {
     const key = uniqueKey('missing');
-    for (const call of [client.get(key), client.head(key), client.delete(key), client.lock(key), client.increment(key), client.ttl(key, 5)]) {
-      const error = await apiError(call);
+    // Thunks, called one at a time: promises made all at once reject before they are awaited (an unhandled rejection).
+    const calls = [() => client.get(key), () => client.head(key), () => client.delete(key), () => client.lock(key), () => client.increment(key), () => client.ttl(key, 5)];
+    for (const call of calls) {
+      const error = await apiError(call());
       expect(error.status).toBe(404);
       expect(error.isNotFound).toBe(true);
     }
