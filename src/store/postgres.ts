@@ -25,7 +25,7 @@ import { StoreUnavailableError } from '../errors.js';
 import { decodeEntry, encodeEntry } from './frame.js';
 import { KeyQueue } from './key-queue.js';
 import { SHARED_DEFAULTS, changeFromLog, guarded, isLive, logFrame, redactUrl, sleep, type SharedStoreOptions } from './shared.js';
-import type { Change, Clock, Decide, Entry, KeyInfo, ListOptions, RevocationStore, Store, StoredEntry } from './types.js';
+import type { Change, Clock, Decide, Decision, Entry, KeyInfo, ListOptions, RevocationStore, Store, StoredEntry } from './types.js';
 
 const SWEEP_BATCH = 500;
 const SNAPSHOT_PAGE = 500;
@@ -139,8 +139,8 @@ class PostgresStore implements Store {
     return entry !== undefined && isLive(entry, this.#clock()) ? entry : undefined;
   }
 
-  update<T>(key: string, decide: Decide<T>): Promise<T> {
-    return this.#queue.run(key, () =>
+  async update<T>(key: string, decide: Decide<T>): Promise<T> {
+    const outcome = await this.#queue.run(key, () =>
       this.#transaction(key, async (client) => {
         const now = this.#clock();
         const { rows } = await client.query<{ frame: Buffer }>(`SELECT frame FROM ${this.#t.kv} WHERE key = $1`, [key]);
@@ -149,11 +149,21 @@ class PostgresStore implements Store {
           await this.#apply(client, key, null, 'expired', current.expiresAt!);
           current = undefined;
         }
-        const { result, write, change } = decide(current, now);
+        let decision: Decision<T>;
+        try {
+          decision = decide(current, now);
+        } catch (error) {
+          // Refused (a 4xx): nothing to write, but an expiry found on the way is still committed
+          // and announced, as on the other backends.
+          return { refused: error };
+        }
+        const { result, write, change } = decision;
         if (write !== undefined && !(write === null && current === undefined)) await this.#apply(client, key, write, change, now);
-        return result;
+        return { result };
       }),
     );
+    if ('refused' in outcome) throw outcome.refused;
+    return outcome.result;
   }
 
   async list({ prefix, after, limit }: ListOptions): Promise<KeyInfo[]> {
