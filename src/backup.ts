@@ -40,6 +40,9 @@ export class BackupFormatError extends Error {
   }
 }
 
+/** One entry's line in an export: the entry's metadata as stored, its key, and its value in base64. */
+export type ExportLine = Omit<Entry, 'value'> & { key: string; value: string };
+
 export interface ExportSummary {
   count: number;
   valueBytes: number;
@@ -53,7 +56,7 @@ export async function exportStore(store: Store, prefix: string, out: Writable, o
   };
   await write({ format: FORMAT, version: FORMAT_VERSION, exportedAt: new Date().toISOString(), prefix, lucid: VERSION });
   for await (const { key, entry } of storeEntries(store, prefix)) {
-    await write({
+    const line: ExportLine = {
       key,
       value: entry.value.toString('base64'),
       contentType: entry.contentType,
@@ -65,7 +68,8 @@ export async function exportStore(store: Store, prefix: string, out: Writable, o
       lockExpiresAt: entry.lockExpiresAt,
       version: entry.version,
       etag: entry.etag,
-    });
+    };
+    await write(line);
     summary.count += 1;
     summary.valueBytes += entry.value.length;
     onEntry?.(summary);

@@ -24,6 +24,7 @@ import pg from 'pg';
 import { StoreUnavailableError } from '../errors.js';
 import { decodeEntry, encodeEntry } from './frame.js';
 import { KeyQueue } from './key-queue.js';
+import { Sweeper } from './sweeper.js';
 import { SHARED_DEFAULTS, changeFromLog, guarded, isLive, logFrame, redactUrl, sleep, type SharedStoreOptions } from './shared.js';
 import type { Change, Clock, Decide, Decision, Entry, KeyInfo, ListOptions, RevocationStore, Store, StoredEntry } from './types.js';
 
@@ -86,8 +87,7 @@ class PostgresStore implements Store {
   readonly #listeners = new Set<(change: Change) => void>();
   readonly #t: { kv: string; changes: string; revoked: string; channel: string };
   #listener: pg.Client | undefined;
-  #sweeper: NodeJS.Timeout | undefined;
-  #sweeping = false;
+  #sweeper: Sweeper | undefined;
   #closed = false;
   #lastLogId = 0n;
   #fetching: Promise<void> = Promise.resolve();
@@ -117,20 +117,7 @@ class PostgresStore implements Store {
     const { rows } = await this.#query<{ id: string | null }>(`SELECT max(id)::text AS id FROM ${this.#t.changes}`);
     this.#lastLogId = BigInt(rows[0]?.id ?? 0);
     await this.#listen();
-    const interval = this.#options.sweepIntervalMs;
-    if (interval > 0) {
-      this.#sweeper = setInterval(() => {
-        if (this.#sweeping) return;
-        this.#sweeping = true;
-        this.purgeExpired()
-          .then(() => this.#trimLog())
-          .catch((error: unknown) => this.#options.onError(error))
-          .finally(() => {
-            this.#sweeping = false;
-          });
-      }, interval);
-      this.#sweeper.unref();
-    }
+    this.#sweeper = new Sweeper(this.#options.sweepIntervalMs, () => this.purgeExpired().then(() => this.#trimLog()), this.#options.onError);
   }
 
   async get(key: string): Promise<Entry | undefined> {
@@ -260,7 +247,7 @@ class PostgresStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    clearInterval(this.#sweeper);
+    this.#sweeper?.stop();
     await this.#queue.drain();
     this.#closed = true;
     const listener = this.#listener;

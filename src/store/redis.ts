@@ -29,6 +29,7 @@ import { RESP_TYPES, createClient } from '@redis/client';
 import { StoreUnavailableError } from '../errors.js';
 import { decodeEntry, encodeEntry } from './frame.js';
 import { KeyQueue } from './key-queue.js';
+import { Sweeper } from './sweeper.js';
 import { SHARED_DEFAULTS, backoff, changeFromLog, guarded, isLive, logFrame, redactUrl, sleep, type SharedStoreOptions } from './shared.js';
 import type { Change, Clock, Decide, Entry, KeyInfo, ListOptions, RevocationStore, Store } from './types.js';
 
@@ -132,8 +133,7 @@ class RedisStore implements Store {
   readonly #options: Required<Omit<SharedStoreOptions, 'clock' | 'onError'>> & { onError: (error: unknown) => void };
   readonly #listeners = new Set<(change: Change) => void>();
   readonly #keys: { index: string; expiry: string; changes: string; revoked: string; entryPrefix: string };
-  #sweeper: NodeJS.Timeout | undefined;
-  #sweeping = false;
+  #sweeper: Sweeper | undefined;
   #closed = false;
   #lastLogId = '0-0';
   #reading: Promise<void> | undefined;
@@ -165,19 +165,7 @@ class RedisStore implements Store {
     const last = (await this.#call(['XREVRANGE', this.#keys.changes, '+', '-', 'COUNT', '1'])) as Reply[];
     if (last.length > 0) this.#lastLogId = String((last[0] as Reply[])[0]);
     this.#reading = this.#readLog();
-    const interval = this.#options.sweepIntervalMs;
-    if (interval > 0) {
-      this.#sweeper = setInterval(() => {
-        if (this.#sweeping) return;
-        this.#sweeping = true;
-        this.purgeExpired()
-          .catch((error: unknown) => this.#options.onError(error))
-          .finally(() => {
-            this.#sweeping = false;
-          });
-      }, interval);
-      this.#sweeper.unref();
-    }
+    this.#sweeper = new Sweeper(this.#options.sweepIntervalMs, () => this.purgeExpired(), this.#options.onError);
   }
 
   async get(key: string): Promise<Entry | undefined> {
@@ -270,7 +258,7 @@ class RedisStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    clearInterval(this.#sweeper);
+    this.#sweeper?.stop();
     await this.#queue.drain();
     this.#closed = true;
     if (this.#reader.isOpen) this.#reader.destroy();

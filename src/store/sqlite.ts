@@ -28,6 +28,7 @@ import Keyv from 'keyv';
 import { StoreInUseError, StoreUnavailableError } from '../errors.js';
 import { HEAD_BYTES, decodeEntry, decodeHead, encodeEntry, expirySql } from './frame.js';
 import { KeyQueue } from './key-queue.js';
+import { Sweeper } from './sweeper.js';
 import { ReadPool } from './sqlite-readers.js';
 import { all, closeDb, openReadOnly, snapshotRows } from './sqlite-snapshot.js';
 import type { Change, Clock, Decide, Entry, KeyInfo, ListOptions, Store, StoredEntry } from './types.js';
@@ -97,7 +98,7 @@ class SqliteStore implements Store {
   readonly #clock: Clock;
   readonly #release: () => void;
   readonly #file: string;
-  readonly #sweeper: NodeJS.Timeout | undefined;
+  readonly #sweeper: Sweeper;
   readonly #listeners = new Set<(change: Change) => void>();
   readonly #bulk: boolean;
   /** Bulk mode: writes run one after another on this chain, so BEGIN and COMMIT bracket whole writes. */
@@ -106,7 +107,6 @@ class SqliteStore implements Store {
   /** Bulk mode: what the open batch wrote (null for a delete), by key, and its size. */
   readonly #uncommitted = new Map<string, Entry | null>();
   #uncommittedBytes = 0;
-  #sweeping = false;
   #closed = false;
   #disconnected = false;
 
@@ -127,19 +127,7 @@ class SqliteStore implements Store {
       deserialize: (() => undefined) as never,
     });
     this.#keyv.on('error', () => undefined);
-    const interval = options.sweepIntervalMs ?? 1000;
-    if (interval > 0) {
-      this.#sweeper = setInterval(() => {
-        if (this.#sweeping) return;
-        this.#sweeping = true;
-        this.purgeExpired()
-          .catch((error: unknown) => options.onError?.(error))
-          .finally(() => {
-            this.#sweeping = false;
-          });
-      }, interval);
-      this.#sweeper.unref();
-    }
+    this.#sweeper = new Sweeper(options.sweepIntervalMs ?? 1000, () => this.purgeExpired(), options.onError);
   }
 
   async get(key: string): Promise<Entry | undefined> {
@@ -214,7 +202,7 @@ class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#sweeper);
+    this.#sweeper.stop();
     await this.#queue.drain();
     if (this.#bulk) await this.#commitBatch();
     this.#disconnected = true;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LUCID_BIN, STACK_LINE, assertBuilt, cleanEnv, cleanup, runLucid, startServer, tempDir, type LucidServer, type RunResult } from './cli.js';
+import type { ExportLine } from '../../src/backup.js';
 
 beforeAll(() => assertBuilt());
 afterEach(async () => {
@@ -17,19 +18,7 @@ afterAll(async () => {
   await cleanup();
 });
 
-interface Line {
-  key: string;
-  value: string;
-  contentType: string;
-  createdAt: number;
-  updatedAt: number;
-  expiresAt: number | null;
-  locked: boolean;
-  lockHolder: string | null;
-  lockExpiresAt: number | null;
-  version: number;
-  etag: string;
-}
+type Line = ExportLine;
 
 async function init(dir: string, extra: string[] = []): Promise<{ file: string; token: string }> {
   const file = path.join(dir, 'lucid.yml');
