@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { createApp, type App } from './app.js';
 import { holdContinue } from './body.js';
@@ -84,6 +85,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const limits: http.ServerOptions = { maxHeaderSize: config.server.maxHeaderBytes, connectionsCheckingInterval: TIMEOUT_CHECK_MS };
     const server = tls ? createHttpsServer(tls, limits, app) : http.createServer(limits, app);
     server.maxConnections = config.server.maxConnections;
+    server.on('clientError', answerClientError);
     started = server;
     // `Expect: 100-continue` is answered only when a handler reads the body, after authentication.
     server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -217,4 +219,28 @@ function listen(server: http.Server, port: number, host: string, option = 'the p
       resolve();
     });
   });
+}
+
+/** What a request that never became one (Node's parser or timeouts refused it) is told, by Node's error code. */
+const CLIENT_ERRORS: Record<string, { status: number; message: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, message: 'The request headers are larger than the server accepts (server.maxHeaderBytes).' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time (server.headersTimeoutMs / server.requestTimeoutMs).' },
+};
+
+/**
+ * Node answers bytes that are not HTTP (and requests too slow or too large to parse) with a bare
+ * status line; Lucid answers them like every other error, with a JSON message, then closes.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  // A reset connection, or one whose response has already begun: nothing more can be said on it.
+  if (error.code === 'ECONNRESET' || !socket.writable || (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const { status, message } = CLIENT_ERRORS[error.code ?? ''] ?? { status: 400, message: 'The request is not valid HTTP/1.1.' };
+  const body = JSON.stringify({ message });
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

@@ -4,7 +4,7 @@
  */
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { completeResponse, openSocket, rawExchange } from '../support/raw.js';
+import { completeResponse, openSocket, rawExchange, type RawExchange } from '../support/raw.js';
 import { startLucid, type TestLucid } from '../support/lucid.js';
 
 const HEADERS_TIMEOUT_MS = 1000;
@@ -27,12 +27,20 @@ async function expectServing(target: TestLucid = lucid): Promise<void> {
   await response.arrayBuffer();
 }
 
+/** The JSON message of a raw reply, as every Lucid error carries one. */
+function jsonMessage(exchange: RawExchange): string {
+  const [head, body] = exchange.reply.split('\r\n\r\n');
+  expect(head).toMatch(/\r\nContent-Type: application\/json; charset=utf-8\r\n/i);
+  return (JSON.parse(body!) as { message: string }).message;
+}
+
 describe('malformed bytes on the socket', () => {
   it('answers garbage bytes with 400 and closes the connection', async () => {
     const garbage = Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 7919) % 256));
     for (const chunk of [garbage, 'HELLO WORLD\r\n\r\n', 'GET / HTTP/9.9\r\n\r\n', 'GET /health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n', '\r\n\r\n\r\n\x00\x01']) {
       const exchange = await rawExchange(lucid.port, [chunk]);
       expect(exchange.status, JSON.stringify(chunk.toString().slice(0, 40))).toBe(400);
+      expect(jsonMessage(exchange)).toBe('The request is not valid HTTP/1.1.');
       expect(exchange.closed).toBe(true);
     }
     await expectServing();
@@ -50,6 +58,7 @@ describe('server.headersTimeoutMs', () => {
     const exchange = await rawExchange(lucid.port, ['GET /api/kv/half HT'], { waitMs: 10_000 });
     expect(exchange.closed).toBe(true);
     expect(exchange.status).toBe(408);
+    expect(jsonMessage(exchange)).toMatch(/did not arrive in time/);
     expect(exchange.elapsedMs).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 50);
     expect(exchange.elapsedMs).toBeLessThan(HEADERS_TIMEOUT_MS + CHECK_SLACK_MS);
   });
@@ -96,6 +105,7 @@ describe('server.maxHeaderBytes', () => {
   it('answers headers over the limit with 431 and closes, whether sent at once or in pieces', async () => {
     const whole = await rawExchange(lucid.port, [request(MAX_HEADER_BYTES + 10)]);
     expect(whole.status).toBe(431);
+    expect(jsonMessage(whole)).toMatch(/headers are larger than the server accepts/);
     expect(whole.closed).toBe(true);
     const pieces = 'GET /health HTTP/1.1\r\nHost: x\r\n' + Array.from({ length: 40 }, (_, i) => `X-Many-${i}: ${'m'.repeat(200)}\r\n`).join('');
     const piecewise = await rawExchange(lucid.port, pieces.match(/[^]{1,1000}/g)!, { gapMs: 10 });
