@@ -232,6 +232,7 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'i
   LUCID_ENCRYPTION_KEY: { path: ['encryption', 'key'], type: 'string' },
   /** Comma-separated. */
   LUCID_ENCRYPTION_PREVIOUS_KEYS: { path: ['encryption', 'previousKeys'], type: 'list' },
+  LUCID_CORS_ORIGINS: { path: ['cors', 'origins'], type: 'list' },
 };
 
 export interface LoadOptions {

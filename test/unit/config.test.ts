@@ -26,6 +26,15 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config.server)).toBe(true);
   });
 
+  it('takes CORS origins from LUCID_CORS_ORIGINS as a comma-separated list', () => {
+    const file = writeConfig(`auth:\n  secret: ${secret}\n`);
+    expect(loadConfig({ file, env: { LUCID_CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' } }).config.cors.origins).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+    ]);
+    expect(loadConfig({ file, env: {} }).config.cors.origins).toEqual([]);
+  });
+
   it('takes shared backends by URL, leaves their URLs as given, and refuses other schemes and bad namespaces', () => {
     const file = writeConfig(`auth:\n  secret: ${secret}\n`);
     const redis = loadConfig({ file, env: { LUCID_STORE: 'redis://127.0.0.1:6379/2', LUCID_STORE_NAMESPACE: 'team_a' } }).config;
