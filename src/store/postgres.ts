@@ -22,11 +22,11 @@
  */
 import pg from 'pg';
 import { StoreUnavailableError } from '../errors.js';
-import { decodeEntry, encodeEntry } from './frame.js';
+import { decodeEntry } from './frame.js';
 import { KeyQueue } from './key-queue.js';
 import { Sweeper } from './sweeper.js';
-import { SHARED_DEFAULTS, changeFromLog, guarded, isLive, logFrame, redactUrl, sleep, type SharedStoreOptions } from './shared.js';
-import type { Change, Clock, Decide, Decision, Entry, KeyInfo, ListOptions, RevocationStore, Store, StoredEntry } from './types.js';
+import { SHARED_DEFAULTS, changeFromLog, guarded, redactUrl, resolveSharedOptions, sharedFrames, sleep, type ResolvedSharedOptions, type SharedStoreOptions } from './shared.js';
+import { isLive, liveEntry, type Change, type Clock, type Decide, type Decision, type Entry, type KeyInfo, type ListOptions, type RevocationStore, type Store, type StoredEntry } from './types.js';
 
 const SWEEP_BATCH = 500;
 const SNAPSHOT_PAGE = 500;
@@ -83,7 +83,7 @@ class PostgresStore implements Store {
   readonly #pool: pg.Pool;
   readonly #queue = new KeyQueue();
   readonly #clock: Clock;
-  readonly #options: Required<Omit<SharedStoreOptions, 'clock' | 'onError'>> & { onError: (error: unknown) => void };
+  readonly #options: ResolvedSharedOptions;
   readonly #listeners = new Set<(change: Change) => void>();
   readonly #t: { kv: string; changes: string; revoked: string; channel: string };
   #listener: pg.Client | undefined;
@@ -97,7 +97,7 @@ class PostgresStore implements Store {
   constructor(pool: pg.Pool, options: SharedStoreOptions) {
     this.#pool = pool;
     this.#clock = options.clock ?? Date.now;
-    this.#options = { ...SHARED_DEFAULTS, ...options, onError: options.onError ?? (() => undefined) } as never;
+    this.#options = resolveSharedOptions(options);
     const ns = options.namespace;
     this.#t = { kv: `${ns}_kv`, changes: `${ns}_changes`, revoked: `${ns}_revoked`, channel: `${ns}_changes` };
     this.revocations = {
@@ -122,8 +122,7 @@ class PostgresStore implements Store {
 
   async get(key: string): Promise<Entry | undefined> {
     const { rows } = await this.#query<{ frame: Buffer }>(`SELECT frame FROM ${this.#t.kv} WHERE key = $1`, [key]);
-    const entry = rows[0] && decodeEntry(rows[0].frame);
-    return entry !== undefined && isLive(entry, this.#clock()) ? entry : undefined;
+    return liveEntry(rows[0] && decodeEntry(rows[0].frame), this.#clock());
   }
 
   async update<T>(key: string, decide: Decide<T>): Promise<T> {
@@ -259,22 +258,22 @@ class PostgresStore implements Store {
 
   /** Writes (or deletes) the row and, when there is a change to announce, appends it to the log and notifies. */
   async #apply(client: pg.PoolClient, key: string, entry: Entry | null, change: Change['type'] | undefined, time: number): Promise<void> {
-    if (entry === null) {
+    const frames = entry === null ? undefined : sharedFrames(entry, this.#options.logValueBytes);
+    if (frames === undefined) {
       await client.query(`DELETE FROM ${this.#t.kv} WHERE key = $1`, [key]);
     } else {
       await client.query(
         `INSERT INTO ${this.#t.kv} (key, frame, meta, size, expires_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (key) DO UPDATE SET frame = EXCLUDED.frame, meta = EXCLUDED.meta, size = EXCLUDED.size, expires_at = EXCLUDED.expires_at`,
-        [key, encodeEntry(entry), encodeEntry({ ...entry, value: Buffer.alloc(0) }), entry.value.length, entry.expiresAt],
+        [key, frames.frame, frames.meta, frames.entry.value.length, frames.entry.expiresAt],
       );
     }
     if (change === undefined) return;
-    const log = entry === null ? { frame: null, omitted: false } : logFrame(entry, this.#options.logValueBytes);
     // Held until COMMIT: log ids become visible in the order they were given out.
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${LOG_LOCK_SALT}:${this.#t.changes}`]);
     await client.query(
       `INSERT INTO ${this.#t.changes} (type, key, time, size, omitted, frame) VALUES ($1, $2, $3, $4, $5, $6)`,
-      [change, key, time, entry?.value.length ?? 0, log.omitted, log.frame],
+      [change, key, time, entry?.value.length ?? 0, frames?.omitted ?? false, frames?.log ?? null],
     );
     await client.query(`SELECT pg_notify($1, '')`, [this.#t.channel]);
   }

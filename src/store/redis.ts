@@ -27,11 +27,11 @@
  */
 import { RESP_TYPES, createClient } from '@redis/client';
 import { StoreUnavailableError } from '../errors.js';
-import { decodeEntry, encodeEntry } from './frame.js';
+import { decodeEntry } from './frame.js';
 import { KeyQueue } from './key-queue.js';
 import { Sweeper } from './sweeper.js';
-import { SHARED_DEFAULTS, backoff, changeFromLog, guarded, isLive, logFrame, redactUrl, sleep, type SharedStoreOptions } from './shared.js';
-import type { Change, Clock, Decide, Entry, KeyInfo, ListOptions, RevocationStore, Store } from './types.js';
+import { backoff, changeFromLog, guarded, redactUrl, resolveSharedOptions, sharedFrames, sleep, type ResolvedSharedOptions, type SharedStoreOptions } from './shared.js';
+import { isLive, liveEntry, type Change, type Clock, type Decide, type Entry, type KeyInfo, type ListOptions, type RevocationStore, type Store } from './types.js';
 
 type Reply = null | number | Buffer | Reply[];
 type Client = ReturnType<typeof createBufferClient>;
@@ -110,12 +110,9 @@ export async function openRedisStore(options: SharedStoreOptions): Promise<Store
   try {
     const connected = await Promise.allSettled([client.connect(), reader.connect()]);
     for (const result of connected) if (result.status === 'rejected') throw result.reason;
-    const [write, sweep] = await Promise.all([
-      client.sendCommand(['SCRIPT', 'LOAD', WRITE_SCRIPT]),
-      client.sendCommand(['SCRIPT', 'LOAD', SWEEP_SCRIPT]),
-    ]);
+    const shas = await loadScripts(client);
     started = true;
-    const store = new RedisStore(client, reader, { write: String(write), sweep: String(sweep) }, options);
+    const store = new RedisStore(client, reader, shas, options);
     await store.start();
     return store;
   } catch (error) {
@@ -124,13 +121,19 @@ export async function openRedisStore(options: SharedStoreOptions): Promise<Store
   }
 }
 
+/** Loads the scripts into Redis's script cache (at start, and again after a Redis restart emptied it). */
+async function loadScripts(client: Client): Promise<{ write: string; sweep: string }> {
+  const [write, sweep] = await Promise.all([client.sendCommand(['SCRIPT', 'LOAD', WRITE_SCRIPT]), client.sendCommand(['SCRIPT', 'LOAD', SWEEP_SCRIPT])]);
+  return { write: String(write), sweep: String(sweep) };
+}
+
 class RedisStore implements Store {
   readonly #client: Client;
   readonly #reader: Client;
   readonly #shas: { write: string; sweep: string };
   readonly #queue = new KeyQueue();
   readonly #clock: Clock;
-  readonly #options: Required<Omit<SharedStoreOptions, 'clock' | 'onError'>> & { onError: (error: unknown) => void };
+  readonly #options: ResolvedSharedOptions;
   readonly #listeners = new Set<(change: Change) => void>();
   readonly #keys: { index: string; expiry: string; changes: string; revoked: string; entryPrefix: string };
   #sweeper: Sweeper | undefined;
@@ -144,7 +147,7 @@ class RedisStore implements Store {
     this.#reader = reader;
     this.#shas = shas;
     this.#clock = options.clock ?? Date.now;
-    this.#options = { ...SHARED_DEFAULTS, ...options, onError: options.onError ?? (() => undefined) } as never;
+    this.#options = resolveSharedOptions(options);
     const tag = `{${options.namespace}}`;
     this.#keys = { index: `${tag}:index`, expiry: `${tag}:expiry`, changes: `${tag}:changes`, revoked: `${tag}:revoked`, entryPrefix: `${tag}:k:` };
     this.revocations = {
@@ -169,8 +172,8 @@ class RedisStore implements Store {
   }
 
   async get(key: string): Promise<Entry | undefined> {
-    const [frame] = await this.#read(key);
-    return frame !== undefined && isLive(frame, this.#clock()) ? frame : undefined;
+    const [entry] = await this.#read(key);
+    return liveEntry(entry, this.#clock());
   }
 
   update<T>(key: string, decide: Decide<T>): Promise<T> {
@@ -206,7 +209,7 @@ class RedisStore implements Store {
         const [meta, size] = rows[i]!;
         if (meta === null || size === null) continue; // Dropped by Redis's TTL, not yet swept.
         const { value: _empty, ...entry } = decodeEntry(meta);
-        if (!isLive({ ...entry, value: _empty }, now)) continue;
+        if (!isLive(entry, now)) continue;
         page.push({ key, size: Number(size), entry });
         if (page.length === limit) break;
       }
@@ -275,19 +278,19 @@ class RedisStore implements Store {
   /** Applies a write or delete if the key's ETag is still `expected`; false when another writer got there first. */
   async #write(key: string, expected: string, entry: Entry | null, change: Change['type'] | undefined, time: number): Promise<boolean> {
     const now = this.#clock();
-    const args: Array<string | Buffer> = entry === null ? [expected, 'del', '', '', '0', '', '0', '0'] : [
+    const frames = entry === null ? undefined : sharedFrames(entry, this.#options.logValueBytes);
+    const args: Array<string | Buffer> = frames === undefined ? [expected, 'del', '', '', '0', '', '0', '0'] : [
       expected,
       'set',
-      encodeEntry(entry),
-      encodeEntry({ ...entry, value: Buffer.alloc(0) }),
-      String(entry.value.length),
-      entry.etag,
-      String(entry.expiresAt ?? 0),
+      frames.frame,
+      frames.meta,
+      String(frames.entry.value.length),
+      frames.entry.etag,
+      String(frames.entry.expiresAt ?? 0),
       // Redis's TTL is relative, so a node's clock only has to agree with itself.
-      String(entry.expiresAt === null ? 0 : Math.max(1, entry.expiresAt - now)),
+      String(frames.entry.expiresAt === null ? 0 : Math.max(1, frames.entry.expiresAt - now)),
     ];
-    const log = entry === null ? { frame: Buffer.alloc(0), omitted: false } : logFrame(entry, this.#options.logValueBytes);
-    args.push(key, change ?? '', String(this.#options.logSize), String(time), log.omitted ? '1' : '0', log.frame);
+    args.push(key, change ?? '', String(this.#options.logSize), String(time), frames?.omitted ? '1' : '0', frames?.log ?? '');
     const applied = await this.#call(['EVALSHA', this.#shas.write, '4', this.#keys.entryPrefix + key, this.#keys.index, this.#keys.expiry, this.#keys.changes, ...args]);
     return Number(applied) === 1;
   }
@@ -332,16 +335,11 @@ class RedisStore implements Store {
       } catch (error) {
         // The script cache is empty after a Redis restart: load the scripts again and retry once.
         if (args[0] === 'EVALSHA' && /NOSCRIPT/.test(String(error))) {
-          await this.#reload();
+          await loadScripts(this.#client);
           return (await this.#client.sendCommand(args, BUFFERS)) as Reply;
         }
         throw error;
       }
     });
-  }
-
-  async #reload(): Promise<void> {
-    await this.#client.sendCommand(['SCRIPT', 'LOAD', WRITE_SCRIPT]);
-    await this.#client.sendCommand(['SCRIPT', 'LOAD', SWEEP_SCRIPT]);
   }
 }

@@ -26,14 +26,31 @@ export interface SharedStoreOptions {
 
 export const SHARED_DEFAULTS = { sweepIntervalMs: 1000, logSize: 10_000, logValueBytes: 4096 + 64, timeoutMs: 5000 };
 
-export function isLive(entry: Entry, now: number): boolean {
-  return entry.expiresAt === null || entry.expiresAt > now;
+/** The options with every default filled in (the clock stays the store's own field). */
+export type ResolvedSharedOptions = Required<Omit<SharedStoreOptions, 'clock'>>;
+
+export function resolveSharedOptions(options: SharedStoreOptions): ResolvedSharedOptions {
+  return {
+    url: options.url,
+    namespace: options.namespace,
+    sweepIntervalMs: options.sweepIntervalMs ?? SHARED_DEFAULTS.sweepIntervalMs,
+    logSize: options.logSize ?? SHARED_DEFAULTS.logSize,
+    logValueBytes: options.logValueBytes ?? SHARED_DEFAULTS.logValueBytes,
+    timeoutMs: options.timeoutMs ?? SHARED_DEFAULTS.timeoutMs,
+    onError: options.onError ?? (() => undefined),
+  };
 }
 
-/** The frame a change-log record carries: the whole entry, or its metadata only when the value is too long to keep inline. */
-export function logFrame(entry: Entry, logValueBytes: number): { frame: Buffer; omitted: boolean } {
+/**
+ * An entry as a shared store writes it, each encoding made once: the whole frame, the frame
+ * without the value (for listing), and which of the two the change log carries (the metadata only,
+ * `omitted`, when the value is too long to keep inline).
+ */
+export function sharedFrames(entry: Entry, logValueBytes: number): { entry: Entry; frame: Buffer; meta: Buffer; log: Buffer; omitted: boolean } {
+  const frame = encodeEntry(entry);
+  const meta = encodeEntry({ ...entry, value: Buffer.alloc(0) });
   const omitted = entry.value.length > logValueBytes;
-  return { frame: encodeEntry(omitted ? { ...entry, value: Buffer.alloc(0) } : entry), omitted };
+  return { entry, frame, meta, log: omitted ? meta : frame, omitted };
 }
 
 /** Rebuilds a Change from the fields of a change-log record. */

@@ -31,7 +31,7 @@ import { KeyQueue } from './key-queue.js';
 import { Sweeper } from './sweeper.js';
 import { ReadPool } from './sqlite-readers.js';
 import { all, closeDb, openReadOnly, snapshotRows } from './sqlite-snapshot.js';
-import type { Change, Clock, Decide, Entry, KeyInfo, ListOptions, Store, StoredEntry } from './types.js';
+import { isLive, liveEntry, type Change, type Clock, type Decide, type Entry, type KeyInfo, type ListOptions, type Store, type StoredEntry } from './types.js';
 
 const NAMESPACE = 'lucid';
 const TABLE = 'keyv';
@@ -131,14 +131,14 @@ class SqliteStore implements Store {
   }
 
   async get(key: string): Promise<Entry | undefined> {
-    return this.#live(await this.#read(key), this.#clock());
+    return liveEntry(await this.#read(key), this.#clock());
   }
 
   update<T>(key: string, decide: Decide<T>): Promise<T> {
     return this.#queue.run(key, async () => {
       const now = this.#clock();
       let current = await this.#read(key);
-      if (current !== undefined && !this.#isLive(current, now)) {
+      if (current !== undefined && !isLive(current, now)) {
         // Expired but not yet swept: remove it now so the expiry is announced before what follows.
         await this.#expire(key, now);
         current = undefined;
@@ -184,7 +184,7 @@ class SqliteStore implements Store {
         // Re-checked inside the key's queue: a write since the SELECT may have renewed the key.
         const removed = await this.#queue.run(key, async () => {
           const entry = await this.#read(key);
-          if (entry === undefined || this.#isLive(entry, this.#clock())) return false;
+          if (entry === undefined || isLive(entry, this.#clock())) return false;
           await this.#expire(key, entry.expiresAt!);
           return true;
         });
@@ -248,14 +248,6 @@ class SqliteStore implements Store {
     if (this.#uncommitted.has(key)) return this.#uncommitted.get(key) ?? undefined;
     const row = await this.#guard(() => this.#readers.get<{ value: unknown }>(`${NAMESPACE}:${key}`));
     return Buffer.isBuffer(row?.value) ? decodeEntry(row.value) : undefined;
-  }
-
-  #live(entry: Entry | undefined, now: number): Entry | undefined {
-    return entry !== undefined && this.#isLive(entry, now) ? entry : undefined;
-  }
-
-  #isLive(entry: Entry, now: number): boolean {
-    return entry.expiresAt === null || entry.expiresAt > now;
   }
 
   /** Deletes an expired row and announces the expiry; call only inside the key's queue. */
@@ -326,7 +318,7 @@ async function* liveEntries(file: string, prefix: string, clock: Clock): AsyncGe
   const now = clock();
   for await (const row of snapshotRows(file, TABLE, low, `${low}\u{10FFFF}`)) {
     const entry = decodeEntry(row.value);
-    if (entry.expiresAt === null || entry.expiresAt > now) yield { key: row.key.slice(NAMESPACE.length + 1), entry };
+    if (isLive(entry, now)) yield { key: row.key.slice(NAMESPACE.length + 1), entry };
   }
 }
 
@@ -350,10 +342,7 @@ async function openReadOnlyStore(file: string, clock: Clock): Promise<Store> {
   };
   const refuse = () => Promise.reject(new Error(`The store at ${file} is open read-only.`));
   return {
-    get: async (key) => {
-      const entry = await read(key);
-      return entry !== undefined && (entry.expiresAt === null || entry.expiresAt > clock()) ? entry : undefined;
-    },
+    get: async (key) => liveEntry(await read(key), clock()),
     update: refuse,
     purgeExpired: refuse,
     list: (options) => listPage((sql, ...parameters) => guard(() => all(db, sql, ...parameters)), read, options, clock()),

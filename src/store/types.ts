@@ -84,6 +84,16 @@ export interface Change {
   valueOmitted?: boolean;
 }
 
+/** Whether the entry is live at `now`: it never expires, or its expiry is still ahead. */
+export function isLive(entry: Pick<Entry, 'expiresAt'>, now: number): boolean {
+  return entry.expiresAt === null || entry.expiresAt > now;
+}
+
+/** The entry if it is live at `now`, else undefined: what a store's `get` answers for what it read. */
+export function liveEntry(entry: Entry | undefined, now: number): Entry | undefined {
+  return entry !== undefined && isLive(entry, now) ? entry : undefined;
+}
+
 /** Whether the entry's lock holds at `now` (taken, and its lease, if any, not lapsed). */
 export function isLocked(entry: Entry | Omit<Entry, 'value'>, now: number): boolean {
   return entry.locked && (entry.lockExpiresAt === null || entry.lockExpiresAt > now);
