@@ -8,7 +8,7 @@ import { pino, type Logger } from 'pino';
 import { createApp, type App } from './app.js';
 import { holdContinue } from './body.js';
 import type { Config } from './config.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, LucidError } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { Keyring, applyEncryption, parseKey } from './store/encrypted.js';
 import { openBackend, type OpenBackendOptions } from './store/open.js';
@@ -187,16 +187,19 @@ function metricsListener(metrics: Metrics, logger: Logger): http.Server {
       res.writeHead(status, { 'Content-Type': contentType, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', ...headers });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
+    // The same answers, from the same catalogue, as the API's own errors.
+    const fail = (error: LucidError, headers?: Record<string, string>) =>
+      reply(error.status, JSON.stringify({ message: error.message }), 'application/json; charset=utf-8', headers);
     if (path !== '/metrics') {
-      reply(404, JSON.stringify({ message: 'There is nothing at this path.' }), 'application/json; charset=utf-8');
+      fail(new LucidError('ROUTE_NOT_FOUND'));
     } else if (req.method !== 'GET' && req.method !== 'HEAD') {
-      reply(405, JSON.stringify({ message: 'This method is not allowed on this path.' }), 'application/json; charset=utf-8', { Allow: 'GET, HEAD' });
+      fail(new LucidError('METHOD_NOT_ALLOWED'), { Allow: 'GET, HEAD' });
     } else {
       metrics.render().then(
         ({ contentType, body }) => reply(200, body, contentType),
         (error: unknown) => {
           logger.error({ err: error }, 'cannot render the metrics');
-          reply(500, JSON.stringify({ message: 'Internal server error.' }), 'application/json; charset=utf-8');
+          fail(new LucidError('INTERNAL'));
         },
       );
     }
