@@ -82,6 +82,8 @@ export interface Change {
    */
   size?: number;
   valueOmitted?: boolean;
+  /** The id of the transaction (`Store.transact`) that made this change; every change it made carries the same id. */
+  txn?: string;
 }
 
 /** Whether the entry is live at `now`: it never expires, or its expiry is still ahead. */
@@ -101,11 +103,40 @@ export function isLocked(entry: Entry | Omit<Entry, 'value'>, now: number): bool
 
 export type Decide<T> = (current: Entry | undefined, now: number) => Decision<T>;
 
+/** One write of a transaction: the key's new entry (null deletes it) and the change to announce. */
+export interface TxnWrite {
+  key: string;
+  write: Entry | null;
+  change: ChangeType;
+}
+
+/** What `decideMany` wants done: every write applies, in this order, or none does. */
+export interface TxnDecision<T> {
+  result: T;
+  writes: TxnWrite[];
+}
+
+/**
+ * Decides a transaction from the live entries of its keys (undefined for a missing or expired key).
+ * Pure, like Decide: an optimistic backend may call it again.
+ */
+export type DecideMany<T> = (current: ReadonlyMap<string, Entry | undefined>, now: number) => TxnDecision<T>;
+
 export interface Store {
   /** The live entry under `key`, or undefined when it is missing or expired. */
   get(key: string): Promise<Entry | undefined>;
   /** Atomically applies `decide` to the key's live entry; errors thrown by `decide` propagate and change nothing. */
   update<T>(key: string, decide: Decide<T>): Promise<T>;
+  /**
+   * Atomically applies `decide` to the live entries of `keys` (distinct; at most a few dozen): every
+   * write it returns is applied or none is, and no reader or writer, on any node, sees some of them
+   * without the others. Writes name only keys in `keys`; deleting a key that is missing is skipped
+   * and announces nothing. The changes are announced in the order of `writes`, each carrying one
+   * fresh `txn` id. Errors thrown by `decide` propagate and change nothing. Each backend holds every
+   * key of the transaction the way `update` holds one (SQLite: per-key queues taken in sorted key
+   * order; Redis: one script; PostgreSQL: one transaction, advisory locks in sorted key order).
+   */
+  transact?<T>(keys: readonly string[], decide: DecideMany<T>): Promise<T>;
   /** Live keys in key order, one page at a time; expired keys never appear. */
   list(options: ListOptions): Promise<KeyInfo[]>;
   /**
