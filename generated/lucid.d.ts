@@ -283,6 +283,11 @@ export interface paths {
          *
          *     `If-Match` applies the operation only when the ETag is still current
          *     (412 otherwise).
+         *
+         *     The body is JSON; it is read as JSON whatever its `Content-Type` says
+         *     (`curl -d` labels it `application/x-www-form-urlencoded`), since a
+         *     PATCH can never be a browser's simple cross-origin request. A missing
+         *     body, or one that is not JSON, is a 400 that says what to send.
          */
         patch: operations["patchKey"];
         trace?: never;
@@ -315,6 +320,7 @@ export interface components {
         /** @description One operation to run on a key. */
         PatchOperation: {
             /**
+             * @description The operation's name, matched case-insensitively (`LOCK` and `Increment` are `lock` and `increment`), as the original Lucid server did.
              * @example increment
              * @enum {string}
              */

@@ -315,11 +315,15 @@ function algorithmOf(key: KeyObject, where: string): PublicAlgorithm {
   throw new ConfigError(`${where}: only RSA (RS256) and P-256 EC (ES256) public keys are supported, not ${key.asymmetricKeyType}${details.namedCurve ? ` ${details.namedCurve}` : ''}.`);
 }
 
-/** Takes the token out of an `Authorization: Bearer ...` header value. */
+/**
+ * Takes the token out of an Authorization header value: `Bearer <jwt>` (RFC 6750), or the bare
+ * `<jwt>` that the original Lucid server also took (it trimmed an optional `Bearer ` prefix).
+ * Another scheme (`Basic ...`) has no token.
+ */
 export function bearerToken(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
-  const match = /^Bearer[ ]+([^ ]+)[ ]*$/i.exec(header);
-  return match?.[1];
+  const token = /^(?:Bearer[ ]+)?([^ ]+)[ ]*$/i.exec(header)?.[1];
+  return token === undefined || /^bearer$/i.test(token) ? undefined : token;
 }
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800, y: 31_536_000 };

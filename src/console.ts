@@ -48,6 +48,19 @@ export function consolePage(): Buffer | undefined {
   }
 }
 
+let listed: { page: Buffer; names: ReadonlySet<string> } | undefined;
+
+/** The asset files the current console page names (and so the only ones /ui/assets serves: no source maps). */
+export function consoleAssets(): ReadonlySet<string> {
+  const page = consolePage();
+  if (page === undefined) return new Set();
+  if (listed?.page !== page) {
+    const names = [...page.toString('utf8').matchAll(/\/ui\/assets\/([A-Za-z0-9._-]+)/g)].map((match) => match[1]!);
+    listed = { page, names: new Set(names) };
+  }
+  return listed.names;
+}
+
 /** A short page for `/` when there is no console to show: where to go instead. */
 export function welcomePage(reason: 'disabled' | 'missing'): Buffer {
   const why =

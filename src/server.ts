@@ -6,7 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { createApp, type App } from './app.js';
-import { holdContinue } from './body.js';
+import { holdContinue } from './http/body.js';
 import type { Config } from './config.js';
 import { ConfigError, LucidError } from './errors.js';
 import type { Metrics } from './metrics.js';
@@ -79,11 +79,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     const lucid = await createApp({ config, store, logger, clock: options.clock, validateResponses: options.validateResponses });
     built = lucid;
-    const { app } = lucid;
     // Node checks headersTimeoutMs and requestTimeoutMs only every connectionsCheckingInterval
     // (30 s by default), so a slow-header client would hold its socket up to 30 s past the limit.
     const limits: http.ServerOptions = { maxHeaderSize: config.server.maxHeaderBytes, connectionsCheckingInterval: TIMEOUT_CHECK_MS };
-    const server = tls ? createHttpsServer(tls, limits, app) : http.createServer(limits, app);
+    const server = tls ? createHttpsServer(tls, limits, lucid.listener) : http.createServer(limits, lucid.listener);
     server.maxConnections = config.server.maxConnections;
     server.on('clientError', answerClientError);
     started = server;

@@ -1,14 +1,14 @@
-import type { Request, Response } from 'express';
 import { fileTypeFromBuffer } from 'file-type';
-import { allowBody } from '../body.js';
 import { LucidError } from '../errors.js';
+import { readBody } from '../http/body.js';
 import { putValue } from '../kv.js';
 import { preconditions } from './conditions.js';
 import type { Handler } from './types.js';
 
 /** PUT /api/kv/{key}: stores the raw body, read only now that the request is authenticated. */
 export const putKey: Handler<'putKey'> = async ({ request, response, params, query, store, config }) => {
-  const value = await readBody(request, response, config.limits.maxValueBytes);
+  const limit = config.limits.maxValueBytes;
+  const value = await readBody(request, response, limit, () => new LucidError('VALUE_TOO_LARGE', `The value is larger than the limit of ${limit} bytes.`));
   if (value.length === 0) throw new LucidError('EMPTY_BODY');
   const contentType = request.headers['content-type'] ?? (await sniffContentType(value));
   const ttlSeconds = query.ttl as number | undefined;
@@ -17,22 +17,6 @@ export const putKey: Handler<'putKey'> = async ({ request, response, params, que
     ? { status: 201, body: { message: 'The specified key was successfully created.' }, headers: { ETag: entry.etag } }
     : { status: 200, body: { message: 'The specified key was successfully updated.' }, headers: { ETag: entry.etag } };
 };
-
-/** Reads the request body, refusing (413) as soon as it is known to exceed `limit`, without buffering past it. */
-async function readBody(request: Request, response: Response, limit: number): Promise<Buffer> {
-  const tooLarge = () => new LucidError('VALUE_TOO_LARGE', `The value is larger than the limit of ${limit} bytes.`);
-  const declared = Number(request.headers['content-length'] ?? 0);
-  if (declared > limit) throw tooLarge();
-  allowBody(request, response);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
-}
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 

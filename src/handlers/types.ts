@@ -1,5 +1,5 @@
 /** The one shape every operation handler has: check preconditions, call the store, return a reply. */
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../auth.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
@@ -9,7 +9,7 @@ import type { operations } from '../../generated/lucid.js';
 
 export type OperationId = keyof operations;
 
-/** What a handler answers; `respond` in app.ts serialises it. A Buffer body is sent as raw bytes. */
+/** What a handler answers; `send` in http/reply.ts serialises it. A Buffer body is sent as raw bytes. */
 export interface Reply<Op extends OperationId = OperationId> {
   status: keyof operations[Op]['responses'] & number;
   body?: unknown;
@@ -20,9 +20,9 @@ export interface Reply<Op extends OperationId = OperationId> {
 
 /** Everything a handler may use: the request after routing, auth and validation, and the app's dependencies. */
 export interface HandlerContext {
-  request: Request;
+  request: IncomingMessage;
   /** Only for handlers that stream; everyone else returns a Reply. */
-  response: Response;
+  response: ServerResponse;
   params: Record<string, string>;
   /** Query parameters, coerced to the types the spec declares. */
   query: Record<string, unknown>;

@@ -195,11 +195,12 @@ describe('patchKey', () => {
 
   it('returns 400 for malformed JSON, an unknown operation, a missing operation, a non-numeric value, and no body', async () => {
     const key = await seeded('1');
-    await expectMessage(await patch(key, '{"operation":'), 400, 'The request body is not valid JSON.');
+    const fix = 'send Content-Type: application/json with a body like {"operation":"unlock"}.';
+    await expectMessage(await patch(key, '{"operation":'), 400, `The request body is not valid JSON: ${fix}`);
     await expectMessage(await patch(key, { operation: 'explode' }), 400, /operation must be equal to one of the allowed values: lock, unlock, increment, decrement, ttl/);
     await expectMessage(await patch(key, { value: 1 }), 400, /must have required property 'operation'/);
     await expectMessage(await patch(key, { operation: 'increment', value: 'one' }), 400, /value must be number/);
-    await expectMessage(await lucid.request(`/api/kv/${key}`, { method: 'PATCH' }), 400, /Invalid request/);
+    await expectMessage(await lucid.request(`/api/kv/${key}`, { method: 'PATCH' }), 400, `The request body is missing: ${fix}`);
     expect(await (await get(key)).text()).toBe('1');
   });
 

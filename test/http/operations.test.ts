@@ -136,9 +136,9 @@ function capturingLogger(): { logger: Logger; lines: () => Array<Record<string, 
 }
 
 describe('request ids and logs', () => {
-  it('logs one line per request with the id its X-Request-Id header carried, and never a token or the secret', async () => {
+  it('with log.access on, logs one line per request with the id its X-Request-Id header carried, and never a token or the secret', async () => {
     const capture = capturingLogger();
-    const lucid = await start({}, capture.logger);
+    const lucid = await start({ log: { level: 'info', access: true } }, capture.logger);
     const admin = bearer(lucid, 'admin');
     const token = admin.authorization.slice('Bearer '.length);
     const ids: string[] = [];
@@ -167,9 +167,22 @@ describe('request ids and logs', () => {
     for (const line of requests) expect(line.res).toEqual({ statusCode: expect.any(Number) });
   });
 
-  it('adopts a sane incoming X-Request-Id and replaces one that is too long or has odd characters', async () => {
+  it('logs no line per request by default (log.access is off), but still logs failures with the request id', async () => {
     const capture = capturingLogger();
     const lucid = await start({}, capture.logger);
+    await (await put(lucid, uniqueKey('quiet'))).arrayBuffer();
+    await (await lucid.request('/api/kv/x', { headers: { 'x-request-id': 'seen-in-the-log' } })).arrayBuffer();
+    expect(capture.lines().filter((line) => line.msg === 'request completed')).toEqual([]);
+    await lucid.store.close(); // the store is gone: the next request fails with 503, which is logged
+    const failed = await lucid.request('/api/kv/x', { headers: { 'x-request-id': 'store-down' } });
+    expect(failed.status).toBe(503);
+    await failed.arrayBuffer();
+    expect(capture.lines().find((line) => line.msg === 'store unavailable')?.req).toEqual({ id: 'store-down' });
+  });
+
+  it('adopts a sane incoming X-Request-Id and replaces one that is too long or has odd characters', async () => {
+    const capture = capturingLogger();
+    const lucid = await start({ log: { level: 'info', access: true } }, capture.logger);
     const ask = async (id: string) => {
       const response = await fetch(`${lucid.url}/health`, { headers: { 'x-request-id': id } });
       await response.arrayBuffer();
@@ -251,7 +264,7 @@ describe('CORS', () => {
     const allowed = await preflight(lucid, origin);
     expect(allowed.status).toBe(204);
     expect(allowed.headers.get('access-control-allow-origin')).toBe(origin);
-    expect(allowed.headers.get('access-control-allow-methods')).toBe('GET,HEAD,PUT,PATCH,DELETE');
+    expect(allowed.headers.get('access-control-allow-methods')).toBe('GET,HEAD,PUT,PATCH,DELETE,POST');
     expect(allowed.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('if-match');
     expect(allowed.headers.get('access-control-allow-credentials')).toBeNull();
     const key = uniqueKey('cors');

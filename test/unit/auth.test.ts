@@ -66,6 +66,11 @@ describe('bearerToken', () => {
     expect(bearerToken('bearer abc')).toBe('abc');
   });
 
+  it('takes the bare token too, as the original server did', () => {
+    expect(bearerToken('eyJh.eyJz.sig')).toBe('eyJh.eyJz.sig');
+    expect(bearerToken('bearer eyJh.eyJz.sig')).toBe('eyJh.eyJz.sig');
+  });
+
   it('finds nothing in other schemes or malformed headers', () => {
     for (const header of [undefined, '', 'Basic dXNlcjpwYXNz', 'Bearer', 'Bearer a b', 'Token abc']) expect(bearerToken(header)).toBeUndefined();
   });
