@@ -16,16 +16,17 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { b64, etcdVersion, seedEtcd, startEtcd } from './lib/etcd.mjs';
-import { measure } from './lib/load.mjs';
+import { chooseDriver, measureRequests } from './lib/load.mjs';
 import { ROOT, assertBuilt, initLucid, seed, startLucid } from './lib/lucid.mjs';
 import { freePort, killAllNow, removeTempDirs, start, stop, stopAll, waitForHttp } from './lib/processes.mjs';
 import { caseRows, describeRun, scaleOutRows, scaleRows, textTable, writeResults } from './lib/report.mjs';
 import { runScale } from './lib/scale.mjs';
-import { measureWrk, wrkAvailable } from './lib/wrk.mjs';
+import { drawChart } from './lib/chart.mjs';
+import { dropRedisNamespace } from './lib/redis.mjs';
 import { runScaleOut } from './lib/scaleout.mjs';
 
 const USAGE = `usage: node bench/run.mjs [--smoke | --long | --scale | --scale-out] [--keys N] [--duration S] [--warmup S]
-                         [--connections N] [--no-etcd] [--no-scale] [--no-scale-out] [--redis URL] [--no-wrk] [--out DIR]`;
+                         [--connections N] [--no-etcd] [--no-redis] [--no-scale] [--no-scale-out] [--redis URL] [--no-wrk] [--out DIR]`;
 
 const { values: args } = parseArgs({
   options: {
@@ -42,6 +43,7 @@ const { values: args } = parseArgs({
     'no-etcd': { type: 'boolean', default: false },
     'no-scale': { type: 'boolean', default: false },
     'no-wrk': { type: 'boolean', default: false },
+    'no-redis': { type: 'boolean', default: false },
     out: { type: 'string', default: path.join(ROOT, 'bench', 'results') },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -75,7 +77,8 @@ const options = {
   etcd: !args['no-etcd'] && mode === 'full',
   scale: !args['no-scale'] && (mode === 'full' || mode === 'scale'),
   scaleOut: !args['no-scale-out'] && (mode === 'full' || mode === 'scale-out'),
-  wrk: !args['no-wrk'] && mode === 'full' && wrkAvailable(),
+  driver: chooseDriver(!args['no-wrk']),
+  redis: !args['no-redis'] && mode === 'full',
 };
 
 const log = (line) => console.error(line);
@@ -92,9 +95,8 @@ const results = {
     memoryBytes: os.totalmem(),
     loadBefore: os.loadavg(),
   },
-  tools: { autocannon: JSON.parse(readFileSync(path.join(ROOT, 'node_modules/autocannon/package.json'), 'utf8')).version },
+  tools: { driver: options.driver, autocannon: JSON.parse(readFileSync(path.join(ROOT, 'node_modules/autocannon/package.json'), 'utf8')).version },
   cases: [],
-  reference: [],
   scale: undefined,
   notes: [],
   problems: [],
@@ -117,20 +119,15 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 
 const VALUE_1K = randomBytes(1024);
 const VALUE_64K = randomBytes(64 * 1024);
-const random = (n) => Math.floor(Math.random() * n);
 const SEEDED_1K = 1000;
 const SEEDED_64K = 100;
 const COUNTERS = 50;
 
 /** Measures one case and records it; `expect` lists the statuses the case should see (2xx only). */
-async function runCase(record, { name, group, description, url, request, head, expect = [200], driver = 'autocannon' }) {
+async function runCase(record, { name, group, description, url, requests, expect = [200], against = {} }) {
   log(`  ${name} ...`);
-  const load = { url, request, head, connections: options.connections, duration: options.duration, warmup: options.warmup };
-  const measured =
-    driver === 'wrk'
-      ? await measureWrk({ url: new URL(request.path, url).href, headers: request.headers, connections: options.connections, duration: options.duration, warmup: options.warmup })
-      : await measure(load);
-  const entry = { name, group, description, driver, ...measured };
+  const measured = await measureRequests({ driver: options.driver, url, requests, connections: options.connections, duration: options.duration, warmup: options.warmup });
+  const entry = { name, group, description, driver: options.driver, against, ...measured };
   record.push(entry);
   const unexpected = Object.entries(measured.statusCodes ?? {}).filter(([code]) => !expect.includes(Number(code)));
   if (measured.non2xx > 0) results.problems.push(`${name}: ${measured.non2xx} non-2xx answers (${JSON.stringify(measured.statusCodes ?? {})})`);
@@ -145,9 +142,9 @@ async function runCase(record, { name, group, description, url, request, head, e
 }
 
 /** Starts a baseline server script, runs `body(url)`, stops it. */
-async function withBaseline(script, body) {
+async function withBaseline(script, args, body) {
   const port = await freePort();
-  const handle = start(script, process.execPath, [path.join(ROOT, 'bench', 'baselines', script), String(port)], { cwd: ROOT });
+  const handle = start(script, process.execPath, [path.join(ROOT, 'bench', 'baselines', script), String(port), ...args], { cwd: ROOT });
   try {
     const url = `http://127.0.0.1:${port}`;
     await waitForHttp(handle, `${url}/`);
@@ -157,6 +154,11 @@ async function withBaseline(script, body) {
   }
 }
 
+const NODE_1K = 'node:http 1 KiB';
+const NODE_64K = 'node:http 64 KiB';
+const ETCD_RANGE = 'etcd range 1 KiB';
+const ETCD_PUT = 'etcd put 1 KiB update';
+
 /**
  * The baselines run twice, before and after the Lucid and etcd cases (the machine is shared, so its
  * speed drifts); their rows hold the mean of both rounds, the rounds themselves are in `samples`.
@@ -164,16 +166,17 @@ async function withBaseline(script, body) {
 async function baselines(authorization, round, rounds) {
   log(`baselines (round ${round} of ${rounds})`);
   // The same Authorization header as Lucid's requests, so every case sends the same bytes.
-  const request = { method: 'GET', path: '/', headers: { authorization } };
-  const wrk = options.wrk && round === 1;
-  await withBaseline('node-http.mjs', async (url) => {
-    await runCase(baselineSamples, { name: 'node:http 1 KiB', group: 'baseline', description: 'bare node:http, constant 1 KiB', url, request });
-    if (wrk) await runCase(results.reference, { name: 'node:http 1 KiB (wrk)', group: 'reference', description: 'the same, driven by wrk', url, request, driver: 'wrk' });
-  });
-  await withBaseline('express.mjs', async (url) => {
-    await runCase(baselineSamples, { name: 'express 1 KiB', group: 'baseline', description: 'minimal express 5 app, constant 1 KiB', url, request });
-    if (wrk) await runCase(results.reference, { name: 'express 1 KiB (wrk)', group: 'reference', description: 'the same, driven by wrk', url, request, driver: 'wrk' });
-  });
+  const requests = [{ method: 'GET', path: '/', headers: { authorization } }];
+  await withBaseline('node-http.mjs', ['1024'], (url) =>
+    runCase(baselineSamples, { name: NODE_1K, group: 'baseline', description: 'bare node:http, constant 1 KiB', url, requests }),
+  );
+  if (mode === 'smoke') return;
+  await withBaseline('node-http.mjs', [String(64 * 1024)], (url) =>
+    runCase(baselineSamples, { name: NODE_64K, group: 'baseline', description: 'bare node:http, constant 64 KiB', url, requests }),
+  );
+  await withBaseline('express.mjs', [], (url) =>
+    runCase(baselineSamples, { name: 'express 1 KiB', group: 'baseline', description: 'minimal express 5 app, constant 1 KiB', url, requests }),
+  );
 }
 
 const baselineSamples = [];
@@ -205,77 +208,124 @@ function combineBaselines() {
   results.cases.unshift(...rows);
 }
 
-async function lucidCases(lucid) {
-  log('lucid: fresh config and data folder, seeding');
-  const server = await startLucid(lucid);
-  results.lucidStartupMs = server.startupMs;
+/** Every case asks for a 1 KiB value of one of these keys, or a 64 KiB one, or a counter. */
+const keys1k = (prefix = 'b/1k/') => ({ path: `/api/kv/${prefix}`, keys: SEEDED_1K });
+
+/**
+ * The Lucid cases on the embedded default (`lucid init`'s config, untouched). `against` names the
+ * rows a case's ratios are taken against, and the targets of issue "Speed" (bench/README.md).
+ */
+function defaultCases(auth) {
+  const octet = { ...auth, 'content-type': 'application/octet-stream' };
+  const json = { ...auth, 'content-type': 'application/json' };
+  const get = { method: 'GET', headers: auth, ...keys1k() };
+  const put = { method: 'PUT', headers: octet, bodyBytes: 1024, ...keys1k() };
+  const transfers = Array.from({ length: 10 }, (_, i) => ({
+    method: 'POST',
+    path: '/api/txn',
+    headers: json,
+    share: 0.1,
+    body: JSON.stringify({ success: [{ op: 'decrement', key: `b/n/${i}` }, { op: 'increment', key: `b/n/${(i + 1) % COUNTERS}` }] }),
+  }));
+  return [
+    { name: 'Lucid GET 1 KiB', description: `GET one of ${SEEDED_1K} 1 KiB keys at random`, requests: [get], against: { node: NODE_1K, nodeTarget: 0.5, etcd: ETCD_RANGE, etcdTarget: 3, p99Target: 5 } },
+    {
+      name: 'Lucid GET 64 KiB',
+      description: `GET one of ${SEEDED_64K} 64 KiB keys at random`,
+      requests: [{ method: 'GET', headers: auth, path: '/api/kv/b/64k/', keys: SEEDED_64K }],
+      against: { node: NODE_64K, nodeTarget: 0.5 },
+    },
+    { name: 'Lucid HEAD 1 KiB', description: `HEAD one of ${SEEDED_1K} 1 KiB keys at random`, requests: [{ ...get, method: 'HEAD' }], against: { node: NODE_1K } },
+    { name: 'Lucid PUT 1 KiB update', description: `PUT 1 KiB over one of ${SEEDED_1K} existing keys at random (200)`, requests: [put], against: { node: NODE_1K, nodeTarget: 0.25, etcd: ETCD_PUT, etcdTarget: 1.5, p99Target: 5 } },
+    {
+      name: 'Lucid PUT 1 KiB new key',
+      description: 'PUT 1 KiB under a key never used before, one per request (201)',
+      expect: [201],
+      requests: [{ method: 'PUT', headers: octet, bodyBytes: 1024, path: '/api/kv/b/new/', fresh: true }],
+      against: { node: NODE_1K, etcd: ETCD_PUT },
+    },
+    {
+      name: 'Lucid PATCH increment',
+      description: `PATCH {"operation":"increment"} on one of ${COUNTERS} counters at random`,
+      requests: [{ method: 'PATCH', path: '/api/kv/b/n/', keys: COUNTERS, headers: json, body: '{"operation":"increment"}' }],
+      against: { node: NODE_1K, nodeTarget: 0.2 },
+    },
+    {
+      name: 'Lucid mixed 90/10',
+      description: `90 % GET, 10 % PUT 1 KiB update, over the same ${SEEDED_1K} keys at random`,
+      requests: [
+        { ...get, share: 0.9 },
+        { ...put, share: 0.1 },
+      ],
+      against: { node: NODE_1K, nodeTarget: 0.4 },
+    },
+    ...(specHas('/api/txn')
+      ? [{ name: 'Lucid txn transfer', description: `POST /api/txn: decrement one of ${COUNTERS} counters and increment the next`, requests: transfers, against: { node: NODE_1K, etcd: ETCD_PUT } }]
+      : []),
+  ];
+}
+
+/** Whether spec/lucid.yaml has a path (so the benchmark runs on branches before and after it lands). */
+function specHas(pathname) {
+  return readFileSync(path.join(ROOT, 'spec/lucid.yaml'), 'utf8').includes(`\n  ${pathname}:`);
+}
+
+/** Starts a Lucid on `lucid`'s config (with `env`), seeds it, runs `cases`, stops it. */
+async function withLucid(lucid, { name, env = {}, seedAll = true }, body) {
+  const server = await startLucid(lucid, { name, env });
   try {
-    const auth = { authorization: `Bearer ${lucid.token}` };
-    const octet = { ...auth, 'content-type': 'application/octet-stream' };
     await seed(server.url, lucid.token, 'b/1k/', SEEDED_1K, VALUE_1K);
-    if (mode !== 'smoke') {
+    if (seedAll) {
       await seed(server.url, lucid.token, 'b/64k/', SEEDED_64K, VALUE_64K);
-      await seed(server.url, lucid.token, 'b/n/', COUNTERS, '0', 'text/plain');
+      await seed(server.url, lucid.token, 'b/n/', COUNTERS, '1000000', 'text/plain');
     }
-    const url = server.url;
-    const get1k = () => ({ path: `/api/kv/b/1k/${random(SEEDED_1K)}` });
-    let fresh = 0;
-    const cases = [
-      { name: 'Lucid GET 1 KiB', description: `GET one of ${SEEDED_1K} 1 KiB keys at random`, request: { method: 'GET', path: '/api/kv/b/1k/0', headers: auth, setupRequest: get1k } },
-      {
-        name: 'Lucid GET 64 KiB',
-        description: `GET one of ${SEEDED_64K} 64 KiB keys at random`,
-        request: { method: 'GET', path: '/api/kv/b/64k/0', headers: auth, setupRequest: () => ({ path: `/api/kv/b/64k/${random(SEEDED_64K)}` }) },
-      },
-      { name: 'Lucid HEAD 1 KiB', description: `HEAD one of ${SEEDED_1K} 1 KiB keys at random`, head: true, request: { method: 'HEAD', path: '/api/kv/b/1k/0', headers: auth, setupRequest: get1k } },
-      { name: 'Lucid PUT 1 KiB update', description: `PUT 1 KiB over one of ${SEEDED_1K} existing keys at random (200)`, request: { method: 'PUT', path: '/api/kv/b/1k/0', headers: octet, body: VALUE_1K, setupRequest: get1k } },
-      {
-        name: 'Lucid PUT 1 KiB new key',
-        description: 'PUT 1 KiB under a key never used before, one per request (201)',
-        expect: [201],
-        request: { method: 'PUT', path: '/api/kv/b/new/x', headers: octet, body: VALUE_1K, setupRequest: () => ({ path: `/api/kv/b/new/${fresh++}` }) },
-      },
-      {
-        name: 'Lucid PATCH increment',
-        description: `PATCH {"operation":"increment"} on one of ${COUNTERS} counters at random`,
-        request: {
-          method: 'PATCH',
-          path: '/api/kv/b/n/0',
-          headers: { ...auth, 'content-type': 'application/json' },
-          body: '{"operation":"increment"}',
-          setupRequest: () => ({ path: `/api/kv/b/n/${random(COUNTERS)}` }),
-        },
-      },
-      {
-        name: 'Lucid mixed 90/10',
-        description: `90 % GET, 10 % PUT 1 KiB update, over the same ${SEEDED_1K} keys at random`,
-        request: {
-          method: 'GET',
-          path: '/api/kv/b/1k/0',
-          headers: auth,
-          setupRequest: () =>
-            Math.random() < 0.1
-              ? { method: 'PUT', path: `/api/kv/b/1k/${random(SEEDED_1K)}`, body: VALUE_1K, headers: { 'content-type': 'application/octet-stream' } }
-              : { method: 'GET', path: `/api/kv/b/1k/${random(SEEDED_1K)}` },
-        },
-      },
-    ];
-    const selected = mode === 'smoke' ? cases.filter((c) => c.name === 'Lucid GET 1 KiB' || c.name === 'Lucid PUT 1 KiB new key') : cases;
-    log('lucid');
-    for (const c of selected) await runCase(results.cases, { group: 'lucid', url, ...c });
-    if (options.wrk) {
-      await runCase(results.reference, {
-        name: 'Lucid GET 1 KiB, one key (wrk)',
-        group: 'reference',
-        description: 'GET of a single 1 KiB key, driven by wrk',
-        url,
-        request: { method: 'GET', path: '/api/kv/b/1k/0', headers: auth },
-        driver: 'wrk',
-      });
-    }
+    return await body(server);
   } finally {
     await stop(server.handle);
-    rmSync(lucid.dir, { recursive: true, force: true });
+  }
+}
+
+async function lucidCases(lucid) {
+  const auth = { authorization: `Bearer ${lucid.token}` };
+  log('lucid: fresh config and data folder (lucid init), seeding');
+  await withLucid(lucid, { name: 'lucid', seedAll: mode !== 'smoke' }, async (server) => {
+    results.lucidStartupMs = server.startupMs;
+    const cases = defaultCases(auth);
+    const selected = mode === 'smoke' ? cases.filter((c) => c.name === 'Lucid GET 1 KiB' || c.name === 'Lucid PUT 1 KiB new key') : cases;
+    log('lucid');
+    for (const c of selected) await runCase(results.cases, { group: 'lucid', url: server.url, ...c });
+  });
+  if (mode === 'smoke') return;
+  // etcd's durability class: every commit fsync'd.
+  log('lucid with sqlite.synchronous: full');
+  await withLucid(lucid, { name: 'lucid-full', env: { LUCID_SQLITE_SYNCHRONOUS: 'full' }, seedAll: false }, (server) =>
+    runCase(results.cases, {
+      group: 'lucid',
+      url: server.url,
+      name: 'Lucid PUT 1 KiB update, synchronous: full',
+      description: 'the PUT update case with every commit fsync’d (etcd’s durability class)',
+      requests: [{ method: 'PUT', headers: { ...auth, 'content-type': 'application/octet-stream' }, bodyBytes: 1024, ...keys1k() }],
+      against: { node: NODE_1K, etcd: ETCD_PUT, etcdTarget: 1.0 },
+    }),
+  );
+  if (!options.redis) return;
+  // One node on the shared Redis: the same request path, no cache in front of the store.
+  const env = { LUCID_STORE: args.redis, LUCID_STORE_NAMESPACE: `bench_${randomBytes(4).toString('hex')}` };
+  log(`lucid on Redis (${args.redis}, namespace ${env.LUCID_STORE_NAMESPACE})`);
+  try {
+    await withLucid(lucid, { name: 'lucid-redis', env, seedAll: false }, async (server) => {
+      await runCase(results.cases, { group: 'lucid', url: server.url, name: 'Lucid on Redis GET 1 KiB', description: 'one node on Redis, GET of one of 1000 keys', requests: [{ method: 'GET', headers: auth, ...keys1k() }], against: { node: NODE_1K, nodeTarget: 0.3 } });
+      await runCase(results.cases, {
+        group: 'lucid',
+        url: server.url,
+        name: 'Lucid on Redis PUT 1 KiB update',
+        description: 'one node on Redis, PUT over one of 1000 keys',
+        requests: [{ method: 'PUT', headers: { ...auth, 'content-type': 'application/octet-stream' }, bodyBytes: 1024, ...keys1k() }],
+        against: { node: NODE_1K, etcd: ETCD_PUT },
+      });
+    });
+  } finally {
+    await dropRedisNamespace(args.redis, env.LUCID_STORE_NAMESPACE).catch((error) => results.notes.push(`could not clean Redis namespace: ${error.message}`));
   }
 }
 
@@ -293,23 +343,25 @@ async function etcdCases() {
   try {
     await seedEtcd(etcd, 'b/1k/', SEEDED_1K, VALUE_1K);
     const headers = { authorization: etcd.token, 'content-type': 'application/json' };
-    const ranges = Array.from({ length: SEEDED_1K }, (_, i) => JSON.stringify({ key: b64(`b/1k/${i}`) }));
     const value = VALUE_1K.toString('base64');
-    const puts = Array.from({ length: SEEDED_1K }, (_, i) => JSON.stringify({ key: b64(`b/1k/${i}`), value }));
+    // One request kind per key (etcd takes the key in the body), each as likely.
+    const kinds = (make) => Array.from({ length: SEEDED_1K }, (_, i) => ({ method: 'POST', headers, share: 1 / SEEDED_1K, ...make(i) }));
     const url = etcd.url;
     await runCase(results.cases, {
-      name: 'etcd range 1 KiB',
+      name: ETCD_RANGE,
       group: 'etcd',
       description: `POST /v3/kv/range of one of ${SEEDED_1K} 1 KiB keys at random`,
       url,
-      request: { method: 'POST', path: '/v3/kv/range', headers, body: ranges[0], setupRequest: () => ({ body: ranges[random(SEEDED_1K)] }) },
+      requests: kinds((i) => ({ path: '/v3/kv/range', body: JSON.stringify({ key: b64(`b/1k/${i}`) }) })),
+      against: { node: NODE_1K },
     });
     await runCase(results.cases, {
-      name: 'etcd put 1 KiB update',
+      name: ETCD_PUT,
       group: 'etcd',
       description: `POST /v3/kv/put of 1 KiB over one of ${SEEDED_1K} existing keys at random`,
       url,
-      request: { method: 'POST', path: '/v3/kv/put', headers, body: puts[0], setupRequest: () => ({ body: puts[random(SEEDED_1K)] }) },
+      requests: kinds((i) => ({ path: '/v3/kv/put', body: JSON.stringify({ key: b64(`b/1k/${i}`), value }) })),
+      against: { node: NODE_1K },
     });
   } finally {
     await stop(etcd.handle);
@@ -317,25 +369,28 @@ async function etcdCases() {
   }
 }
 
+/** Each case's ratios to the rows it names in `against`, and whether it meets its targets. */
 function addRatios() {
-  const node = results.cases.find((c) => c.name === 'node:http 1 KiB');
-  const express = results.cases.find((c) => c.name === 'express 1 KiB');
-  for (const c of [...results.cases, ...results.reference]) {
-    if (express && c !== express) {
-      c.vsExpress = c.rps / express.rps;
-      c.p99VsExpress = express.p99 > 0 ? c.p99 / express.p99 : undefined;
-    }
-    if (node && c !== node) c.vsNode = c.rps / node.rps;
+  const row = (name) => results.cases.find((c) => c.name === name);
+  for (const c of results.cases) {
+    const { node, etcd, nodeTarget, etcdTarget, p99Target } = c.against ?? {};
+    const nodeRow = node && row(node);
+    const etcdRow = etcd && row(etcd);
+    if (nodeRow) c.vsNode = { name: node, ratio: c.rps / nodeRow.rps, target: nodeTarget };
+    if (etcdRow) c.vsEtcd = { name: etcd, ratio: c.rps / etcdRow.rps, target: etcdTarget };
+    if (p99Target !== undefined) c.p99Target = p99Target;
+    const misses = [];
+    if (c.vsNode?.target !== undefined && c.vsNode.ratio < c.vsNode.target) misses.push(`${c.vsNode.ratio.toFixed(2)}× ${node} < ${c.vsNode.target}×`);
+    if (c.vsEtcd?.target !== undefined && c.vsEtcd.ratio < c.vsEtcd.target) misses.push(`${c.vsEtcd.ratio.toFixed(2)}× ${etcd} < ${c.vsEtcd.target}×`);
+    if (p99Target !== undefined && c.p99 > p99Target) misses.push(`p99 ${c.p99.toFixed(1)} ms > ${p99Target} ms`);
+    const targeted = c.vsNode?.target !== undefined || c.vsEtcd?.target !== undefined || p99Target !== undefined;
+    if (targeted) c.targets = misses.length === 0 ? 'met' : `missed: ${misses.join('; ')}`;
   }
 }
 
 function printTables() {
   console.log(`\n${describeRun(results)}\n`);
   if (results.cases.length > 0) console.log(textTable(caseRows(results.cases)));
-  if (results.reference.length > 0) {
-    console.log('\nreference rows, driven by wrk instead of autocannon (constant request; not used for the ratios above)');
-    console.log(textTable(caseRows(results.reference)));
-  }
   if (results.scaleOut?.points?.length) {
     const so = results.scaleOut;
     console.log(`\nscale-out on Redis (${so.driver}, ${so.connections} connections spread over the nodes, ${so.keys} keys of ${so.valueBytes} B, random keys)`);
@@ -384,24 +439,11 @@ try {
 
 combineBaselines();
 addRatios();
-if (options.wrk && results.reference.length > 0) {
-  // wrk ran right after autocannon's first round: compare with that round.
-  const nodeRow = results.cases.find((c) => c.name === 'node:http 1 KiB');
-  const node = nodeRow?.samples?.[0] ?? nodeRow;
-  const nodeWrk = results.reference.find((c) => c.name === 'node:http 1 KiB (wrk)');
-  if (node && nodeWrk) {
-    results.notes.push(
-      nodeWrk.rps > 1.2 * node.rps
-        ? `node:http answered ${nodeWrk.rps.toFixed(0)} req/s to wrk but ${node.rps.toFixed(0)} to autocannon: autocannon (one JS thread sharing the 2 cores) is the limit there, so the node:http row is autocannon's ceiling and "vs node:http" ratios overstate Lucid's share.`
-        : `node:http answered ${nodeWrk.rps.toFixed(0)} req/s to wrk and ${node.rps.toFixed(0)} to autocannon: the two load generators agree within 20 %.`,
-    );
-  }
-}
 results.machine.loadAfter = os.loadavg();
 results.finishedAt = new Date().toISOString();
 results.durationSeconds = (performance.now() - started) / 1000;
 printTables();
-const files = writeResults(args.out, results);
-console.log(`\nwrote ${path.relative(process.cwd(), files.json)} and ${path.relative(process.cwd(), files.md)}`);
+const files = writeResults(args.out, results, drawChart(results));
+console.log(`\nwrote ${Object.values(files).map((file) => path.relative(process.cwd(), file)).join(', ')}`);
 process.exit(failed || results.problems.length > 0 ? 1 : 0);
 

@@ -1,8 +1,8 @@
-// Baseline: a bare node:http server answering every request with the same 1 KiB.
-// Usage: node bench/baselines/node-http.mjs PORT (prints "listening PORT" once it accepts connections).
+// Baseline: a bare node:http server answering every request with the same bytes (1 KiB by default).
+// Usage: node bench/baselines/node-http.mjs PORT [BYTES] (prints "listening PORT" once it accepts connections).
 import http from 'node:http';
 
-const body = Buffer.alloc(1024, 'x');
+const body = Buffer.alloc(Number(process.argv[3] ?? 1024), 'x');
 const server = http.createServer((_req, res) => {
   res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length });
   res.end(body);

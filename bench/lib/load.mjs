@@ -1,5 +1,41 @@
-// The load generator: autocannon, driven programmatically from the bench process.
+// The load generators: wrk when installed (bench/lib/wrk.mjs), else autocannon, driven from the
+// bench process. A case describes its requests once, as data, for either.
 import autocannon from 'autocannon';
+import { measureWrk, wrkAvailable } from './wrk.mjs';
+
+/** 'wrk' when it is installed (and not refused with LUCID_BENCH_DRIVER=autocannon), else 'autocannon'. */
+export function chooseDriver(preferWrk = true) {
+  return preferWrk && process.env.LUCID_BENCH_DRIVER !== 'autocannon' && wrkAvailable() ? 'wrk' : 'autocannon';
+}
+
+/**
+ * Measures `requests` (kinds of request: `{ method, path, keys | fresh, headers, body | bodyBytes,
+ * share }`, see wrk.mjs) against `url` with the given driver.
+ */
+export function measureRequests({ driver, url, requests, connections, duration, warmup }) {
+  if (driver === 'wrk') return measureWrk({ url, requests, connections, duration, warmup });
+  let fresh = 0;
+  const concrete = (r) => ({
+    method: r.method ?? 'GET',
+    path: r.keys !== undefined ? `${r.path}${Math.floor(Math.random() * r.keys)}` : r.fresh ? `${r.path}${Date.now().toString(16)}-${fresh++}` : r.path,
+    headers: { ...r.headers },
+    body: r.bodyBytes !== undefined ? Buffer.alloc(r.bodyBytes, 'x') : r.body,
+  });
+  const pick = () => {
+    let roll = Math.random();
+    for (const r of requests) if ((roll -= r.share ?? 1) < 0) return r;
+    return requests[requests.length - 1];
+  };
+  const first = concrete(requests[0]);
+  return measure({
+    url,
+    connections,
+    duration,
+    warmup,
+    head: requests.every((r) => r.method === 'HEAD'),
+    request: { ...first, setupRequest: () => concrete(requests.length === 1 ? requests[0] : pick()) },
+  });
+}
 
 /**
  * HEAD answers carry GET's Content-Length but no body. autocannon's parser (http-parser-js) does not

@@ -7,19 +7,21 @@ const ms = (value) => (value === undefined || value === null ? '-' : value < 10 
 const ratio = (value) => (value === undefined ? '-' : value >= 0.1 ? `${value.toFixed(2)}×` : `${value.toFixed(3)}×`);
 const mib = (bytes) => (bytes === undefined ? '-' : `${(bytes / 1024 / 1024).toFixed(0)} MiB`);
 
+const against = (versus) => (versus === undefined ? '-' : `${ratio(versus.ratio)}${versus.target === undefined ? '' : ` (≥ ${versus.target}×)`}`);
+
 /** Rows of the main table: [header, ...rows] as arrays of strings. */
 export function caseRows(cases) {
-  const header = ['case', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'req/s vs express', 'req/s vs node:http', 'p99 vs express'];
+  const header = ['case', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'vs node:http (target)', 'vs etcd (target)', 'targets'];
   const rows = cases.map((c) => [
     c.name,
     fixed(c.rps),
     ms(c.p50),
-    ms(c.p99),
+    c.p99Target === undefined ? ms(c.p99) : `${ms(c.p99)} (≤ ${c.p99Target})`,
     c.non2xx > 0 ? `${c.non2xx} !!` : String(c.non2xx ?? '-'),
     c.errors > 0 ? `${c.errors} !!` : String(c.errors ?? '-'),
-    ratio(c.vsExpress),
-    ratio(c.vsNode),
-    c.p99VsExpress === undefined ? '-' : `${c.p99VsExpress.toFixed(c.p99VsExpress < 0.1 ? 2 : 1)}×`,
+    against(c.vsNode),
+    against(c.vsEtcd),
+    c.targets ?? '-',
   ]);
   return [header, ...rows];
 }
@@ -75,7 +77,7 @@ export function describeRun(results) {
   const o = results.options;
   return (
     `${results.mode} run, ${results.startedAt}: ${o.connections} keep-alive connections, ` +
-    `${o.warmup} s warm-up + ${o.duration} s per case, loopback, autocannon ${results.tools.autocannon}, ` +
+    `${o.warmup} s warm-up + ${o.duration} s per case, loopback, ${results.tools.driver === 'wrk' ? 'wrk (one thread)' : `autocannon ${results.tools.autocannon}`}, ` +
     `node ${results.machine.node}, ${results.machine.cpus} × ${results.machine.cpuModel}, ` +
     `load average ${results.machine.loadBefore.map((l) => l.toFixed(2)).join(' ')} before / ${results.machine.loadAfter?.map((l) => l.toFixed(2)).join(' ') ?? '-'} after; ` +
     `took ${fixed(results.durationSeconds)} s`
@@ -85,9 +87,6 @@ export function describeRun(results) {
 export function markdown(results) {
   const parts = [`# Lucid load benchmark, ${results.startedAt}`, '', describeRun(results), ''];
   if (results.cases.length > 0) parts.push(markdownTable(caseRows(results.cases)), '');
-  if (results.reference?.length > 0) {
-    parts.push('Reference rows, driven by wrk instead of autocannon (constant request; not used for the ratios above):', '', markdownTable(caseRows(results.reference)), '');
-  }
   if (results.scale?.points?.length) {
     parts.push(`## Scale (${results.scale.valueBytes} B values, GET of random keys)`, '', markdownTable(scaleRows(results.scale)), '');
   }
@@ -99,13 +98,16 @@ export function markdown(results) {
   return `${parts.join('\n').trimEnd()}\n`;
 }
 
-/** Writes <dir>/<stamp>.json and .md; returns their paths. */
-export function writeResults(dir, results) {
+/** Writes <dir>/<stamp>.json, .md and (given its text) .svg; returns their paths. */
+export function writeResults(dir, results, svg = '') {
   mkdirSync(dir, { recursive: true });
   const stamp = results.startedAt.replace(/[:.]/g, '-');
   const json = path.join(dir, `${stamp}${results.mode === 'full' ? '' : `-${results.mode}`}.json`);
   const md = json.replace(/\.json$/, '.md');
   writeFileSync(json, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(md, markdown(results));
-  return { json, md };
+  if (svg === '') return { json, md };
+  const chart = json.replace(/\.json$/, '.svg');
+  writeFileSync(chart, svg);
+  return { json, md, chart };
 }

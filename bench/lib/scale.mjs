@@ -6,7 +6,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import cliProgress from 'cli-progress';
-import { measure } from './load.mjs';
+import { chooseDriver, measureRequests } from './load.mjs';
 import { ROOT, initLucid, startLucid, storeBytes } from './lucid.mjs';
 import { peakRssBytes, rssBytes, stop } from './processes.mjs';
 
@@ -69,14 +69,10 @@ export async function runScale({ checkpoints, valueBytes = 1024, connections, du
       try {
         const rssAtStart = rssBytes(server.handle.pid);
         log(`scale: ${keys.toLocaleString('en-US')} keys, server up in ${server.startupMs.toFixed(0)} ms; GET random keys`);
-        const get = await measure({
+        const get = await measureRequests({
+          driver: chooseDriver(),
           url: server.url,
-          request: {
-            method: 'GET',
-            path: '/api/kv/s/0',
-            headers: { authorization: `Bearer ${lucid.token}` },
-            setupRequest: () => ({ path: `/api/kv/${scaleKey(Math.floor(Math.random() * keys))}` }),
-          },
+          requests: [{ method: 'GET', path: '/api/kv/s/', keys, headers: { authorization: `Bearer ${lucid.token}` } }],
           connections,
           duration,
           warmup,

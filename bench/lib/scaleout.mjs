@@ -6,50 +6,27 @@
 // load generator takes as little of the shared CPU as possible) with a Lua script that picks a
 // random key per request; without wrk, from autocannon in this process.
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { measure } from './load.mjs';
+import { chooseDriver, measureRequests } from './load.mjs';
 import { initLucid, seed, startLucid } from './lucid.mjs';
-import { stop, tempDir } from './processes.mjs';
-import { measureWrk, wrkAvailable } from './wrk.mjs';
+import { stop } from './processes.mjs';
+import { dropRedisNamespace } from './redis.mjs';
 
 const KEYS = 1000;
 const VALUE = randomBytes(1024);
 
-/** A wrk script that sends `method` to a random one of KEYS keys (with a 1 KiB body for PUT). */
-function wrkScript(dir, method, token) {
-  const file = path.join(dir, `${method.toLowerCase()}.lua`);
-  const body = method === 'PUT' ? `wrk.body = string.rep("x", 1024)\nwrk.headers["Content-Type"] = "application/octet-stream"\n` : '';
-  writeFileSync(
-    file,
-    `wrk.method = "${method}"\nwrk.headers["Authorization"] = "Bearer ${token}"\n${body}` +
-      `math.randomseed(os.time())\nrequest = function() return wrk.format(nil, "/api/kv/so/" .. math.random(0, ${KEYS - 1})) end\n`,
-  );
-  return file;
-}
-
 /** Loads every node at once for the case's duration and sums what they answered. */
-async function loadNodes(nodes, { method, token, connections, duration, warmup, scripts }) {
+async function loadNodes(nodes, { method, token, connections, duration, warmup, driver }) {
   const share = Math.max(1, Math.round(connections / nodes.length));
-  const measured = await Promise.all(
-    nodes.map((node) =>
-      scripts
-        ? measureWrk({ url: `${node.url}/`, connections: share, duration, warmup, script: scripts[method] })
-        : measure({
-            url: node.url,
-            connections: share,
-            duration,
-            warmup,
-            request: {
-              method,
-              path: '/api/kv/so/0',
-              headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
-              body: method === 'PUT' ? VALUE : undefined,
-              setupRequest: () => ({ path: `/api/kv/so/${Math.floor(Math.random() * KEYS)}` }),
-            },
-          }),
-    ),
-  );
+  const requests = [
+    {
+      method,
+      path: '/api/kv/so/',
+      keys: KEYS,
+      headers: { authorization: `Bearer ${token}`, ...(method === 'PUT' && { 'content-type': 'application/octet-stream' }) },
+      ...(method === 'PUT' && { bodyBytes: VALUE.length }),
+    },
+  ];
+  const measured = await Promise.all(nodes.map((node) => measureRequests({ driver, url: node.url, requests, connections: share, duration, warmup })));
   const sum = (field) => measured.reduce((total, m) => total + (m[field] ?? 0), 0);
   return { rps: sum('rps'), non2xx: sum('non2xx'), errors: sum('errors'), p99: Math.max(...measured.map((m) => m.p99 ?? 0)), perNode: measured.map((m) => m.rps) };
 }
@@ -57,9 +34,7 @@ async function loadNodes(nodes, { method, token, connections, duration, warmup, 
 export async function runScaleOut({ redisUrl, counts = [1, 2, 3], connections, duration, warmup, log }) {
   const lucid = initLucid('lucid-scaleout-');
   const namespace = `bench_${randomBytes(4).toString('hex')}`;
-  const driver = wrkAvailable() ? 'wrk' : 'autocannon';
-  const scriptDir = tempDir('lucid-scaleout-wrk-');
-  const scripts = driver === 'wrk' ? { GET: wrkScript(scriptDir, 'GET', lucid.token), PUT: wrkScript(scriptDir, 'PUT', lucid.token) } : undefined;
+  const driver = chooseDriver();
   const env = { LUCID_STORE: redisUrl, LUCID_STORE_NAMESPACE: namespace };
   const nodes = [];
   const samples = new Map(counts.map((count) => [count, []]));
@@ -72,13 +47,14 @@ export async function runScaleOut({ redisUrl, counts = [1, 2, 3], connections, d
       log(`  scale-out: ${count} node(s) on Redis (${driver}) ...`);
       const sample = {};
       for (const method of ['GET', 'PUT']) {
-        sample[method] = await loadNodes(nodes.slice(0, count), { method, token: lucid.token, connections, duration, warmup, scripts });
+        sample[method] = await loadNodes(nodes.slice(0, count), { method, token: lucid.token, connections, duration, warmup, driver });
         log(`    ${method} ${sample[method].rps.toFixed(0)} req/s (per node ${sample[method].perNode.map((r) => r.toFixed(0)).join(' / ')}), non-2xx ${sample[method].non2xx}`);
       }
       samples.get(count).push(sample);
     }
   } finally {
     await Promise.all(nodes.map((node) => stop(node.handle)));
+    await dropRedisNamespace(redisUrl, namespace).catch(() => undefined);
   }
   const mean = (list, method) => ({
     rps: list.reduce((total, s) => total + s[method].rps, 0) / list.length,

@@ -1,7 +1,10 @@
-// Optional second load generator: wrk (C, far cheaper per request than autocannon), used only for
-// reference rows of constant GETs, to show where autocannon itself is the limit.
+// The load generator when installed: wrk (C and LuaJIT, one thread), far cheaper per request than a
+// JS generator sharing the same 2 cores. Each case's requests are described as data and turned into
+// a small Lua script; the script also counts every status, so a case that expects 201 sees a 200.
 import { execFile, execFileSync } from 'node:child_process';
-import { track } from './processes.mjs';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { tempDir, track } from './processes.mjs';
 
 export function wrkAvailable() {
   try {
@@ -18,17 +21,79 @@ function toMs(value, unit) {
   return Number(value) * factor;
 }
 
+const lua = (text) => JSON.stringify(String(text));
+
 /**
- * GETs `url` with `headers` for `duration` seconds (after `warmup` seconds, discarded) on `connections`
- * connections; with `script`, wrk's Lua script shapes each request instead.
+ * One kind of request as Lua: `{ method, path, keys, headers, body }` where `keys` (a count) appends
+ * a random number in [0, keys) to `path`, and `fresh` appends a counter instead (a new key each time).
  */
-export async function measureWrk({ url, headers = {}, connections, duration, warmup, script }) {
+function requestLua(request, index) {
+  const headers = Object.entries(request.headers ?? {})
+    .map(([name, value]) => `[${lua(name)}] = ${lua(value)}`)
+    .join(', ');
+  const body = request.bodyBytes !== undefined ? `string.rep("x", ${request.bodyBytes})` : request.body !== undefined ? lua(request.body) : 'nil';
+  const suffix = request.keys !== undefined ? ` .. math.random(0, ${request.keys - 1})` : request.fresh ? ' .. next_id()' : '';
+  return [
+    `local headers_${index} = { ${headers} }`,
+    `local body_${index} = ${body}`,
+    `local function request_${index}()`,
+    `  return wrk.format(${lua(request.method ?? 'GET')}, ${lua(request.path)}${suffix}, headers_${index}, body_${index})`,
+    'end',
+  ].join('\n');
+}
+
+/**
+ * The Lua script of a case: `requests` is a list of request kinds with a `share` each (the chance
+ * of that kind; one kind needs none).
+ */
+export function wrkScript(requests) {
+  const parts = [
+    'math.randomseed(os.time())',
+    'local counter = 0',
+    'local function next_id() counter = counter + 1; return string.format("%x-%d", os.time(), counter) end',
+    'statuses = {}',
+    ...requests.map(requestLua),
+  ];
+  if (requests.length === 1) parts.push('request = request_0');
+  else {
+    const branches = [];
+    let cumulative = 0;
+    requests.forEach((r, i) => {
+      cumulative += r.share;
+      branches.push(i === requests.length - 1 ? `  return request_${i}()` : `  if roll < ${cumulative} then return request_${i}() end`);
+    });
+    parts.push('request = function()', '  local roll = math.random()', ...branches, 'end');
+  }
+  parts.push(
+    'response = function(status) statuses[status] = (statuses[status] or 0) + 1 end',
+    'local threads = {}',
+    'setup = function(thread) table.insert(threads, thread) end',
+    'done = function()',
+    '  local merged = {}',
+    '  for _, thread in ipairs(threads) do',
+    '    for status, count in pairs(thread:get("statuses")) do merged[status] = (merged[status] or 0) + count end',
+    '  end',
+    '  local parts = {}',
+    '  for status, count in pairs(merged) do table.insert(parts, string.format("\\"%d\\":%d", status, count)) end',
+    '  io.write("STATUSES {" .. table.concat(parts, ",") .. "}\\n")',
+    'end',
+  );
+  return `${parts.join('\n')}\n`;
+}
+
+let scriptDir;
+
+/**
+ * Runs wrk against `url` for `duration` seconds (after `warmup` seconds, discarded) on `connections`
+ * connections with one thread, sending `requests` (see wrkScript), and returns its figures.
+ */
+export async function measureWrk({ url, requests, connections, duration, warmup }) {
+  scriptDir ??= tempDir('lucid-bench-wrk-');
+  const script = path.join(scriptDir, `case-${Math.random().toString(36).slice(2)}.lua`);
+  writeFileSync(script, wrkScript(requests));
   const run = (seconds) =>
     new Promise((resolve, reject) => {
-      const args = ['-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--latency', '--timeout', '10s'];
-      for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
-      if (script) args.push('-s', script);
-      args.push(url);
+      const args = ['-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--latency', '--timeout', '10s', '-s', script, url];
       track(execFile('wrk', args, { encoding: 'utf8' }, (error, stdout) => (error ? reject(error) : resolve(stdout))));
     });
   if (warmup > 0) await run(warmup);
@@ -37,17 +102,17 @@ export async function measureWrk({ url, headers = {}, connections, duration, war
     const match = new RegExp(`^\\s*${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm').exec(out);
     return match ? toMs(match[1], match[2]) : undefined;
   };
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const statusCodes = JSON.parse(/^STATUSES (.*)$/m.exec(out)?.[1] ?? '{}');
   return {
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
     p50: percentile(50),
     p99: percentile(99),
-    requests,
+    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
     seconds: duration,
-    // wrk counts 3xx as fine; nothing here answers 3xx.
-    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
+    non2xx: Object.entries(statusCodes).reduce((sum, [code, count]) => (code.startsWith('2') ? sum : sum + count), 0),
     errors: socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0,
     timeouts: socket ? Number(socket[4]) : 0,
+    statusCodes,
   };
 }
