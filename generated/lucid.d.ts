@@ -423,9 +423,13 @@ export interface components {
              *       "version": "1.0.0"
              *     }
              */
-            info: Record<string, never>;
+            info: {
+                [key: string]: unknown;
+            };
             /** @example {} */
-            paths: Record<string, never>;
+            paths: {
+                [key: string]: unknown;
+            };
         };
         /** @description The state of the server. */
         Health: {

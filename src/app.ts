@@ -19,7 +19,7 @@ import { TokenAuthority } from './auth.js';
 import type { Config } from './config.js';
 import { ASSET_MAX_AGE_SECONDS, CONSOLE_ASSETS_DIR, consoleAssets } from './console.js';
 import { LucidError } from './errors.js';
-import type { OperationId, Reply } from './handlers/types.js';
+import type { AnyReply, OpenApiDocument, OperationId } from './handlers/types.js';
 import { createPipeline } from './http/pipeline.js';
 import { apiHeaders, helmetOptions, pageHeaders } from './http/reply.js';
 import { Metrics, STATIC_ASSETS } from './metrics.js';
@@ -64,7 +64,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const streams = new Set<ServerResponse>();
   const metrics = new Metrics({ store, notificationClients: () => streams.size });
   const specBytes = readFileSync(SPEC_PATH);
-  const spec = YAML.parse(specBytes.toString('utf8')) as Document;
+  const parsed: unknown = YAML.parse(specBytes.toString('utf8'));
+  const spec = parsed as Document;
   const api = await compiledBackend(spec);
   const tls = config.server.tls !== null;
   const operations = createPipeline({
@@ -75,7 +76,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     metrics,
     logger,
     clock,
-    contract: { yaml: specBytes, json: spec },
+    contract: { yaml: specBytes, json: parsed as OpenApiDocument },
     authority,
     revocations,
     streams,
@@ -177,7 +178,7 @@ function staticFiles(config: Config, metrics: Metrics, logger: Logger): express.
   return app;
 }
 
-function assertMatchesSpec(api: OpenAPIBackend, reply: Reply, operationId: string): void {
+function assertMatchesSpec(api: OpenAPIBackend, reply: AnyReply, operationId: string): void {
   const problems: string[] = [];
   if (!Buffer.isBuffer(reply.body)) {
     const result = api.validateResponse(reply.body, operationId as OperationId, reply.status);

@@ -4,6 +4,6 @@ import type { Handler } from './types.js';
 
 /** DELETE /api/kv/{key}: removes an unlocked key (If-Match: only while its ETag is current). */
 export const deleteKey: Handler<'deleteKey'> = async ({ request, params, store }) => {
-  await deleteValue(store, params.key!, preconditions(request));
+  await deleteValue(store, params.key, preconditions(request));
   return { status: 200, body: { message: 'The specified key was successfully deleted.' } };
 };

@@ -3,32 +3,34 @@ import { isLocked } from '../store/types.js';
 import { effectivePrefix } from './scope.js';
 import type { Handler } from './types.js';
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const iso = (ms: number) => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
 /** GET /api/kv: one page of keys in key order; the cursor is the page's last key, so paging is stable under writes. */
 export const listKeys: Handler<'listKeys'> = async ({ query, store, principal, now }) => {
-  const prefix = effectivePrefix(principal, query.prefix as string | undefined);
-  const limit = (query.limit as number | undefined) ?? 100;
-  const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor as string);
+  const prefix = effectivePrefix(principal, query.prefix);
+  const limit = query.limit ?? 100;
+  const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
   const rows = await store.list({ prefix, after, limit: limit + 1 });
   const page = rows.slice(0, limit);
+  const last = page.at(-1);
   const keys = page.map(({ key, size, entry }) => {
     const locked = isLocked(entry, now);
     return {
       key,
       size,
       contentType: entry.contentType,
-      createdAt: iso(entry.createdAt)!,
-      updatedAt: iso(entry.updatedAt)!,
-      expiresAt: iso(entry.expiresAt),
+      createdAt: iso(entry.createdAt),
+      updatedAt: iso(entry.updatedAt),
+      expiresAt: isoOrNull(entry.expiresAt),
       locked,
       lockHolder: locked ? entry.lockHolder : null,
-      lockExpiresAt: locked ? iso(entry.lockExpiresAt) : null,
+      lockExpiresAt: locked ? isoOrNull(entry.lockExpiresAt) : null,
       etag: entry.etag,
     };
   });
   const body: { keys: typeof keys; cursor?: string } = { keys };
-  if (rows.length > limit) body.cursor = Buffer.from(page[page.length - 1]!.key, 'utf8').toString('base64url');
+  if (rows.length > limit && last !== undefined) body.cursor = Buffer.from(last.key, 'utf8').toString('base64url');
   return { status: 200, body };
 };
 

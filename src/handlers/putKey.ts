@@ -11,8 +11,8 @@ export const putKey: Handler<'putKey'> = async ({ request, response, params, que
   const value = await readBody(request, response, limit, () => new LucidError('VALUE_TOO_LARGE', `The value is larger than the limit of ${limit} bytes.`));
   if (value.length === 0) throw new LucidError('EMPTY_BODY');
   const contentType = request.headers['content-type'] ?? (await sniffContentType(value));
-  const ttlSeconds = query.ttl as number | undefined;
-  const { created, entry } = await putValue(store, params.key!, value, contentType, { ...preconditions(request), ttlSeconds });
+  const ttlSeconds = query.ttl;
+  const { created, entry } = await putValue(store, params.key, value, contentType, { ...preconditions(request), ttlSeconds });
   return created
     ? { status: 201, body: { message: 'The specified key was successfully created.' }, headers: { ETag: entry.etag } }
     : { status: 200, body: { message: 'The specified key was successfully updated.' }, headers: { ETag: entry.etag } };

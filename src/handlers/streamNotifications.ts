@@ -7,7 +7,7 @@ import type { Handler } from './types.js';
  * drops a client that falls more than `maxLagBytes` behind instead of buffering for it.
  */
 export const streamNotifications: Handler<'streamNotifications'> = async ({ request, response, query, principal, feed, config }) => {
-  const prefix = effectivePrefix(principal, query.prefix as string | undefined);
+  const prefix = effectivePrefix(principal, query.prefix);
   const { heartbeatMs, maxLagBytes } = config.notifications;
   response.writeHead(200, {
     'Content-Type': 'text/event-stream',
@@ -30,7 +30,7 @@ export const streamNotifications: Handler<'streamNotifications'> = async ({ requ
     if (key === undefined || key.startsWith(prefix)) send(frame);
   });
   const heartbeat = setInterval(() => send(': heartbeat\n\n'), heartbeatMs);
-  const maxDuration = query.maxDuration as number | undefined;
+  const maxDuration = query.maxDuration;
   const deadline = maxDuration === undefined ? undefined : setTimeout(() => response.end(), maxDuration * 1000);
   const stop = () => {
     unsubscribe();

@@ -15,7 +15,7 @@ import { allows, bearerToken, type Principal, type Scope, type TokenAuthority } 
 import type { Config } from '../config.js';
 import { LucidError, StoreUnavailableError } from '../errors.js';
 import { handlers, requiredScope } from '../handlers/index.js';
-import type { HandlerContext, OperationId, Reply } from '../handlers/types.js';
+import type { AnyContext, AnyReply, HandlerContext, OperationId } from '../handlers/types.js';
 import { NO_OPERATION, type Metrics } from '../metrics.js';
 import type { NotificationFeed } from '../notifications.js';
 import type { RevocationList } from '../revocations.js';
@@ -48,7 +48,7 @@ export interface PipelineDeps {
   streams: Set<ServerResponse>;
   headers: { api: HeaderList; page: HeaderList };
   /** Test-only: check every reply against the spec, and answer 500 when one breaks it. */
-  checkReply?: ((reply: Reply, operationId: string) => void) | undefined;
+  checkReply?: ((reply: AnyReply, operationId: string) => void) | undefined;
 }
 
 /** Everything known about one operation before any request arrives. */
@@ -63,7 +63,7 @@ interface CompiledOperation extends Route {
   json: { hint: string; lowerCase: readonly string[] } | undefined;
   validateBody: ValidateFunction | undefined;
   validateParameters: ValidateFunction;
-  handler: (context: HandlerContext) => Promise<Reply>;
+  handler: (context: AnyContext) => Promise<AnyReply>;
   headers: HeaderList;
 }
 
@@ -121,7 +121,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     respond(exchange, reply, operation.headers);
   };
 
-  const respond = (exchange: Exchange, reply: Reply, headers: HeaderList): void => {
+  const respond = (exchange: Exchange, reply: AnyReply, headers: HeaderList): void => {
     const { req, res } = exchange;
     const close = bodyPending(req);
     if (close) lingerOnClose(req);
@@ -181,7 +181,7 @@ function compile(deps: PipelineDeps): Map<string, CompiledOperation> {
   const compiled = new Map<string, CompiledOperation>();
   for (const operation of deps.api.router.getOperations()) {
     const operationId = operation.operationId as OperationId;
-    const handler = handlers[operationId] as ((context: HandlerContext) => Promise<Reply>) | undefined;
+    const handler = handlers[operationId] as unknown as ((context: AnyContext) => Promise<AnyReply>) | undefined;
     if (handler === undefined) throw new Error(`Operation ${operationId} has no handler`);
     const validators = deps.api.validator.getRequestValidatorsForOperation(operationId) ?? [];
     const jsonBody = requestBodySchema(operation);

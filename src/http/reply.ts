@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import helmet from 'helmet';
-import type { Reply } from '../handlers/types.js';
+import type { AnyReply } from '../handlers/types.js';
 import { VERSION } from '../version.js';
 
 /** Header names and values, flat: [name, value, name, value, ...] (what writeHead takes fastest). */
@@ -58,7 +58,7 @@ export function pageHeaders(tls: boolean): HeaderList {
  * Writes `reply` with `base` and its own headers. A Buffer body is sent as it is; any other body
  * as JSON. `close` marks the answer `Connection: close` (the body has not all arrived).
  */
-export function send(req: IncomingMessage, res: ServerResponse, reply: Reply, base: HeaderList, close: boolean): void {
+export function send(req: IncomingMessage, res: ServerResponse, reply: AnyReply, base: HeaderList, close: boolean): void {
   const headers = base.slice();
   let omitted: Set<string> | undefined;
   if (reply.headers !== undefined) {
