@@ -1,4 +1,8 @@
-/** Every domain error Lucid can answer with, and the one table that maps each to a status and message. */
+/**
+ * Every answer Lucid gives in words: the errors (each code with its status and message) and the
+ * success messages, in one place. Handlers and stores throw codes and pick messages from here;
+ * they never write a status or a client-facing sentence inline.
+ */
 
 /** Stable codes for every error a client can meet. */
 export type ErrorCode =
@@ -19,6 +23,12 @@ export type ErrorCode =
   | 'VALUE_TOO_LARGE'
   | 'ROUTE_NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
+  | 'BODY_UNREADABLE'
+  | 'UNSUPPORTED_ENCODING'
+  | 'BAD_PERCENT_ENCODING'
+  | 'NOT_HTTP'
+  | 'HEADERS_TOO_LARGE'
+  | 'REQUEST_TIMEOUT'
   | 'STORE_UNAVAILABLE'
   | 'INTERNAL';
 
@@ -46,33 +56,64 @@ const catalogue: Record<ErrorCode, CatalogueEntry> = {
   VALUE_TOO_LARGE: { status: 413, message: 'The value is larger than the limit.' },
   ROUTE_NOT_FOUND: { status: 404, message: 'There is nothing at this path.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this path.' },
+  BODY_UNREADABLE: { status: 400, message: 'The request body could not be read: check its Content-Encoding and Content-Length.' },
+  UNSUPPORTED_ENCODING: { status: 400, message: 'The body encoding is not supported.' },
+  BAD_PERCENT_ENCODING: { status: 400, message: 'The path is not valid percent-encoding.' },
+  // Requests Node's parser or timers refuse before they become requests (server.ts).
+  NOT_HTTP: { status: 400, message: 'The request is not valid HTTP/1.1.' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are larger than the server accepts (server.maxHeaderBytes).' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time (server.headersTimeoutMs / server.requestTimeoutMs).' },
   STORE_UNAVAILABLE: { status: 503, message: 'The store is unavailable, retry later.' },
   INTERNAL: { status: 500, message: 'Internal server error.' },
 };
 
+/** The status and message of an error code, as clients see them. */
+export function describe(code: ErrorCode): CatalogueEntry {
+  return catalogue[code];
+}
+
+export interface LucidErrorOptions {
+  /** Replaces the catalogue's message where the detail helps the client (validation errors, limits). */
+  message?: string | undefined;
+  cause?: unknown;
+  /** Headers the answer carries (the current ETag of a failed precondition, Allow of a 405). */
+  headers?: Record<string, string> | undefined;
+}
+
 /** A failure with a known meaning for clients. Handlers throw these; they never pick status codes inline. */
 export class LucidError extends Error {
   readonly status: number;
+  readonly headers: Record<string, string> | undefined;
 
   constructor(
     readonly code: ErrorCode,
-    /** Replaces the catalogue's message where the detail helps the client (validation errors, limits). */
-    message?: string,
-    options?: { cause?: unknown },
-    /** Headers the answer carries (the current ETag of a failed precondition). */
-    readonly headers?: Record<string, string>,
+    { message, cause, headers }: LucidErrorOptions = {},
   ) {
     const entry = catalogue[code];
-    super(message ?? entry.message, options);
+    super(message ?? entry.message, cause === undefined ? undefined : { cause });
     this.name = 'LucidError';
     this.status = entry.status;
+    this.headers = headers;
   }
 }
+
+/** What a successful write answers, in words (the API docs' texts, kept exactly). */
+export const SUCCESS = {
+  created: 'The specified key was successfully created.',
+  updated: 'The specified key was successfully updated.',
+  deleted: 'The specified key was successfully deleted.',
+  locked: 'The specified key was successfully locked.',
+  unlocked: 'The specified key was successfully unlocked.',
+  incremented: 'The specified key was successfully incremented.',
+  decremented: 'The specified key was successfully decremented.',
+  expirySet: 'The expiry of the specified key was set.',
+  expiryRemoved: 'The expiry of the specified key was removed.',
+} as const;
 
 /** Thrown by a store when its backend cannot be reached or fails; answered as 503. */
 export class StoreUnavailableError extends LucidError {
   constructor(cause: unknown) {
-    super('STORE_UNAVAILABLE', undefined, { cause });
+    super('STORE_UNAVAILABLE', { cause });
     this.name = 'StoreUnavailableError';
   }
 }

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { addDecimals, decimalFromNumber, formatDecimal, negate, parseDecimal } from './decimal.js';
-import { LucidError } from './errors.js';
+import { LucidError, SUCCESS } from './errors.js';
 import { isLocked, type ChangeType, type Decision, type Entry, type Store } from './store/types.js';
 
 /** The longest expiry a ttl (or lock lease) may set: ten years, in seconds. */
@@ -70,7 +70,7 @@ export function noneMatch(header: string | undefined, current: Entry | undefined
  * RFC 9110 13.2.1 orders them. If-Match uses strong comparison.
  */
 function checkPreconditions(conditions: Preconditions, current: Entry | undefined): void {
-  const failed = () => new LucidError('PRECONDITION_FAILED', undefined, undefined, current ? { ETag: current.etag } : undefined);
+  const failed = () => new LucidError('PRECONDITION_FAILED', { headers: current ? { ETag: current.etag } : undefined });
   if (conditions.ifMatch !== undefined) {
     const tags = parseTags(conditions.ifMatch);
     if (current === undefined || (tags !== '*' && !tags.includes(current.etag))) throw failed();
@@ -80,7 +80,7 @@ function checkPreconditions(conditions: Preconditions, current: Entry | undefine
 
 function checkSeconds(seconds: number | undefined, what: string, minimum: number): number {
   if (seconds === undefined || !Number.isInteger(seconds) || seconds < minimum || seconds > MAX_TTL_SECONDS) {
-    throw new LucidError('INVALID_REQUEST', `The ${what} must be a whole number of seconds from ${minimum} to ${MAX_TTL_SECONDS}.`);
+    throw new LucidError('INVALID_REQUEST', { message: `The ${what} must be a whole number of seconds from ${minimum} to ${MAX_TTL_SECONDS}.` });
   }
   return seconds;
 }
@@ -144,28 +144,28 @@ export function applyOperation(
       case 'lock': {
         if (isLocked(entry, now)) throw new LucidError('ALREADY_LOCKED');
         const lease = argument === undefined ? null : now + checkSeconds(argument, 'lock lease', 1) * 1000;
-        return outcome('The specified key was successfully locked.', 'locked', { locked: true, lockHolder: actor.subject, lockExpiresAt: lease });
+        return outcome(SUCCESS.locked, 'locked', { locked: true, lockHolder: actor.subject, lockExpiresAt: lease });
       }
       case 'unlock': {
         if (!isLocked(entry, now)) throw new LucidError('NOT_LOCKED');
         if (entry.lockHolder !== actor.subject && !actor.admin) throw new LucidError('LOCK_HELD_BY_OTHER');
-        return outcome('The specified key was successfully unlocked.', 'unlocked', { locked: false, lockHolder: null, lockExpiresAt: null });
+        return outcome(SUCCESS.unlocked, 'unlocked', { locked: false, lockHolder: null, lockExpiresAt: null });
       }
       case 'increment':
       case 'decrement': {
         unlocked(entry, now);
         // JSON numbers past ±1.8e308 (1e400) parse to ±Infinity, which no decimal can hold: found by the fuzzer, it was a 500.
-        if (argument !== undefined && !Number.isFinite(argument)) throw new LucidError('INVALID_REQUEST', `The ${operation} value must be a finite number.`);
+        if (argument !== undefined && !Number.isFinite(argument)) throw new LucidError('INVALID_REQUEST', { message: `The ${operation} value must be a finite number.` });
         const stored = parseDecimal(entry.value.toString('utf8'));
         if (stored === undefined) throw new LucidError('NOT_A_NUMBER');
         const step = decimalFromNumber(argument ?? 1);
         const value = formatDecimal(addDecimals(stored, operation === 'increment' ? step : negate(step)));
-        return outcome(`The specified key was successfully ${operation}ed.`, `${operation}ed`, { value: Buffer.from(value, 'utf8') }, value);
+        return outcome(SUCCESS[`${operation}ed`], `${operation}ed`, { value: Buffer.from(value, 'utf8') }, value);
       }
       case 'ttl': {
         unlocked(entry, now);
         const seconds = checkSeconds(argument, 'ttl value', 0);
-        const message = seconds === 0 ? 'The expiry of the specified key was removed.' : 'The expiry of the specified key was set.';
+        const message = seconds === 0 ? SUCCESS.expiryRemoved : SUCCESS.expirySet;
         return outcome(message, 'ttl', { expiresAt: seconds === 0 ? null : now + seconds * 1000 });
       }
     }

@@ -8,7 +8,7 @@ import { pino, type Logger } from 'pino';
 import { createApp, type App } from './app.js';
 import { holdContinue } from './http/body.js';
 import type { Config } from './config.js';
-import { ConfigError, LucidError } from './errors.js';
+import { ConfigError, describe, LucidError, type ErrorCode } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { Keyring, applyEncryption, parseKey } from './store/encrypted.js';
 import { openBackend, type OpenBackendOptions } from './store/open.js';
@@ -224,9 +224,9 @@ function listen(server: http.Server, port: number, host: string, option = 'the p
 }
 
 /** What a request that never became one (Node's parser or timeouts refused it) is told, by Node's error code. */
-const CLIENT_ERRORS: Record<string, { status: number; message: string }> = {
-  HPE_HEADER_OVERFLOW: { status: 431, message: 'The request headers are larger than the server accepts (server.maxHeaderBytes).' },
-  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time (server.headersTimeoutMs / server.requestTimeoutMs).' },
+const CLIENT_ERRORS: Record<string, ErrorCode> = {
+  HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE',
+  ERR_HTTP_REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
 };
 
 /**
@@ -239,7 +239,7 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
     socket.destroy();
     return;
   }
-  const { status, message } = CLIENT_ERRORS[error.code ?? ''] ?? { status: 400, message: 'The request is not valid HTTP/1.1.' };
+  const { status, message } = describe(CLIENT_ERRORS[error.code ?? ''] ?? 'NOT_HTTP');
   const body = JSON.stringify({ message });
   socket.end(
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +

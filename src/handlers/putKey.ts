@@ -1,5 +1,5 @@
 import { fileTypeFromBuffer } from 'file-type';
-import { LucidError } from '../errors.js';
+import { LucidError, SUCCESS } from '../errors.js';
 import { readBody } from '../http/body.js';
 import { putValue } from '../kv.js';
 import { preconditions } from './conditions.js';
@@ -8,14 +8,14 @@ import type { Handler } from './types.js';
 /** PUT /api/kv/{key}: stores the raw body, read only now that the request is authenticated. */
 export const putKey: Handler<'putKey'> = async ({ request, response, params, query, store, config }) => {
   const limit = config.limits.maxValueBytes;
-  const value = await readBody(request, response, limit, () => new LucidError('VALUE_TOO_LARGE', `The value is larger than the limit of ${limit} bytes.`));
+  const value = await readBody(request, response, limit, () => new LucidError('VALUE_TOO_LARGE', { message: `The value is larger than the limit of ${limit} bytes.` }));
   if (value.length === 0) throw new LucidError('EMPTY_BODY');
   const contentType = request.headers['content-type'] ?? (await sniffContentType(value));
   const ttlSeconds = query.ttl;
   const { created, entry } = await putValue(store, params.key, value, contentType, { ...preconditions(request), ttlSeconds });
   return created
-    ? { status: 201, body: { message: 'The specified key was successfully created.' }, headers: { ETag: entry.etag } }
-    : { status: 200, body: { message: 'The specified key was successfully updated.' }, headers: { ETag: entry.etag } };
+    ? { status: 201, body: { message: SUCCESS.created }, headers: { ETag: entry.etag } }
+    : { status: 200, body: { message: SUCCESS.updated }, headers: { ETag: entry.etag } };
 };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

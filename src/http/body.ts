@@ -110,11 +110,11 @@ function collect(stream: Readable, limit: number, tooLarge: () => LucidError): P
     // A body cut short, a client gone, or one that does not inflate: the request's fault.
     const onError = (error: Error) => {
       finish();
-      reject(new LucidError('INVALID_REQUEST', BODY_UNREADABLE, { cause: error }));
+      reject(new LucidError('BODY_UNREADABLE', { cause: error }));
     };
     const onClose = () => {
       finish();
-      reject(new LucidError('INVALID_REQUEST', BODY_UNREADABLE));
+      reject(new LucidError('BODY_UNREADABLE'));
     };
     const finish = () => {
       stream.off('data', onData);
@@ -129,7 +129,6 @@ function collect(stream: Readable, limit: number, tooLarge: () => LucidError): P
   });
 }
 
-const BODY_UNREADABLE = 'The request body could not be read: check its Content-Encoding and Content-Length.';
 
 /**
  * Reads and parses a JSON body of at most `limit` bytes (after inflating gzip, deflate or br).
@@ -137,7 +136,7 @@ const BODY_UNREADABLE = 'The request body could not be read: check its Content-E
  * form); a missing body or one that is not JSON is refused with `hint`, which says what to send.
  */
 export async function readJson(req: IncomingMessage, res: ServerResponse, limit: number, hint: string): Promise<unknown> {
-  const tooLarge = () => new LucidError('VALUE_TOO_LARGE', `The operation body is larger than ${formatBytes(limit)}.`);
+  const tooLarge = () => new LucidError('VALUE_TOO_LARGE', { message: `The operation body is larger than ${formatBytes(limit)}.` });
   checkCharset(req.headers['content-type']);
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   let raw: Buffer;
@@ -145,7 +144,7 @@ export async function readJson(req: IncomingMessage, res: ServerResponse, limit:
     raw = await readBody(req, res, limit, tooLarge);
   } else {
     const inflate = INFLATERS[encoding];
-    if (inflate === undefined) throw new LucidError('INVALID_REQUEST', 'The body encoding is not supported.');
+    if (inflate === undefined) throw new LucidError('UNSUPPORTED_ENCODING');
     allowBody(req, res);
     const inflated = req.pipe(inflate());
     // A body that does not inflate must not leave the request half-read; a request cut short must
@@ -156,11 +155,11 @@ export async function readJson(req: IncomingMessage, res: ServerResponse, limit:
     });
     raw = await collect(inflated, limit, tooLarge);
   }
-  if (raw.length === 0) throw new LucidError('MALFORMED_JSON', `The request body is missing: ${hint}`);
+  if (raw.length === 0) throw new LucidError('MALFORMED_JSON', { message: `The request body is missing: ${hint}` });
   try {
     return JSON.parse(raw.toString('utf8')) as unknown;
   } catch {
-    throw new LucidError('MALFORMED_JSON', `The request body is not valid JSON: ${hint}`);
+    throw new LucidError('MALFORMED_JSON', { message: `The request body is not valid JSON: ${hint}` });
   }
 }
 
@@ -174,7 +173,7 @@ const INFLATERS: Record<string, (() => zlib.Gunzip | zlib.Inflate | zlib.BrotliD
 /** JSON is UTF-8 (RFC 8259 §8.1): a body labelled with another charset is refused rather than misread. */
 function checkCharset(contentType: string | undefined): void {
   const charset = contentType && /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType)?.[1]?.toLowerCase();
-  if (charset && charset !== 'utf-8' && charset !== 'utf8') throw new LucidError('INVALID_REQUEST', 'The body encoding is not supported.');
+  if (charset && charset !== 'utf-8' && charset !== 'utf8') throw new LucidError('UNSUPPORTED_ENCODING');
 }
 
 function formatBytes(bytes: number): string {

@@ -226,7 +226,7 @@ function authenticate(operation: CompiledOperation, req: IncomingMessage, query:
 function authorise(operation: CompiledOperation, principal: Principal, params: Record<string, string>): void {
   const needed = operation.scope;
   if (needed !== null && !allows(principal, needed)) {
-    throw new LucidError('FORBIDDEN_SCOPE', `This token's scope (${principal.scope}) does not allow this: it needs ${needed}.`);
+    throw new LucidError('FORBIDDEN_SCOPE', { message: `This token's scope (${principal.scope}) does not allow this: it needs ${needed}.` });
   }
   const key = params.key;
   if (key !== undefined && !key.startsWith(principal.prefix)) throw new LucidError('FORBIDDEN_PREFIX');
@@ -248,7 +248,7 @@ function validate(operation: CompiledOperation, params: Record<string, string>, 
   const errors: ErrorObject[] = [];
   if (operation.validateBody !== undefined && !operation.validateBody({ requestBody: body })) errors.push(...(operation.validateBody.errors ?? []));
   if (!operation.validateParameters({ path: params, query, header: req.headers })) errors.push(...(operation.validateParameters.errors ?? []));
-  if (errors.length > 0) throw new LucidError('INVALID_REQUEST', describeValidation(errors));
+  if (errors.length > 0) throw new LucidError('INVALID_REQUEST', { message: describeValidation(errors) });
 }
 
 /** Turns ajv's errors into one readable sentence. */

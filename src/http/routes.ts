@@ -90,7 +90,7 @@ export class RouteTable {
 
 function allowed(routes: PathRoutes, method: string): Route {
   const route = routes.byMethod.get(method);
-  if (route === undefined) throw new LucidError('METHOD_NOT_ALLOWED', undefined, undefined, { Allow: routes.allow });
+  if (route === undefined) throw new LucidError('METHOD_NOT_ALLOWED', { headers: { Allow: routes.allow } });
   return route;
 }
 
@@ -99,6 +99,6 @@ function decodeParameter(raw: string): string {
   try {
     return decodeURIComponent(raw);
   } catch {
-    throw new LucidError('INVALID_REQUEST', 'The path is not valid percent-encoding.');
+    throw new LucidError('BAD_PERCENT_ENCODING');
   }
 }
