@@ -73,44 +73,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const logger = options.logger ?? pino({ level: config.log.level });
   const tls = config.server.tls && readTls(config.server.tls);
   const store = options.store ?? (await openStore(config, logger, { clock: options.clock }));
-  let started: http.Server | https.Server | undefined;
+  let http1: HttpListener | undefined;
   let metricsServer: http.Server | undefined;
   let built: App | undefined;
   try {
     const lucid = await createApp({ config, store, logger, clock: options.clock, validateResponses: options.validateResponses });
     built = lucid;
-    // Node checks headersTimeoutMs and requestTimeoutMs only every connectionsCheckingInterval
-    // (30 s by default), so a slow-header client would hold its socket up to 30 s past the limit.
-    const limits: http.ServerOptions = { maxHeaderSize: config.server.maxHeaderBytes, connectionsCheckingInterval: TIMEOUT_CHECK_MS };
-    const server = tls ? createHttpsServer(tls, limits, lucid.listener) : http.createServer(limits, lucid.listener);
-    server.maxConnections = config.server.maxConnections;
-    server.on('clientError', answerClientError);
-    started = server;
-    // `Expect: 100-continue` is answered only when a handler reads the body, after authentication.
-    server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
-      holdContinue(req);
-      server.emit('request', req, res);
-    });
-    // While stopping, every response closes its connection, so a keep-alive client cannot keep a
-    // stopping server serving; a connection still busy after requestTimeoutMs is cut.
-    let stopping = false;
-    server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
-      if (stopping) res.setHeader('Connection', 'close');
-      res.on('finish', () => {
-        if (stopping) server.closeIdleConnections();
-      });
-    });
-    // Connections that have not sent a byte yet (browsers' preconnects, HTTP clients' spare
-    // sockets): Node counts them as awaiting headers, not idle, so closeIdleConnections keeps them
-    // and a stop would wait requestTimeoutMs for them. They carry no request: stopping closes them.
-    const sockets = new Set<Socket>();
-    server.on('connection', (socket: Socket) => {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-    });
-    server.requestTimeout = config.server.requestTimeoutMs;
-    server.headersTimeout = config.server.headersTimeoutMs;
-    server.keepAliveTimeout = config.server.keepAliveTimeoutMs;
+    http1 = httpListener(config.server, tls, lucid.listener);
+    const { server } = http1;
     await listen(server, config.server.port, config.server.host);
     const { port } = server.address() as AddressInfo;
     let metricsUrl: string | undefined;
@@ -119,36 +89,78 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await listen(metricsServer, config.metrics.port, config.metrics.host, 'metrics.port');
       metricsUrl = `http://${urlHost(config.metrics.host)}:${(metricsServer.address() as AddressInfo).port}/metrics`;
     }
+    const stopping = http1;
+    const metricsListening = metricsServer;
     let closing: Promise<void> | undefined;
-    return {
-      server,
-      store,
-      port,
-      url: `${tls ? 'https' : 'http'}://${urlHost(config.server.host)}:${port}`,
-      metricsUrl,
-      close: () =>
-        (closing ??= new Promise<void>((resolve) => {
-          stopping = true;
-          lucid.close();
-          metricsServer?.close();
-          metricsServer?.closeAllConnections();
-          const deadline = setTimeout(() => server.closeAllConnections(), config.server.requestTimeoutMs);
-          deadline.unref();
-          server.close(() => {
-            clearTimeout(deadline);
-            resolve();
-          });
-          server.closeIdleConnections();
-          for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
-        }).then(() => store.close())),
+    const close = () => {
+      lucid.close();
+      metricsListening?.close();
+      metricsListening?.closeAllConnections();
+      return stopping.stop().then(() => store.close());
     };
+    const url = `${tls ? 'https' : 'http'}://${urlHost(config.server.host)}:${port}`;
+    return { server, store, port, url, metricsUrl, close: () => (closing ??= close()) };
   } catch (error) {
     metricsServer?.close();
-    started?.close();
+    http1?.server.close();
     built?.close();
     await store.close();
     throw error;
   }
+}
+
+interface HttpListener {
+  server: http.Server | https.Server;
+  /** Stops accepting, lets requests in flight finish (up to requestTimeoutMs), then resolves. */
+  stop(): Promise<void>;
+}
+
+/** The HTTP(S) server around `listener`, with Lucid's limits, timeouts and graceful stop. */
+function httpListener(settings: Config['server'], tls: { cert: Buffer; key: Buffer } | null | undefined, listener: http.RequestListener): HttpListener {
+  // Node checks headersTimeoutMs and requestTimeoutMs only every connectionsCheckingInterval
+  // (30 s by default), so a slow-header client would hold its socket up to 30 s past the limit.
+  const limits: http.ServerOptions = { maxHeaderSize: settings.maxHeaderBytes, connectionsCheckingInterval: TIMEOUT_CHECK_MS };
+  const server = tls ? createHttpsServer(tls, limits, listener) : http.createServer(limits, listener);
+  server.maxConnections = settings.maxConnections;
+  server.on('clientError', answerClientError);
+  // `Expect: 100-continue` is answered only when a handler reads the body, after authentication.
+  server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    holdContinue(req);
+    server.emit('request', req, res);
+  });
+  // While stopping, every response closes its connection, so a keep-alive client cannot keep a
+  // stopping server serving; a connection still busy after requestTimeoutMs is cut.
+  let stopping = false;
+  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (stopping) res.setHeader('Connection', 'close');
+    res.on('finish', () => {
+      if (stopping) server.closeIdleConnections();
+    });
+  });
+  // Connections that have not sent a byte yet (browsers' preconnects, HTTP clients' spare
+  // sockets): Node counts them as awaiting headers, not idle, so closeIdleConnections keeps them
+  // and a stop would wait requestTimeoutMs for them. They carry no request: stopping closes them.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.requestTimeout = settings.requestTimeoutMs;
+  server.headersTimeout = settings.headersTimeoutMs;
+  server.keepAliveTimeout = settings.keepAliveTimeoutMs;
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      stopping = true;
+      const deadline = setTimeout(() => server.closeAllConnections(), settings.requestTimeoutMs);
+      deadline.unref();
+      server.close(() => {
+        clearTimeout(deadline);
+        resolve();
+      });
+      server.closeIdleConnections();
+      for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
+    });
+  return { server, stop };
 }
 
 function urlHost(host: string): string {

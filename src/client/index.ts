@@ -116,15 +116,29 @@ const BYTES = 'application/octet-stream';
 const NOTIFICATIONS = '/api/notifications' satisfies keyof paths;
 
 export function createLucidClient(options: LucidClientOptions): LucidClient {
-  const baseUrl = options.baseUrl.replace(/\/+$/, '');
-  const api = createClient<paths>({
-    baseUrl,
-    ...(options.fetch ? { fetch: options.fetch } : {}),
-    headers: options.token === undefined ? {} : { Authorization: `Bearer ${options.token}` },
-  });
+  return new HttpLucidClient(options);
+}
 
-  async function get(key: string, { ifNoneMatch }: GetOptions = {}): Promise<LucidValue | NotModified> {
-    const { data, error, response } = await api.GET('/api/kv/{key}', {
+/** LucidClient over openapi-fetch: one method per operation, each a typed call and its answer's shape. */
+class HttpLucidClient implements LucidClient {
+  readonly api: Client<paths>;
+  readonly #baseUrl: string;
+  readonly #token: string | undefined;
+
+  constructor(options: LucidClientOptions) {
+    this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.#token = options.token;
+    this.api = createClient<paths>({
+      baseUrl: this.#baseUrl,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      headers: options.token === undefined ? {} : { Authorization: `Bearer ${options.token}` },
+    });
+  }
+
+  get(key: string): Promise<LucidValue>;
+  get(key: string, options: GetOptions): Promise<LucidValue | NotModified>;
+  async get(key: string, { ifNoneMatch }: GetOptions = {}): Promise<LucidValue | NotModified> {
+    const { data, error, response } = await this.api.GET('/api/kv/{key}', {
       params: { path: { key }, header: { 'If-None-Match': ifNoneMatch } },
       parseAs: 'arrayBuffer',
     });
@@ -133,15 +147,17 @@ export function createLucidClient(options: LucidClientOptions): LucidClient {
     return valueOf(response, data ?? new ArrayBuffer(0));
   }
 
-  async function head(key: string, { ifNoneMatch }: GetOptions = {}): Promise<LucidMetadata | NotModified> {
-    const { response } = await api.HEAD('/api/kv/{key}', { params: { path: { key }, header: { 'If-None-Match': ifNoneMatch } } });
+  head(key: string): Promise<LucidMetadata>;
+  head(key: string, options: GetOptions): Promise<LucidMetadata | NotModified>;
+  async head(key: string, { ifNoneMatch }: GetOptions = {}): Promise<LucidMetadata | NotModified> {
+    const { response } = await this.api.HEAD('/api/kv/{key}', { params: { path: { key }, header: { 'If-None-Match': ifNoneMatch } } });
     if (response.status === 304) return notModifiedOf(response);
     if (!response.ok) throw new LucidApiError(response);
     return metadataOf(response);
   }
 
-  async function put(key: string, value: LucidRawValue, { contentType, ifMatch, ifNoneMatch, ttl }: PutOptions = {}): Promise<PutResult> {
-    const { error, response } = await api.PUT('/api/kv/{key}', {
+  async put(key: string, value: LucidRawValue, { contentType, ifMatch, ifNoneMatch, ttl }: PutOptions = {}): Promise<PutResult> {
+    const { error, response } = await this.api.PUT('/api/kv/{key}', {
       params: { path: { key }, query: { ttl }, header: { 'If-Match': ifMatch, 'If-None-Match': ifNoneMatch } },
       body: rawBody(value),
       // openapi-fetch would JSON-encode the body: send it as it is, with its own Content-Type.
@@ -152,8 +168,67 @@ export function createLucidClient(options: LucidClientOptions): LucidClient {
     return { created: response.status === 201, etag: etagOf(response) };
   }
 
-  async function patch(key: string, operation: PatchOperation, ifMatch: IfMatch | undefined) {
-    const { data, error, response } = await api.PATCH('/api/kv/{key}', {
+  putJson(key: string, value: unknown, options: PutOptions = {}): Promise<PutResult> {
+    return this.put(key, JSON.stringify(value), { ...options, contentType: options.contentType ?? 'application/json' });
+  }
+
+  async delete(key: string, { ifMatch }: ConditionalOptions = {}): Promise<void> {
+    const { error, response } = await this.api.DELETE('/api/kv/{key}', { params: { path: { key }, header: { 'If-Match': ifMatch } } });
+    if (!response.ok) throw new LucidApiError(response, error);
+  }
+
+  async lock(key: string, { lease, ifMatch }: LockOptions = {}): Promise<{ etag: ETag }> {
+    const { etag } = await this.#patch(key, lease === undefined ? { operation: 'lock' } : { operation: 'lock', value: lease }, ifMatch);
+    return { etag };
+  }
+
+  async unlock(key: string, { ifMatch }: ConditionalOptions = {}): Promise<{ etag: ETag }> {
+    const { etag } = await this.#patch(key, { operation: 'unlock' }, ifMatch);
+    return { etag };
+  }
+
+  increment(key: string, by?: number, { ifMatch }: ConditionalOptions = {}): Promise<number> {
+    return this.#step(key, 'increment', by, ifMatch);
+  }
+
+  decrement(key: string, by?: number, { ifMatch }: ConditionalOptions = {}): Promise<number> {
+    return this.#step(key, 'decrement', by, ifMatch);
+  }
+
+  async ttl(key: string, seconds: number, { ifMatch }: ConditionalOptions = {}): Promise<TtlResult> {
+    const { result, etag } = await this.#patch(key, { operation: 'ttl', value: seconds }, ifMatch);
+    return { expiresAt: result.expiresAt ?? null, etag };
+  }
+
+  async list(query: ListOptions = {}): Promise<KeyPage> {
+    const { data, error, response } = await this.api.GET('/api/kv', { params: { query } });
+    if (!response.ok || data === undefined) throw new LucidApiError(response, error);
+    return data;
+  }
+
+  async *listAll(options: ListAllOptions = {}): AsyncGenerator<KeyInfo, void, undefined> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.list({ ...options, cursor });
+      yield* page.keys;
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+  }
+
+  async health(): Promise<Health> {
+    const { data, error, response } = await this.api.GET('/health');
+    if (!response.ok || data === undefined) throw new LucidApiError(response, error);
+    return data;
+  }
+
+  notificationsUrl(query: NotificationsOptions = {}): string {
+    const params: NonNullable<operations['streamNotifications']['parameters']['query']> = { ...query, token: this.#token };
+    const serializers = { querySerializer: createQuerySerializer(), pathSerializer: defaultPathSerializer };
+    return createFinalURL(NOTIFICATIONS, { baseUrl: this.#baseUrl, params: { query: params }, ...serializers });
+  }
+
+  async #patch(key: string, operation: PatchOperation, ifMatch: IfMatch | undefined) {
+    const { data, error, response } = await this.api.PATCH('/api/kv/{key}', {
       params: { path: { key }, header: { 'If-Match': ifMatch } },
       body: operation,
     });
@@ -161,63 +236,11 @@ export function createLucidClient(options: LucidClientOptions): LucidClient {
     return { result: data, etag: etagOf(response) };
   }
 
-  async function step(key: string, operation: 'increment' | 'decrement', by: number | undefined, ifMatch: IfMatch | undefined) {
-    const { result } = await patch(key, by === undefined ? { operation } : { operation, value: by }, ifMatch);
+  async #step(key: string, operation: 'increment' | 'decrement', by: number | undefined, ifMatch: IfMatch | undefined): Promise<number> {
+    const { result } = await this.#patch(key, by === undefined ? { operation } : { operation, value: by }, ifMatch);
     if (typeof result.value !== 'number') throw new TypeError(`Lucid answered ${operation} without a value: ${JSON.stringify(result)}`);
     return result.value;
   }
-
-  async function* listAll(listOptions: ListAllOptions = {}): AsyncGenerator<KeyInfo, void, undefined> {
-    let cursor: string | undefined;
-    do {
-      const page = await list({ ...listOptions, cursor });
-      yield* page.keys;
-      cursor = page.cursor;
-    } while (cursor !== undefined);
-  }
-
-  async function list(query: ListOptions = {}): Promise<KeyPage> {
-    const { data, error, response } = await api.GET('/api/kv', { params: { query } });
-    if (!response.ok || data === undefined) throw new LucidApiError(response, error);
-    return data;
-  }
-
-  return {
-    api,
-    get: get as LucidClient['get'],
-    head: head as LucidClient['head'],
-    put,
-    putJson: (key, value, putOptions = {}) => put(key, JSON.stringify(value), { ...putOptions, contentType: putOptions.contentType ?? 'application/json' }),
-    async delete(key, { ifMatch } = {}) {
-      const { error, response } = await api.DELETE('/api/kv/{key}', { params: { path: { key }, header: { 'If-Match': ifMatch } } });
-      if (!response.ok) throw new LucidApiError(response, error);
-    },
-    async lock(key, { lease, ifMatch } = {}) {
-      const { etag } = await patch(key, lease === undefined ? { operation: 'lock' } : { operation: 'lock', value: lease }, ifMatch);
-      return { etag };
-    },
-    async unlock(key, { ifMatch } = {}) {
-      const { etag } = await patch(key, { operation: 'unlock' }, ifMatch);
-      return { etag };
-    },
-    increment: (key, by, { ifMatch } = {}) => step(key, 'increment', by, ifMatch),
-    decrement: (key, by, { ifMatch } = {}) => step(key, 'decrement', by, ifMatch),
-    async ttl(key, seconds, { ifMatch } = {}) {
-      const { result, etag } = await patch(key, { operation: 'ttl', value: seconds }, ifMatch);
-      return { expiresAt: result.expiresAt ?? null, etag };
-    },
-    list,
-    listAll,
-    async health() {
-      const { data, error, response } = await api.GET('/health');
-      if (!response.ok || data === undefined) throw new LucidApiError(response, error);
-      return data;
-    },
-    notificationsUrl(query = {}) {
-      const params: NonNullable<operations['streamNotifications']['parameters']['query']> = { ...query, token: options.token };
-      return createFinalURL(NOTIFICATIONS, { baseUrl, params: { query: params }, querySerializer: createQuerySerializer(), pathSerializer: defaultPathSerializer });
-    },
-  };
 }
 
 /**

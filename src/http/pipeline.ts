@@ -78,16 +78,43 @@ interface Exchange {
 
 /** Compiles the spec's operations into the request listener that serves them. */
 export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const operations = compile(deps);
-  const routes = new RouteTable(deps.api.router.getOperations());
-  const accessLog = deps.config.log.access;
+  const pipeline = new Pipeline(deps);
+  const cors = corsStage(deps.config.cors.origins);
+  return (req, res) => {
+    const exchange: Exchange = { req, res, id: requestId(req), started: performance.now() };
+    if (cors === undefined) pipeline.run(exchange);
+    else cors(req, res, () => pipeline.run(exchange));
+  };
+}
 
-  const serve = async (exchange: Exchange): Promise<void> => {
+/** The stages, run in order for each request; each is a small function below the class. */
+class Pipeline {
+  readonly #operations: Map<string, CompiledOperation>;
+  readonly #routes: RouteTable;
+
+  constructor(private readonly deps: PipelineDeps) {
+    this.#operations = compile(deps);
+    this.#routes = new RouteTable(deps.api.router.getOperations());
+  }
+
+  run(exchange: Exchange): void {
+    this.serve(exchange).catch((error: unknown) => {
+      try {
+        this.fail(exchange, error);
+      } catch (failure) {
+        this.deps.logger.error({ err: failure }, 'cannot answer a request');
+        exchange.res.destroy();
+      }
+    });
+  }
+
+  async serve(exchange: Exchange): Promise<void> {
     const { req, res } = exchange;
+    const { deps } = this;
     const url = req.url ?? '/';
     const queryStart = url.indexOf('?');
-    const match = routes.match(req.method ?? 'GET', queryStart === -1 ? url : url.slice(0, queryStart));
-    const operation = operations.get(match.route.operationId)!;
+    const match = this.#routes.match(req.method ?? 'GET', queryStart === -1 ? url : url.slice(0, queryStart));
+    const operation = this.#operations.get(match.route.operationId)!;
     exchange.operation = operation;
     const query = queryStart === -1 ? {} : (querystring.parse(url.slice(queryStart + 1)) as Record<string, unknown>);
     const principal = authenticate(operation, req, query, deps);
@@ -95,85 +122,57 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     const body = operation.json && (await readJsonBody(operation, req, res));
     validate(operation, match.params, query, req, body);
     if (operation.streams) setHeaders(res, withRequestId(operation.headers, exchange.id));
-    const reply = await operation.handler({
-      request: req,
-      response: res,
-      params: match.params,
-      query,
-      body,
-      principal,
-      store: deps.store,
-      feed: deps.feed,
-      metrics: deps.metrics,
-      config: deps.config,
-      contract: deps.contract,
-      now: deps.clock(),
-    });
+    const { store, feed, metrics, config, contract } = deps;
+    const context = { request: req, response: res, params: match.params, query, body, principal, store, feed, metrics, config, contract, now: deps.clock() };
+    const reply = await operation.handler(context);
     if (reply.streamed) {
       deps.streams.add(res);
       res.once('close', () => {
         deps.streams.delete(res);
-        finish(exchange, res.statusCode, true);
+        this.finish(exchange, res.statusCode, true);
       });
       return;
     }
     deps.checkReply?.(reply, operation.operationId);
-    respond(exchange, reply, operation.headers);
-  };
+    this.respond(exchange, reply, operation.headers);
+  }
 
-  const respond = (exchange: Exchange, reply: AnyReply, headers: HeaderList): void => {
+  respond(exchange: Exchange, reply: AnyReply, headers: HeaderList): void {
     const { req, res } = exchange;
     const close = bodyPending(req);
     if (close) lingerOnClose(req);
     send(req, res, reply, withRequestId(headers, exchange.id), close);
-    finish(exchange, reply.status, false);
-  };
+    this.finish(exchange, reply.status, false);
+  }
 
-  const fail = (exchange: Exchange, error: unknown): void => {
+  fail(exchange: Exchange, error: unknown): void {
     const known = toLucidError(error);
     const log = { req: { id: exchange.id } };
-    if (known.code === 'INTERNAL') deps.logger.error({ ...log, err: error }, 'unexpected error');
+    if (known.code === 'INTERNAL') this.deps.logger.error({ ...log, err: error }, 'unexpected error');
     else if (error instanceof StoreUnavailableError) {
-      deps.metrics.storeError();
-      deps.logger.warn({ ...log, err: error.cause }, 'store unavailable');
+      this.deps.metrics.storeError();
+      this.deps.logger.warn({ ...log, err: error.cause }, 'store unavailable');
     }
     if (exchange.res.headersSent) {
       exchange.res.destroy();
-      finish(exchange, exchange.res.statusCode, false);
+      this.finish(exchange, exchange.res.statusCode, false);
       return;
     }
     const headers = { ...known.headers, ...(known.code === 'UNAUTHORIZED' && { 'WWW-Authenticate': challenge(exchange.req) }) };
-    respond(exchange, { status: known.status as never, body: { message: known.message }, headers }, deps.headers.api);
-  };
+    this.respond(exchange, { status: known.status, body: { message: known.message }, headers }, this.deps.headers.api);
+  }
 
-  const finish = (exchange: Exchange, status: number, streamed: boolean): void => {
+  finish(exchange: Exchange, status: number, streamed: boolean): void {
     const seconds = (performance.now() - exchange.started) / 1000;
-    deps.metrics.observe(exchange.operation?.operationId ?? NO_OPERATION, status, seconds, streamed);
-    if (accessLog) {
-      const { req } = exchange;
-      deps.logger.info(
-        { req: { id: exchange.id, method: req.method, url: loggableUrl(req.url ?? '/'), userAgent: req.headers['user-agent'], remoteAddress: req.socket.remoteAddress }, res: { statusCode: status }, responseTime: Math.round(seconds * 1000) },
-        'request completed',
-      );
-    }
-  };
+    this.deps.metrics.observe(exchange.operation?.operationId ?? NO_OPERATION, status, seconds, streamed);
+    if (this.deps.config.log.access) accessLine(this.deps.logger, exchange, status, seconds);
+  }
+}
 
-  const run = (exchange: Exchange): void => {
-    serve(exchange).catch((error: unknown) => {
-      try {
-        fail(exchange, error);
-      } catch (failure) {
-        deps.logger.error({ err: failure }, 'cannot answer a request');
-        exchange.res.destroy();
-      }
-    });
-  };
-  const cors = corsStage(deps.config.cors.origins);
-  return (req, res) => {
-    const exchange: Exchange = { req, res, id: requestId(req), started: performance.now() };
-    if (cors === undefined) run(exchange);
-    else cors(req, res, () => run(exchange));
-  };
+/** One line per answered request, when `log.access` is on. */
+function accessLine(logger: Logger, { id, req }: Exchange, status: number, seconds: number): void {
+  const request = { id, method: req.method, url: loggableUrl(req.url ?? '/'), userAgent: req.headers['user-agent'], remoteAddress: req.socket.remoteAddress };
+  logger.info({ req: request, res: { statusCode: status }, responseTime: Math.round(seconds * 1000) }, 'request completed');
 }
 
 /** Builds every operation's compiled form; fails at once when the spec and the handlers disagree. */
