@@ -204,6 +204,14 @@ export interface paths {
          *     cannot send headers. A token limited to a prefix sees only changes
          *     inside it. A client that falls more than 1 MiB behind is disconnected
          *     (it reconnects and resumes with `Last-Event-ID`).
+         *
+         *     A stream lives no longer than its token. When the token is revoked
+         *     (`lucid token revoke`; seen within the revocation poll interval, 500 ms)
+         *     or reaches its `exp` (plus `auth.clockSkewSeconds`, the leeway every
+         *     request gets), the stream sends one `event: error` message whose `data`
+         *     is a JSON [StreamError](#/components/schemas/StreamError)
+         *     (`{"code":"token_revoked",...}` or `{"code":"token_expired",...}`), then
+         *     ends. A reconnection with the same token is a 401: get a new token.
          */
         get: operations["streamNotifications"];
         put?: never;
@@ -412,6 +420,19 @@ export interface components {
              * @example hello world
              */
             value?: string;
+        };
+        /**
+         * @description Why a notification stream ends, sent in the `data` of its last
+         *     message, an `event: error`: its token was revoked or has expired.
+         */
+        StreamError: {
+            /**
+             * @example token_expired
+             * @enum {string}
+             */
+            code: "token_revoked" | "token_expired";
+            /** @example The token of this stream has expired. */
+            message: string;
         };
         /** @description An OpenAPI 3.0.3 document. */
         OpenApiDocument: {
@@ -911,6 +932,9 @@ export interface operations {
                     /**
                      * @example id: lx2k1a.42
                      *     data: {"type":"created","key":"greeting","etag":"\"1-Jt6hPqL0\"","time":"2026-11-26T12:00:00.000Z","size":11,"contentType":"text/plain","value":"hello world"}
+                     *
+                     *     event: error
+                     *     data: {"code":"token_expired","message":"The token of this stream has expired."}
                      */
                     "text/event-stream": string;
                 };

@@ -104,6 +104,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
       principal,
       store: deps.store,
       feed: deps.feed,
+      revocations: deps.revocations,
       metrics: deps.metrics,
       config: deps.config,
       contract: deps.contract,
