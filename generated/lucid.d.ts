@@ -249,6 +249,7 @@ export interface paths {
          * @description Stores the raw request body under the key. The `Content-Type` of the
          *     request is kept and returned unchanged by GET; when none is given, one
          *     is sniffed from the bytes (falling back to `application/octet-stream`).
+         *     A `Content-Type` longer than 255 bytes is a 400 (before the body is read).
          *     Answers 201 when the key was created and 200 when it was replaced.
          *     A locked key cannot be written (409).
          *
@@ -285,7 +286,9 @@ export interface paths {
          *       seconds, after which the lock lapses by itself.
          *     - `increment` / `decrement`: adds or subtracts `value` (default 1) to a
          *       stored decimal number. Integers stay integers; decimals are exact.
-         *       The answer carries the new value.
+         *       The answer carries the new value. Numbers have at most 300 digits
+         *       (before and after the point together): a stored value, a `value` or
+         *       a result with more is a 400, refused before any arithmetic.
          *     - `ttl`: `value` whole seconds (at least 1) from now until the key
          *       expires; 0 removes the expiry.
          *
@@ -1084,7 +1087,7 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description The body is empty or the key is not a valid key. */
+            /** @description The body is empty, the `Content-Type` is longer than 255 bytes, or the key is not a valid key. */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
@@ -1262,7 +1265,8 @@ export interface operations {
             };
             /**
              * @description The body is not valid JSON, names an unknown operation, has an
-             *     invalid `value`, or increments a value that is not a number.
+             *     invalid `value`, or increments a value that is not a number or
+             *     has more than 300 digits (or whose result would).
              */
             400: {
                 headers: {
