@@ -39,7 +39,8 @@ export interface paths {
          *     (`lucid_keys`), open notification streams (`lucid_notification_clients`), store
          *     failures (`lucid_store_errors_total`), and the Node.js process metrics.
          *
-         *     Needs a token with scope `admin`. For a scraper without a token, set `metrics.port`:
+         *     Needs a token with scope `admin` and no prefix: the metrics cover the whole store,
+         *     so an admin token limited to a prefix is a 403. For a scraper without a token, set `metrics.port`:
          *     Lucid then also serves `GET /metrics` without a token on that port, bound to
          *     `metrics.host` (127.0.0.1 by default).
          */
