@@ -2,6 +2,7 @@
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revokeToken } from '../../src/revocations.js';
+import { REDIS_URL, backendReady, dropNamespace, freshNamespace } from '../support/backends.js';
 import { startLucid, uniqueKey, type TestLucid } from '../support/lucid.js';
 import { isChange, openStream, type SseBlock, type SseStream } from '../support/sse.js';
 
@@ -85,5 +86,31 @@ describe('streamNotifications and its token', () => {
     // The error is the stream's last message: nothing follows it.
     expect(stream.blocks.at(-1)?.event).toBe('error');
     expect(stream.blocks.filter(isChange)).toHaveLength(1);
+  });
+});
+
+describe.runIf(await backendReady('redis'))('streamNotifications and its token on a shared backend', () => {
+  it('ends a stream on every node once its token is revoked in Redis (as `lucid token revoke` does there)', async () => {
+    const namespace = freshNamespace();
+    const nodes = [await startLucid({ config: { store: REDIS_URL, storeNamespace: namespace } })];
+    try {
+      nodes.push(await startLucid({ config: { store: REDIS_URL, storeNamespace: namespace, auth: { secret: nodes[0]!.config.auth.secret } } }));
+      const token = nodes[0]!.authority.issue('watcher', 3600, { scope: 'read' });
+      const opened = await Promise.all(nodes.map((node) => openStream(`${node.url}/api/notifications`, { authorization: `Bearer ${token}` })));
+      streams.push(...opened);
+      for (const stream of opened) {
+        expect(stream.response.status).toBe(200);
+        await stream.until((blocks) => blocks.length > 0);
+      }
+      const { jti, exp } = jwt.decode(token) as jwt.JwtPayload;
+      await nodes[0]!.store.revocations!.add(jti!, exp! * 1000);
+      for (const stream of opened) {
+        await stream.until((blocks) => errorEvent(blocks) !== undefined, 3000, 'event: error');
+        expect(JSON.parse(errorEvent(stream.blocks)!.data!)).toMatchObject({ code: 'token_revoked' });
+      }
+    } finally {
+      await Promise.all(nodes.map((node) => node.close()));
+      await dropNamespace('redis', namespace);
+    }
   });
 });
