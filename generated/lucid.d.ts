@@ -39,7 +39,8 @@ export interface paths {
          *     (`lucid_keys`), open notification streams (`lucid_notification_clients`), store
          *     failures (`lucid_store_errors_total`), and the Node.js process metrics.
          *
-         *     Needs a token with scope `admin`. For a scraper without a token, set `metrics.port`:
+         *     Needs a token with scope `admin` and no prefix: the metrics cover the whole store,
+         *     so an admin token limited to a prefix is a 403. For a scraper without a token, set `metrics.port`:
          *     Lucid then also serves `GET /metrics` without a token on that port, bound to
          *     `metrics.host` (127.0.0.1 by default).
          */
@@ -204,6 +205,14 @@ export interface paths {
          *     cannot send headers. A token limited to a prefix sees only changes
          *     inside it. A client that falls more than 1 MiB behind is disconnected
          *     (it reconnects and resumes with `Last-Event-ID`).
+         *
+         *     A stream lives no longer than its token. When the token is revoked
+         *     (`lucid token revoke`; seen within the revocation poll interval, 500 ms)
+         *     or reaches its `exp` (plus `auth.clockSkewSeconds`, the leeway every
+         *     request gets), the stream sends one `event: error` message whose `data`
+         *     is a JSON [StreamError](#/components/schemas/StreamError)
+         *     (`{"code":"token_revoked",...}` or `{"code":"token_expired",...}`), then
+         *     ends. A reconnection with the same token is a 401: get a new token.
          */
         get: operations["streamNotifications"];
         put?: never;
@@ -241,6 +250,7 @@ export interface paths {
          * @description Stores the raw request body under the key. The `Content-Type` of the
          *     request is kept and returned unchanged by GET; when none is given, one
          *     is sniffed from the bytes (falling back to `application/octet-stream`).
+         *     A `Content-Type` longer than 255 bytes is a 400 (before the body is read).
          *     Answers 201 when the key was created and 200 when it was replaced.
          *     A locked key cannot be written (409).
          *
@@ -277,7 +287,9 @@ export interface paths {
          *       seconds, after which the lock lapses by itself.
          *     - `increment` / `decrement`: adds or subtracts `value` (default 1) to a
          *       stored decimal number. Integers stay integers; decimals are exact.
-         *       The answer carries the new value.
+         *       The answer carries the new value. Numbers have at most 300 digits
+         *       (before and after the point together): a stored value, a `value` or
+         *       a result with more is a 400, refused before any arithmetic.
          *     - `ttl`: `value` whole seconds (at least 1) from now until the key
          *       expires; 0 removes the expiry.
          *
@@ -412,6 +424,19 @@ export interface components {
              * @example hello world
              */
             value?: string;
+        };
+        /**
+         * @description Why a notification stream ends, sent in the `data` of its last
+         *     message, an `event: error`: its token was revoked or has expired.
+         */
+        StreamError: {
+            /**
+             * @example token_expired
+             * @enum {string}
+             */
+            code: "token_revoked" | "token_expired";
+            /** @example The token of this stream has expired. */
+            message: string;
         };
         /** @description An OpenAPI 3.0.3 document. */
         OpenApiDocument: {
@@ -915,6 +940,9 @@ export interface operations {
                     /**
                      * @example id: lx2k1a.42
                      *     data: {"type":"created","key":"greeting","etag":"\"1-Jt6hPqL0\"","time":"2026-11-26T12:00:00.000Z","size":11,"contentType":"text/plain","value":"hello world"}
+                     *
+                     *     event: error
+                     *     data: {"code":"token_expired","message":"The token of this stream has expired."}
                      */
                     "text/event-stream": string;
                 };
@@ -1064,7 +1092,7 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description The body is empty or the key is not a valid key. */
+            /** @description The body is empty, the `Content-Type` is longer than 255 bytes, or the key is not a valid key. */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
@@ -1242,7 +1270,8 @@ export interface operations {
             };
             /**
              * @description The body is not valid JSON, names an unknown operation, has an
-             *     invalid `value`, or increments a value that is not a number.
+             *     invalid `value`, or increments a value that is not a number or
+             *     has more than 300 digits (or whose result would).
              */
             400: {
                 headers: {

@@ -188,8 +188,11 @@ export class TokenAuthority {
 
   /**
    * The one key that may verify a token with this header: the secret for HS256, an identity
-   * provider's key for RS256/ES256 (by `kid` from the JWKS, else the PEM key of that algorithm,
-   * else the only JWKS key of that algorithm). Any other `alg`, `none` included, has no key.
+   * provider's key for RS256/ES256. With a JWKS configured, a token's `kid` must name one of its
+   * keys of that algorithm (an unknown `kid` has no key: the PEM key is not tried instead); without
+   * one, the PEM key verifies tokens of its algorithm whatever their `kid` (it has none to compare,
+   * and providers put one in every token). A token without `kid` uses the PEM key of its
+   * algorithm, else the only JWKS key of that algorithm. Any other `alg`, `none` included, has no key.
    */
   #keyFor(header: jwt.JwtHeader): { algorithm: jwt.Algorithm; key: KeyObject } | undefined {
     if (header.alg === 'HS256') return this.#secret && { algorithm: 'HS256', key: this.#secret };
@@ -197,10 +200,12 @@ export class TokenAuthority {
     const candidates = this.#publicKeys.filter((key) => key.algorithm === header.alg);
     const { kid } = header;
     if (kid !== undefined && (typeof kid !== 'string' || kid === '')) return undefined;
-    const byKid = kid === undefined ? undefined : candidates.find((key) => key.kid === kid);
     const pem = candidates.find((key) => key.kid === undefined);
-    const onlyOne = kid === undefined && candidates.length === 1 ? candidates[0] : undefined;
-    return byKid ?? pem ?? onlyOne;
+    if (kid !== undefined) {
+      const jwks = this.#publicKeys.some((key) => key.kid !== undefined);
+      return jwks ? candidates.find((key) => key.kid === kid) : pem;
+    }
+    return pem ?? (candidates.length === 1 ? candidates[0] : undefined);
   }
 
   /** Mints an HS256 token for `subject` that expires after `expiresInSeconds`, with the configured issuer and audience. */

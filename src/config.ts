@@ -291,6 +291,15 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   } catch {
     // It was readable a moment ago; a stat failure is not worth stopping for.
   }
+  const tlsKey = config.server.tls?.key;
+  try {
+    // Warned about, not changed: a key may be shared on purpose (a group such as ssl-cert, mode 0640).
+    if (tlsKey !== undefined && (statSync(tlsKey).mode & 0o077) !== 0) {
+      warnings.push(`The TLS key ${tlsKey} (server.tls.key) is readable by other users: run \`chmod 600 ${tlsKey}\`.`);
+    }
+  } catch {
+    // A missing key stops start-up with its own message (server.ts).
+  }
   return { config, file, warnings };
 }
 

@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'FORBIDDEN_SCOPE'
   | 'INVALID_CURSOR'
   | 'NOT_A_NUMBER'
+  | 'NUMBER_TOO_LONG'
   | 'EMPTY_BODY'
   | 'INVALID_REQUEST'
   | 'MALFORMED_JSON'
@@ -49,6 +50,7 @@ const catalogue: Record<ErrorCode, CatalogueEntry> = {
   FORBIDDEN_SCOPE: { status: 403, message: 'This token is not allowed to do this: its scope is too narrow.' },
   INVALID_CURSOR: { status: 400, message: 'The cursor is not valid: pass the cursor of a previous page unchanged.' },
   NOT_A_NUMBER: { status: 400, message: 'The stored value is not a number.' },
+  NUMBER_TOO_LONG: { status: 400, message: 'Increment and decrement work on numbers of at most 300 digits.' },
   EMPTY_BODY: { status: 400, message: 'The request body must not be empty.' },
   INVALID_REQUEST: { status: 400, message: 'Invalid request.' },
   MALFORMED_JSON: { status: 400, message: 'The request body is not valid JSON.' },

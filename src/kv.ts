@@ -3,7 +3,7 @@
  * over the current entry and run atomically by the store's `update`, preconditions included.
  */
 import { randomBytes } from 'node:crypto';
-import { addDecimals, decimalFromNumber, formatDecimal, negate, parseDecimal } from './decimal.js';
+import { MAX_DIGITS, MAX_NUMBER_TEXT_BYTES, addDecimals, countDigits, decimalFromNumber, formatDecimal, negate, parseDecimal } from './decimal.js';
 import { LucidError, SUCCESS } from './errors.js';
 import { isLocked, type ChangeType, type Decision, type Entry, type Store } from './store/types.js';
 
@@ -156,10 +156,7 @@ export function applyOperation(
         unlocked(entry, now);
         // JSON numbers past ±1.8e308 (1e400) parse to ±Infinity, which no decimal can hold: found by the fuzzer, it was a 500.
         if (argument !== undefined && !Number.isFinite(argument)) throw new LucidError('INVALID_REQUEST', { message: `The ${operation} value must be a finite number.` });
-        const stored = parseDecimal(entry.value.toString('utf8'));
-        if (stored === undefined) throw new LucidError('NOT_A_NUMBER');
-        const step = decimalFromNumber(argument ?? 1);
-        const value = formatDecimal(addDecimals(stored, operation === 'increment' ? step : negate(step)));
+        const value = formatDecimal(countWith(entry.value, operation, argument ?? 1));
         return outcome(SUCCESS[`${operation}ed`], `${operation}ed`, { value: Buffer.from(value, 'utf8') }, value);
       }
       case 'ttl': {
@@ -170,6 +167,27 @@ export function applyOperation(
       }
     }
   });
+}
+
+/**
+ * The stored number plus or minus the step, each bounded to MAX_DIGITS digits before any arithmetic
+ * (the stored text's length is checked before it is even decoded), and the result too: a number
+ * past the bound is a 400, never seconds of CPU or a null answer.
+ */
+function countWith(stored: Buffer, operation: 'increment' | 'decrement', argument: number): ReturnType<typeof addDecimals> {
+  const tooLong = (what: string) =>
+    new LucidError('NUMBER_TOO_LONG', { message: `${what} has more than ${MAX_DIGITS} digits: increment and decrement work on numbers of at most ${MAX_DIGITS} digits.` });
+  if (stored.length > MAX_NUMBER_TEXT_BYTES) {
+    throw new LucidError('NUMBER_TOO_LONG', { message: `The stored value is too long to be a number of at most ${MAX_DIGITS} digits, which increment and decrement work on.` });
+  }
+  const current = parseDecimal(stored.toString('utf8'));
+  if (current === undefined) throw new LucidError('NOT_A_NUMBER');
+  if (countDigits(current) > MAX_DIGITS) throw tooLong('The stored value');
+  const step = decimalFromNumber(argument);
+  if (countDigits(step) > MAX_DIGITS) throw tooLong(`The ${operation} value`);
+  const sum = addDecimals(current, operation === 'increment' ? step : negate(step));
+  if (countDigits(sum) > MAX_DIGITS) throw tooLong('The result');
+  return sum;
 }
 
 /** What `importEntry` did with one entry. */

@@ -23,6 +23,7 @@ export class RevocationList {
   readonly #timer: NodeJS.Timeout;
 
   #polling = false;
+  readonly #listeners = new Set<() => void>();
 
   /** Follows the revocation file, or the backend's revocations when `shared` is given. */
   constructor(
@@ -44,7 +45,7 @@ export class RevocationList {
     if (this.#polling) return;
     this.#polling = true;
     try {
-      this.#ids = new Set(await this.shared.list());
+      this.#replace(new Set(await this.shared.list()));
     } catch (error) {
       this.onError(error);
     } finally {
@@ -56,6 +57,22 @@ export class RevocationList {
     return tokenId !== undefined && this.#ids.has(tokenId);
   }
 
+  /**
+   * Calls `listener` whenever the list is re-read with a change (within the poll interval of a
+   * revocation), so an open notification stream can end once its token is revoked. Returns the
+   * unsubscribe function.
+   */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #replace(ids: Set<string>): void {
+    const changed = ids.size !== this.#ids.size || [...ids].some((id) => !this.#ids.has(id));
+    this.#ids = ids;
+    if (changed) for (const listener of [...this.#listeners]) listener();
+  }
+
   /** Re-reads the file when it changed; a missing file means nothing is revoked. */
   private refresh(): void {
     let signature: string;
@@ -63,7 +80,7 @@ export class RevocationList {
       const stat = statSync(this.file);
       signature = `${stat.mtimeMs}:${stat.size}`;
     } catch {
-      this.#ids = new Set();
+      this.#replace(new Set());
       this.#signature = '';
       return;
     }
@@ -79,7 +96,7 @@ export class RevocationList {
           // A torn or hand-edited line: skip it, keep the rest.
         }
       }
-      this.#ids = ids;
+      this.#replace(ids);
       this.#signature = signature;
     } catch (error) {
       this.onError(error);
@@ -88,5 +105,6 @@ export class RevocationList {
 
   close(): void {
     clearInterval(this.#timer);
+    this.#listeners.clear();
   }
 }

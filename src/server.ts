@@ -120,7 +120,7 @@ function httpListener(settings: Config['server'], tls: { cert: Buffer; key: Buff
   // Node checks headersTimeoutMs and requestTimeoutMs only every connectionsCheckingInterval
   // (30 s by default), so a slow-header client would hold its socket up to 30 s past the limit.
   const limits: http.ServerOptions = { maxHeaderSize: settings.maxHeaderBytes, connectionsCheckingInterval: TIMEOUT_CHECK_MS };
-  const server = tls ? createHttpsServer(tls, limits, listener) : http.createServer(limits, listener);
+  const server = tls ? createHttpsServer(tls, { ...limits, handshakeTimeout: settings.headersTimeoutMs }, listener) : http.createServer(limits, listener);
   server.maxConnections = settings.maxConnections;
   server.on('clientError', answerClientError);
   // `Expect: 100-continue` is answered only when a handler reads the body, after authentication.
@@ -179,12 +179,39 @@ function readTls(paths: { cert: string; key: string }): { cert: Buffer; key: Buf
   return { cert: read('server.tls.cert', paths.cert), key: read('server.tls.key', paths.key) };
 }
 
-function createHttpsServer(tls: { cert: Buffer; key: Buffer }, limits: http.ServerOptions, app: http.RequestListener): https.Server {
+/**
+ * TLS 1.3's suites (all AEAD with forward secrecy) and, for TLS 1.2, only ECDHE key exchange with
+ * AES-GCM or ChaCha20-Poly1305: no CBC suite (SHA-1 or SHA-2 MAC), no static RSA key exchange. Every
+ * client of the last decade offers one of these. The TLS 1.3 names must be listed too: Node caps the
+ * protocol at TLS 1.2 when `ciphers` names none.
+ */
+export const TLS_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+/**
+ * The HTTPS server. A handshake must complete within `handshakeTimeout` (server.headersTimeoutMs,
+ * the bound plain HTTP puts on a request's headers), and a connection whose handshake failed or
+ * timed out is destroyed: Node only reports it (`tlsClientError`) and would keep the socket, so
+ * idle or half-sent ClientHellos could hold every slot of server.maxConnections forever.
+ */
+function createHttpsServer(tls: { cert: Buffer; key: Buffer }, options: https.ServerOptions, app: http.RequestListener): https.Server {
+  let server: https.Server;
   try {
-    return https.createServer({ ...limits, cert: tls.cert, key: tls.key }, app);
+    server = https.createServer({ ...options, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ciphers: TLS_CIPHERS, honorCipherOrder: true }, app);
   } catch (error) {
     throw new ConfigError(`server.tls: the certificate and key cannot be used together: ${(error as Error).message}`);
   }
+  server.on('tlsClientError', (_error: Error, socket: Duplex) => socket.destroy());
+  return server;
 }
 
 /**

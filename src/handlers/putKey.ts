@@ -5,8 +5,21 @@ import { putValue } from '../kv.js';
 import { preconditions } from './conditions.js';
 import type { Handler } from './types.js';
 
+/**
+ * The longest Content-Type a PUT may give. Far above any real media type (RFC 6838 caps type and
+ * subtype at 127 characters each, parameters are short), and small enough that a key's metadata
+ * fits the head of its stored frame that listing reads (4 KiB, store/frame.ts): a longer one made
+ * listing read whole values.
+ */
+export const MAX_CONTENT_TYPE_BYTES = 255;
+
 /** PUT /api/kv/{key}: stores the raw body, read only now that the request is authenticated. */
 export const putKey: Handler<'putKey'> = async ({ request, response, params, query, store, config }) => {
+  // Checked on the header alone, before the body is read (header values are latin1: one byte a character).
+  const given = request.headers['content-type'];
+  if (given !== undefined && given.length > MAX_CONTENT_TYPE_BYTES) {
+    throw new LucidError('INVALID_REQUEST', { message: `The Content-Type is longer than ${MAX_CONTENT_TYPE_BYTES} bytes.` });
+  }
   const limit = config.limits.maxValueBytes;
   const value = await readBody(request, response, limit, () => new LucidError('VALUE_TOO_LARGE', { message: `The value is larger than the limit of ${limit} bytes.` }));
   if (value.length === 0) throw new LucidError('EMPTY_BODY');

@@ -4,6 +4,7 @@ import type { Principal } from '../auth.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { NotificationFeed } from '../notifications.js';
+import type { RevocationList } from '../revocations.js';
 import type { Store } from '../store/types.js';
 import type { operations } from '../../generated/lucid.js';
 
@@ -62,6 +63,8 @@ export interface HandlerContext<Op extends OperationId = OperationId> {
   principal: Principal;
   store: Store;
   feed: NotificationFeed;
+  /** Revoked token ids, followed as they change (undefined when auth is off). */
+  revocations: RevocationList | undefined;
   metrics: Metrics;
   config: Config;
   /** The spec the server was built from: the file's exact bytes and the parsed document. */

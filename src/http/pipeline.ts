@@ -122,8 +122,8 @@ class Pipeline {
     const body = operation.json && (await readJsonBody(operation, req, res));
     validate(operation, match.params, query, req, body);
     if (operation.streams) setHeaders(res, withRequestId(operation.headers, exchange.id));
-    const { store, feed, metrics, config, contract } = deps;
-    const context = { request: req, response: res, params: match.params, query, body, principal, store, feed, metrics, config, contract, now: deps.clock() };
+    const { store, feed, revocations, metrics, config, contract } = deps;
+    const context = { request: req, response: res, params: match.params, query, body, principal, store, feed, revocations, metrics, config, contract, now: deps.clock() };
     const reply = await operation.handler(context);
     if (reply.streamed) {
       deps.streams.add(res);

@@ -182,14 +182,17 @@ describe('lucid export and import', () => {
     );
   });
 
-  it('exports only the keys under --prefix, gzipped when the file ends in .gz, and imports that file back', async () => {
+  it('exports only the keys under --prefix, gzipped when the file ends in .gz (mode 0600, replacing an older file), and imports that file back', async () => {
     const dir = tempDir();
     const { file } = await init(dir);
     const lines = ['a/1', 'a/2', 'ab', 'b/1'].map((key, i) => ({ ...seedEntry(i + 2), key }));
     writeFileSync(path.join(dir, 'seed.ndjson'), exportText(lines));
     expectOk(await lucid(['import', '--config', file, 'seed.ndjson'], dir));
+    // An older export readable by everyone is replaced by one only its owner reads.
+    writeFileSync(path.join(dir, 'a.ndjson.gz'), 'an older export', { mode: 0o644 });
     const exported = await lucid(['export', '--config', file, '--prefix', 'a/', '--out', 'a.ndjson.gz'], dir);
     expectOk(exported);
+    expect(statSync(path.join(dir, 'a.ndjson.gz')).mode & 0o777).toBe(0o600);
     const text = gunzipSync(readFileSync(path.join(dir, 'a.ndjson.gz'))).toString('utf8');
     expect(JSON.parse(text.split('\n')[0]!)).toMatchObject({ prefix: 'a/' });
     expect(parseExport(text)).toEqual(lines.slice(0, 2));

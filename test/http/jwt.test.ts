@@ -48,6 +48,13 @@ describe('identity provider tokens', () => {
     expect(unknown.headers.get('www-authenticate')).toContain('invalid_token');
   });
 
+  it('refuses with 401 an RS256 token whose kid is not in the JWKS, though the PEM key signed it', async () => {
+    const token = jwt.sign(claims(), rsa.privateKey, { algorithm: 'RS256', keyid: 'rsa-unknown' });
+    const refused = await put(uniqueKey('idp'), token);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toContain('invalid_token');
+  });
+
   it('keeps accepting the tokens Lucid issues, which carry its first issuer and audience', async () => {
     expect(jwt.decode(lucid.token)).toMatchObject({ iss: 'lucid', aud: 'lucid-api' });
     expect((await put(uniqueKey('own'), lucid.token)).status).toBe(201);

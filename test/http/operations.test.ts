@@ -54,6 +54,15 @@ describe('getMetrics', () => {
     }
   });
 
+  it('answers 403 to an admin token limited to a prefix: the metrics cover the whole store', async () => {
+    const lucid = await start();
+    const limited = lucid.authority.issue('team-admin', 600, { scope: 'admin', prefix: 'team-a/' });
+    const response = await lucid.request('/metrics', { headers: { authorization: `Bearer ${limited}` } });
+    expect(response.status).toBe(403);
+    expect(await response.json()).toEqual({ message: 'The metrics cover the whole store: a token limited to a prefix cannot read them.' });
+    expect((await lucid.request('/metrics', { headers: bearer(lucid, 'admin') })).status).toBe(200);
+  });
+
   it('counts requests by operation and status, never by raw path, and times them', async () => {
     const lucid = await start();
     const secretKey = uniqueKey('do-not-label-me');

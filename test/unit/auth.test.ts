@@ -154,6 +154,19 @@ describe('TokenAuthority hardening', () => {
     expect(idp.verify(es256(undefined))).toBeUndefined();
   });
 
+  it('with a JWKS configured, refuses a token whose kid names none of its keys, even one the PEM key signed', () => {
+    expect(idp.verify(rs256({}, { keyid: 'rsa-unknown' }))).toBeUndefined();
+    expect(idp.verify(rs256({}, { keyid: 'ec-1' }))).toBeUndefined();
+    expect(idp.verify(rs256())?.subject).toBe('user-7');
+  });
+
+  it('without a JWKS, verifies tokens of the PEM key algorithm whatever their kid (a PEM key has none to compare)', () => {
+    const pemOnly = at(T0, { jwksFile: '' });
+    expect(pemOnly.verify(rs256({}, { keyid: 'any-kid' }))?.subject).toBe('user-7');
+    expect(pemOnly.verify(rs256())?.subject).toBe('user-7');
+    expect(pemOnly.verify(es256('ec-1'))).toBeUndefined();
+  });
+
   it('keeps verifying its own HS256 tokens next to the identity provider', () => {
     expect(idp.verify(idp.issue('root', 60, { scope: 'admin' }))).toMatchObject({ subject: 'root', scope: 'admin' });
   });

@@ -123,6 +123,15 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ file: bad, env: {} })).toThrow(/server\.maxConnections must be >= 1[^]*server\.maxHeaderBytes must be >= 1024/);
   });
 
+  it('warns when the TLS key is readable by others, and not when it is 0600', () => {
+    const file = writeConfig(`auth:\n  secret: ${secret}\nserver:\n  tls:\n    cert: cert.pem\n    key: key.pem\n`);
+    const key = path.join(path.dirname(file), 'key.pem');
+    writeFileSync(key, 'not read here', { mode: 0o600 });
+    expect(loadConfig({ file, env: {} }).warnings).toEqual([]);
+    chmodSync(key, 0o644);
+    expect(loadConfig({ file, env: {} }).warnings).toEqual([`The TLS key ${key} (server.tls.key) is readable by other users: run \`chmod 600 ${key}\`.`]);
+  });
+
   it('warns when the config file is readable by others', () => {
     const file = writeConfig(`auth:\n  secret: ${secret}\n`, 0o644);
     expect(loadConfig({ file, env: {} }).warnings.join()).toMatch(/readable by other users/);
