@@ -34,6 +34,14 @@ import { all, closeDb, openReadOnly, snapshotRows } from './sqlite-snapshot.js';
 import { isLive, liveEntry, type Change, type Clock, type Decide, type Entry, type KeyInfo, type ListOptions, type Store, type StoredEntry } from './types.js';
 
 const NAMESPACE = 'lucid';
+/**
+ * The row key of a Lucid key: always the namespace, a colon, then the key as given, so the mapping
+ * is injective (the row key minus its first NAMESPACE.length + 1 characters is the Lucid key). Keyv's
+ * own prefixing is off: it skips keys that already start with `lucid:`, which let `lucid:X` write X's row.
+ * This is the layout every earlier version wrote for keys not starting with `lucid:`, so no file needs migrating.
+ */
+const rowKey = (key: string): string => `${NAMESPACE}:${key}`;
+const lucidKey = (row: string): string => row.slice(NAMESPACE.length + 1);
 const TABLE = 'keyv';
 const SWEEP_BATCH = 500;
 /** Read-only connections for reads; libuv's thread pool runs 4 by default. */
@@ -120,6 +128,7 @@ class SqliteStore implements Store {
     this.#keyv = new Keyv<Entry>({
       store: adapter,
       namespace: NAMESPACE,
+      useKeyPrefix: false,
       throwOnErrors: true,
       // Keyv hands the serializer { value, expires }; Lucid keeps its own expiry inside the frame.
       serialize: ((data: { value: Entry }) => encodeEntry(data.value)) as never,
@@ -145,9 +154,9 @@ class SqliteStore implements Store {
       }
       const { result, write, change } = decide(current, now);
       if (write === null) {
-        if (current !== undefined) await this.#write(key, null, () => this.#keyv.delete(key));
+        if (current !== undefined) await this.#write(key, null, () => this.#keyv.delete(rowKey(key)));
       } else if (write !== undefined) {
-        await this.#write(key, write, () => this.#keyv.set(key, write));
+        await this.#write(key, write, () => this.#keyv.set(rowKey(key), write));
       }
       if (change !== undefined && write !== undefined) this.#announce({ type: change, key, entry: write ?? undefined, time: now });
       return result;
@@ -180,7 +189,7 @@ class SqliteStore implements Store {
         this.#adapter.query(`SELECT key FROM ${TABLE} WHERE lucid_expires_at > 0 AND lucid_expires_at <= ? LIMIT ?`, now, SWEEP_BATCH),
       )) as Array<{ key: string }>;
       for (const { key: stored } of rows) {
-        const key = stored.slice(NAMESPACE.length + 1);
+        const key = lucidKey(stored);
         // Re-checked inside the key's queue: a write since the SELECT may have renewed the key.
         const removed = await this.#queue.run(key, async () => {
           const entry = await this.#read(key);
@@ -246,13 +255,13 @@ class SqliteStore implements Store {
   async #read(key: string): Promise<Entry | undefined> {
     // Bulk mode: the open batch's own writes, which the read pool cannot see until they commit.
     if (this.#uncommitted.has(key)) return this.#uncommitted.get(key) ?? undefined;
-    const row = await this.#guard(() => this.#readers.get<{ value: unknown }>(`${NAMESPACE}:${key}`));
+    const row = await this.#guard(() => this.#readers.get<{ value: unknown }>(rowKey(key)));
     return Buffer.isBuffer(row?.value) ? decodeEntry(row.value) : undefined;
   }
 
   /** Deletes an expired row and announces the expiry; call only inside the key's queue. */
   async #expire(key: string, time: number): Promise<void> {
-    await this.#write(key, null, () => this.#keyv.delete(key));
+    await this.#write(key, null, () => this.#keyv.delete(rowKey(key)));
     this.#announce({ type: 'expired', key, time });
   }
 
@@ -283,9 +292,9 @@ async function countLive(query: Query, now: number): Promise<number> {
 
 /** One page of `list`, read with `query`; `read` fetches a whole frame when its metadata is longer than the head read. */
 async function listPage(query: Query, read: (key: string) => Promise<Entry | undefined>, { prefix, after, limit }: ListOptions, now: number): Promise<KeyInfo[]> {
-  const low = `${NAMESPACE}:${prefix}`;
+  const low = rowKey(prefix);
   const high = `${low}\u{10FFFF}`;
-  const start = after !== undefined && `${NAMESPACE}:${after}` >= low ? `${NAMESPACE}:${after}` : undefined;
+  const start = after !== undefined && rowKey(after) >= low ? rowKey(after) : undefined;
   const rows = (await query(
     `SELECT key, length(value) AS total, substr(value, 1, ${HEAD_BYTES}) AS head FROM ${TABLE}
      WHERE key ${start === undefined ? '>=' : '>'} ? AND key < ? AND (lucid_expires_at = 0 OR lucid_expires_at > ?)
@@ -297,7 +306,7 @@ async function listPage(query: Query, read: (key: string) => Promise<Entry | und
   )) as Array<{ key: string; total: number; head: Buffer }>;
   const page: KeyInfo[] = [];
   for (const row of rows) {
-    const key = row.key.slice(NAMESPACE.length + 1);
+    const key = lucidKey(row.key);
     try {
       const { metadata, valueOffset } = decodeHead(row.head);
       page.push({ key, size: row.total - valueOffset, entry: metadata });
@@ -314,11 +323,11 @@ async function listPage(query: Query, read: (key: string) => Promise<Entry | und
 
 /** Every live entry under `prefix` from one snapshot of `file` (sqlite-snapshot.ts), live as of the snapshot's start. */
 async function* liveEntries(file: string, prefix: string, clock: Clock): AsyncGenerator<StoredEntry> {
-  const low = `${NAMESPACE}:${prefix}`;
+  const low = rowKey(prefix);
   const now = clock();
   for await (const row of snapshotRows(file, TABLE, low, `${low}\u{10FFFF}`)) {
     const entry = decodeEntry(row.value);
-    if (isLive(entry, now)) yield { key: row.key.slice(NAMESPACE.length + 1), entry };
+    if (isLive(entry, now)) yield { key: lucidKey(row.key), entry };
   }
 }
 
@@ -337,7 +346,7 @@ async function openReadOnlyStore(file: string, clock: Clock): Promise<Store> {
     }
   };
   const read = async (key: string) => {
-    const row = await guard(() => readers.get<{ value: unknown }>(`${NAMESPACE}:${key}`));
+    const row = await guard(() => readers.get<{ value: unknown }>(rowKey(key)));
     return Buffer.isBuffer(row?.value) ? decodeEntry(row.value) : undefined;
   };
   const refuse = () => Promise.reject(new Error(`The store at ${file} is open read-only.`));

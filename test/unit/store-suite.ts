@@ -327,6 +327,33 @@ export function storeSuite(name: string, factory: StoreFactory): void {
       await store.close();
     });
 
+    it('keeps every key its own: keys that look like the storage prefix never reach another key', async () => {
+      const { store, advance } = await open();
+      // Each pair is a key and the key it would collide with under a prefix-skipping encoding.
+      const keys = ['lucid:q/secret', 'q/secret', 'keyv:a', 'a', 'lucid', 'lucid:', '', ':', '::', 'lucid:lucid:x', 'lucid:x', 'x'];
+      for (const key of keys) await putValue(store, key, Buffer.from(`value of ${JSON.stringify(key)}`), 'text/plain');
+      for (const key of keys) expect((await readEntry(store, key)).value.toString()).toBe(`value of ${JSON.stringify(key)}`);
+      const listed = (await store.list({ prefix: '', limit: 100 })).map((info) => info.key);
+      expect(listed).toEqual([...keys].sort());
+      expect((await store.list({ prefix: 'lucid:', limit: 100 })).map((info) => info.key)).toEqual(['lucid:', 'lucid:lucid:x', 'lucid:q/secret', 'lucid:x']);
+      // A lock on q/secret does not stop a write to lucid:q/secret, and that write leaves q/secret alone.
+      await applyOperation(store, 'q/secret', 'lock', undefined);
+      await putValue(store, 'lucid:q/secret', Buffer.from('pwned'), 'text/plain');
+      expect((await readEntry(store, 'q/secret')).value.toString()).toBe('value of "q/secret"');
+      // A ttl on lucid:x expires lucid:x only; deleting lucid: deletes only the empty-remainder key.
+      await applyOperation(store, 'lucid:x', 'ttl', 1);
+      await deleteValue(store, 'lucid:');
+      advance(1500);
+      await store.purgeExpired();
+      expect(await store.get('lucid:x')).toBeUndefined();
+      expect(await store.get('lucid:')).toBeUndefined();
+      for (const key of ['x', 'lucid', '', 'lucid:lucid:x']) expect(await store.get(key)).toBeDefined();
+      const entries: string[] = [];
+      for await (const { key } of storeEntries(store, 'lucid')) entries.push(key);
+      expect(entries).toEqual(['lucid', 'lucid:lucid:x', 'lucid:q/secret']);
+      await store.close();
+    });
+
     it('answers StoreUnavailableError, not a silent miss, once closed', async () => {
       const { store } = await open();
       await store.close();
