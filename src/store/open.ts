@@ -26,6 +26,8 @@ export interface OpenBackendOptions {
   readOnly?: boolean | undefined;
   /** Writing alone, in batched transactions (`lucid import`, `lucid rekey`). */
   bulk?: boolean | undefined;
+  /** Told about start-up findings worth a warning (the SQLite store's files readable by others, tightened). */
+  warn?: ((message: string) => void) | undefined;
 }
 
 export function openBackend(config: Config, onError: (error: unknown) => void, clock?: Clock, use: OpenBackendOptions = {}): Promise<Store> {
@@ -39,6 +41,7 @@ export function openBackend(config: Config, onError: (error: unknown) => void, c
       onError,
       readOnly: use.readOnly,
       bulk: use.bulk,
+      warn: use.warn,
     });
   }
   const options = {

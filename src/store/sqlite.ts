@@ -21,13 +21,14 @@
  *   (sqlite-snapshot.ts); `readOnly` opens the file that way beside a server that owns it;
  * - bulk loading (`bulk`, for import and rekey): writes batched into transactions.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
 import { StoreInUseError, StoreUnavailableError } from '../errors.js';
 import { HEAD_BYTES, decodeEntry, decodeHead, encodeEntry, expirySql } from './frame.js';
 import { KeyQueue } from './key-queue.js';
+import { secureStoreFiles, withPrivateUmask, type Warn } from './sqlite-files.js';
 import { Sweeper } from './sweeper.js';
 import { ReadPool } from './sqlite-readers.js';
 import { all, closeDb, openReadOnly, snapshotRows } from './sqlite-snapshot.js';
@@ -72,30 +73,37 @@ export interface SqliteStoreOptions {
    * (kept in memory until it commits; the read pool cannot see them before).
    */
   bulk?: boolean;
+  /** Told about start-up findings worth a warning in the log (files readable by others, tightened). */
+  warn?: Warn;
 }
 
 /** Opens (creating when needed) the SQLite file and returns a ready store; throws a clear Error when it cannot. */
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   const file = path.resolve(options.file);
   if (options.readOnly) return openReadOnlyStore(file, options.clock ?? Date.now);
-  mkdirSync(path.dirname(file), { recursive: true });
+  secureStoreFiles(file, options.warn ?? (() => undefined));
   const releaseOwnership = claimFile(file);
   try {
-    const adapter = new KeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: 5000 });
-    adapter.on('error', () => undefined); // Every failure also rejects the query that met it.
-    await adapter.query(`PRAGMA journal_mode=WAL`);
-    await adapter.query(`PRAGMA synchronous=${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-    const columns = (await adapter.query(`PRAGMA table_xinfo(${TABLE})`)) as Array<{ name: string }>;
-    if (!columns.some((column) => column.name === 'lucid_expires_at')) {
-      await adapter.query(`ALTER TABLE ${TABLE} ADD COLUMN lucid_expires_at INTEGER GENERATED ALWAYS AS (${expirySql('value')}) VIRTUAL`);
-    }
-    await adapter.query(`CREATE INDEX IF NOT EXISTS ${TABLE}_lucid_expires_at ON ${TABLE}(lucid_expires_at) WHERE lucid_expires_at > 0`);
-    const readers = await ReadPool.open(file, READERS, `SELECT value FROM ${TABLE} WHERE key = ?`);
-    return new SqliteStore(adapter, readers, releaseOwnership, options);
+    return await withPrivateUmask(() => openOwned(file, releaseOwnership, options));
   } catch (error) {
     releaseOwnership();
     throw new Error(`Cannot open the SQLite store at ${file}: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** Opens the file this process now owns: WAL, the expiry column and index, the read pool. */
+async function openOwned(file: string, releaseOwnership: () => void, options: SqliteStoreOptions): Promise<Store> {
+  const adapter = new KeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: 5000 });
+  adapter.on('error', () => undefined); // Every failure also rejects the query that met it.
+  await adapter.query(`PRAGMA journal_mode=WAL`);
+  await adapter.query(`PRAGMA synchronous=${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+  const columns = (await adapter.query(`PRAGMA table_xinfo(${TABLE})`)) as Array<{ name: string }>;
+  if (!columns.some((column) => column.name === 'lucid_expires_at')) {
+    await adapter.query(`ALTER TABLE ${TABLE} ADD COLUMN lucid_expires_at INTEGER GENERATED ALWAYS AS (${expirySql('value')}) VIRTUAL`);
+  }
+  await adapter.query(`CREATE INDEX IF NOT EXISTS ${TABLE}_lucid_expires_at ON ${TABLE}(lucid_expires_at) WHERE lucid_expires_at > 0`);
+  const readers = await ReadPool.open(file, READERS, `SELECT value FROM ${TABLE} WHERE key = ?`);
+  return new SqliteStore(adapter, readers, releaseOwnership, options);
 }
 
 class SqliteStore implements Store {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { applyOperation, deleteValue, putValue, readEntry } from '../../src/kv.js';
@@ -183,3 +183,44 @@ describe('sqlite store', () => {
     expect((await store.list({ prefix: 'k', limit: 1000 })).length).toBe(1000);
   });
 });
+
+describe('sqlite store files', () => {
+  const mode = (file: string) => statSync(file).mode & 0o777;
+
+  it('creates the data folder 0700 and the database, WAL and SHM 0600, whatever the umask', async () => {
+    const previous = process.umask(0o022);
+    try {
+      const file = path.join(tempDir(), 'data', 'lucid.sqlite');
+      const warnings: string[] = [];
+      const store = await openSqliteStore({ file, sweepIntervalMs: 0, warn: (message) => warnings.push(message) });
+      await putValue(store, 'k', Buffer.from('v'), 'text/plain');
+      expect(mode(path.dirname(file))).toBe(0o700);
+      for (const each of [file, `${file}-wal`, `${file}-shm`, `${file}.lock`]) expect(mode(each), each).toBe(0o600);
+      expect(warnings).toEqual([]);
+      await store.close();
+    } finally {
+      process.umask(previous);
+    }
+  });
+
+  it('tightens a looser folder and files at open, with a warning naming each', async () => {
+    const file = path.join(tempDir(), 'data', 'lucid.sqlite');
+    const first = await openSqliteStore({ file, sweepIntervalMs: 0 });
+    await putValue(first, 'k', Buffer.from('v'), 'text/plain');
+    // Leave the WAL and SHM behind, as a killed server would: copy them aside and restore after close.
+    const kept = [`${file}-wal`, `${file}-shm`].map((each) => [each, readFileSync(each)] as const);
+    await first.close();
+    for (const [each, bytes] of kept) writeFileSync(each, bytes);
+    chmodSync(path.dirname(file), 0o755);
+    for (const each of [file, `${file}-wal`, `${file}-shm`]) chmodSync(each, 0o644);
+    const warnings: string[] = [];
+    const store = await openSqliteStore({ file, sweepIntervalMs: 0, warn: (message) => warnings.push(message) });
+    expect(mode(path.dirname(file))).toBe(0o700);
+    for (const each of [file, `${file}-wal`, `${file}-shm`]) expect(mode(each), each).toBe(0o600);
+    expect(warnings).toHaveLength(4);
+    expect(warnings[0]).toContain('mode 755');
+    expect((await readEntry(store, 'k')).value.toString()).toBe('v');
+    await store.close();
+  });
+});
+
