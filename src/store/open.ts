@@ -36,6 +36,7 @@ export function openBackend(config: Config, onError: (error: unknown) => void, c
     return openSqliteStore({
       file: config.store.replace(/^sqlite:\/\//, ''),
       synchronous: config.sqlite.synchronous,
+      cacheBytes: config.sqlite.cacheBytes,
       sweepIntervalMs: config.expiry.sweepIntervalMs,
       clock,
       onError,
