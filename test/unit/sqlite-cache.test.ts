@@ -225,4 +225,27 @@ describe('sqlite group commit', () => {
     await putValue(store, 'poison', Buffer.from('cured'), 'text/plain');
     expect((await truth.get('poison'))?.value.toString()).toBe('cured');
   });
+
+  it('applies a transaction all or nothing: a failing write leaves every key, in the file and the cache, as it was', async () => {
+    const { store, truth, file } = await open();
+    for (const key of ['a', 'poison', 'z']) await putValue(store, key, Buffer.from('before'), 'text/plain');
+    await behindTheBack(file, `CREATE TRIGGER poison_update BEFORE UPDATE ON keyv WHEN NEW.key = 'lucid:poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END;`);
+    const changes: string[] = [];
+    store.subscribe((change) => changes.push(change.key));
+    const rewrite = (current: ReadonlyMap<string, Entry | undefined>, now: number) => ({
+      result: undefined,
+      writes: [...current.entries()].map(([key, entry]) => ({
+        key, write: { ...entry!, value: Buffer.from('after'), updatedAt: now, version: entry!.version + 1, etag: `"${entry!.version + 1}-${key}"` }, change: 'updated' as const,
+      })),
+    });
+    await expect(store.transact!(['a', 'poison', 'z'], rewrite)).rejects.toThrow();
+    for (const key of ['a', 'poison', 'z']) {
+      expect(await text(store, key), key).toBe('before');
+      expect(await store.get(key), key).toEqual(await truth.get(key));
+    }
+    expect(changes).toEqual([]);
+    await behindTheBack(file, 'DROP TRIGGER poison_update;');
+    await store.transact!(['a', 'poison', 'z'], rewrite);
+    for (const key of ['a', 'poison', 'z']) expect((await truth.get(key))?.value.toString(), key).toBe('after');
+  });
 });
