@@ -45,7 +45,11 @@ export interface Config {
     jwksFile: string;
   };
   limits: { maxValueBytes: number };
-  sqlite: { synchronous: 'normal' | 'full' };
+  /**
+   * The embedded store. `cacheBytes`: the in-process read cache's size in bytes (0 turns it off); the
+   * default, 64 MiB, keeps a 1M-key server's RSS under 300 MB.
+   */
+  sqlite: { synchronous: 'normal' | 'full'; cacheBytes: number };
   expiry: { sweepIntervalMs: number };
   notifications: { heartbeatMs: number; bufferSize: number; maxLagBytes: number; maxValueBytes: number };
   /** `access`: one line per request at info level (off by default: it costs about a third of a cached GET's time). */
@@ -91,7 +95,7 @@ export const defaults: Config = {
     jwksFile: '',
   },
   limits: { maxValueBytes: 7 * 1024 * 1024 },
-  sqlite: { synchronous: 'normal' },
+  sqlite: { synchronous: 'normal', cacheBytes: 64 * 1024 * 1024 },
   expiry: { sweepIntervalMs: 250 },
   notifications: { heartbeatMs: 15_000, bufferSize: 10_000, maxLagBytes: 1024 * 1024, maxValueBytes: 4096 },
   log: { level: 'info', access: false },
@@ -150,7 +154,7 @@ const schema = {
     sqlite: {
       type: 'object',
       additionalProperties: false,
-      properties: { synchronous: { enum: ['normal', 'full'] } },
+      properties: { synchronous: { enum: ['normal', 'full'] }, cacheBytes: { type: 'integer', minimum: 0, maximum: 64 * 1024 * 1024 * 1024 } },
     },
     expiry: {
       type: 'object',
@@ -223,6 +227,7 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'i
   LUCID_AUTH_JWKS_FILE: { path: ['auth', 'jwksFile'], type: 'string' },
   LUCID_MAX_VALUE_BYTES: { path: ['limits', 'maxValueBytes'], type: 'integer' },
   LUCID_SQLITE_SYNCHRONOUS: { path: ['sqlite', 'synchronous'], type: 'string' },
+  LUCID_SQLITE_CACHE_BYTES: { path: ['sqlite', 'cacheBytes'], type: 'integer' },
   LUCID_SWEEP_INTERVAL_MS: { path: ['expiry', 'sweepIntervalMs'], type: 'integer' },
   LUCID_LOG_LEVEL: { path: ['log', 'level'], type: 'string' },
   LUCID_LOG_ACCESS: { path: ['log', 'access'], type: 'boolean' },

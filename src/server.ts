@@ -59,7 +59,10 @@ export function configuredKeyring(config: Config): Keyring | undefined {
 export async function openStore(config: Config, logger: Logger, options: OpenStoreOptions = {}): Promise<Store> {
   // A reader beside running servers (export) leaves expiry sweeps to them.
   const opened = options.readOnly ? { ...config, expiry: { ...config.expiry, sweepIntervalMs: 0 } } : config;
-  const backend = await openBackend(opened, (error) => logger.warn({ err: error }, 'store background work failed'), options.clock, options);
+  const backend = await openBackend(opened, (error) => logger.warn({ err: error }, 'store background work failed'), options.clock, {
+    warn: (message) => logger.warn(message),
+    ...options,
+  });
   try {
     return await applyEncryption(backend, configuredKeyring(config), { writable: !options.readOnly });
   } catch (error) {

@@ -26,6 +26,8 @@ export interface OpenBackendOptions {
   readOnly?: boolean | undefined;
   /** Writing alone, in batched transactions (`lucid import`, `lucid rekey`). */
   bulk?: boolean | undefined;
+  /** Told about start-up findings worth a warning (the SQLite store's files readable by others, tightened). */
+  warn?: ((message: string) => void) | undefined;
 }
 
 export function openBackend(config: Config, onError: (error: unknown) => void, clock?: Clock, use: OpenBackendOptions = {}): Promise<Store> {
@@ -34,11 +36,13 @@ export function openBackend(config: Config, onError: (error: unknown) => void, c
     return openSqliteStore({
       file: config.store.replace(/^sqlite:\/\//, ''),
       synchronous: config.sqlite.synchronous,
+      cacheBytes: config.sqlite.cacheBytes,
       sweepIntervalMs: config.expiry.sweepIntervalMs,
       clock,
       onError,
       readOnly: use.readOnly,
       bulk: use.bulk,
+      warn: use.warn,
     });
   }
   const options = {

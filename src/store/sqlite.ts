@@ -21,21 +21,35 @@
  *   (sqlite-snapshot.ts); `readOnly` opens the file that way beside a server that owns it;
  * - bulk loading (`bulk`, for import and rekey): writes batched into transactions.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
+import type sqlite3 from 'sqlite3';
 import { StoreInUseError, StoreUnavailableError } from '../errors.js';
 import { HEAD_BYTES, decodeEntry, decodeHead, encodeEntry, expirySql } from './frame.js';
+import { EntryCache } from './entry-cache.js';
+import { GroupCommit, type BatchHook } from './group-commit.js';
 import { KeyQueue } from './key-queue.js';
+import { secureStoreFiles, withPrivateUmask, type Warn } from './sqlite-files.js';
 import { Sweeper } from './sweeper.js';
 import { ReadPool } from './sqlite-readers.js';
 import { all, closeDb, openReadOnly, snapshotRows } from './sqlite-snapshot.js';
-import { isLive, liveEntry, type Change, type Clock, type Decide, type Entry, type KeyInfo, type ListOptions, type Store, type StoredEntry } from './types.js';
+import { isLive, liveEntry, type Change, type Clock, type Decide, type DecideMany, type Entry, type KeyInfo, type ListOptions, type Store, type StoredEntry } from './types.js';
 
 const NAMESPACE = 'lucid';
+/**
+ * The row key of a Lucid key: always the namespace, a colon, then the key as given, so the mapping
+ * is injective (the row key minus its first NAMESPACE.length + 1 characters is the Lucid key). Keyv's
+ * own prefixing is off: it skips keys that already start with `lucid:`, which let `lucid:X` write X's row.
+ * This is the layout every earlier version wrote for keys not starting with `lucid:`, so no file needs migrating.
+ */
+const rowKey = (key: string): string => `${NAMESPACE}:${key}`;
+const lucidKey = (row: string): string => row.slice(NAMESPACE.length + 1);
 const TABLE = 'keyv';
 const SWEEP_BATCH = 500;
+const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 /** Read-only connections for reads; libuv's thread pool runs 4 by default. */
 const READERS = 4;
 /** Bulk mode commits every this many writes, or sooner when their values add up to BULK_BATCH_BYTES. */
@@ -64,37 +78,53 @@ export interface SqliteStoreOptions {
    * (kept in memory until it commits; the read pool cannot see them before).
    */
   bulk?: boolean;
+  /** The read cache's size in bytes (entry-cache.ts); 0 turns it off. Bulk mode never caches. */
+  cacheBytes?: number;
+  /** Told after each group-committed batch (group-commit.ts): its keys, and the error that failed it. */
+  onBatch?: BatchHook;
+  /** Told about start-up findings worth a warning in the log (files readable by others, tightened). */
+  warn?: Warn;
 }
 
 /** Opens (creating when needed) the SQLite file and returns a ready store; throws a clear Error when it cannot. */
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   const file = path.resolve(options.file);
   if (options.readOnly) return openReadOnlyStore(file, options.clock ?? Date.now);
-  mkdirSync(path.dirname(file), { recursive: true });
+  secureStoreFiles(file, options.warn ?? (() => undefined));
   const releaseOwnership = claimFile(file);
   try {
-    const adapter = new KeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: 5000 });
-    adapter.on('error', () => undefined); // Every failure also rejects the query that met it.
-    await adapter.query(`PRAGMA journal_mode=WAL`);
-    await adapter.query(`PRAGMA synchronous=${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-    const columns = (await adapter.query(`PRAGMA table_xinfo(${TABLE})`)) as Array<{ name: string }>;
-    if (!columns.some((column) => column.name === 'lucid_expires_at')) {
-      await adapter.query(`ALTER TABLE ${TABLE} ADD COLUMN lucid_expires_at INTEGER GENERATED ALWAYS AS (${expirySql('value')}) VIRTUAL`);
-    }
-    await adapter.query(`CREATE INDEX IF NOT EXISTS ${TABLE}_lucid_expires_at ON ${TABLE}(lucid_expires_at) WHERE lucid_expires_at > 0`);
-    const readers = await ReadPool.open(file, READERS, `SELECT value FROM ${TABLE} WHERE key = ?`);
-    return new SqliteStore(adapter, readers, releaseOwnership, options);
+    return await withPrivateUmask(() => openOwned(file, releaseOwnership, options));
   } catch (error) {
     releaseOwnership();
     throw new Error(`Cannot open the SQLite store at ${file}: ${(error as Error).message}`, { cause: error });
   }
 }
 
+/** Opens the file this process now owns: WAL, the expiry column and index, the read pool. */
+async function openOwned(file: string, releaseOwnership: () => void, options: SqliteStoreOptions): Promise<Store> {
+  const adapter = new KeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: 5000 });
+  adapter.on('error', () => undefined); // Every failure also rejects the query that met it.
+  await adapter.query(`PRAGMA journal_mode=WAL`);
+  await adapter.query(`PRAGMA synchronous=${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+  const columns = (await adapter.query(`PRAGMA table_xinfo(${TABLE})`)) as Array<{ name: string }>;
+  if (!columns.some((column) => column.name === 'lucid_expires_at')) {
+    await adapter.query(`ALTER TABLE ${TABLE} ADD COLUMN lucid_expires_at INTEGER GENERATED ALWAYS AS (${expirySql('value')}) VIRTUAL`);
+  }
+  await adapter.query(`CREATE INDEX IF NOT EXISTS ${TABLE}_lucid_expires_at ON ${TABLE}(lucid_expires_at) WHERE lucid_expires_at > 0`);
+  const readers = await ReadPool.open(file, READERS, `SELECT value FROM ${TABLE} WHERE key = ?`);
+  const scan = await openReadOnly(file);
+  return new SqliteStore(adapter, readers, scan, releaseOwnership, options);
+}
+
 class SqliteStore implements Store {
   readonly #keyv: Keyv<Entry>;
   readonly #adapter: KeyvSqlite;
   readonly #readers: ReadPool;
+  /** A read-only connection for listing, counting and the sweep's scan: it sees committed rows only, never an open batch's. */
+  readonly #scan: sqlite3.Database;
   readonly #queue = new KeyQueue();
+  readonly #cache: EntryCache;
+  readonly #batches: GroupCommit;
   readonly #clock: Clock;
   readonly #release: () => void;
   readonly #file: string;
@@ -110,16 +140,22 @@ class SqliteStore implements Store {
   #closed = false;
   #disconnected = false;
 
-  constructor(adapter: KeyvSqlite, readers: ReadPool, release: () => void, options: SqliteStoreOptions) {
+  constructor(adapter: KeyvSqlite, readers: ReadPool, scan: sqlite3.Database, release: () => void, options: SqliteStoreOptions) {
     this.#adapter = adapter;
     this.#readers = readers;
+    this.#scan = scan;
     this.#release = release;
     this.#file = path.resolve(options.file);
     this.#bulk = options.bulk ?? false;
     this.#clock = options.clock ?? Date.now;
+    // Bulk mode keeps its open batch in #uncommitted instead; the cache would only duplicate it.
+    this.#cache = new EntryCache(this.#bulk ? 0 : (options.cacheBytes ?? DEFAULT_CACHE_BYTES));
+    const query = (sql: string) => () => adapter.query(sql);
+    this.#batches = new GroupCommit({ begin: query('BEGIN IMMEDIATE'), commit: query('COMMIT'), rollback: query('ROLLBACK') }, options.onBatch);
     this.#keyv = new Keyv<Entry>({
       store: adapter,
       namespace: NAMESPACE,
+      useKeyPrefix: false,
       throwOnErrors: true,
       // Keyv hands the serializer { value, expires }; Lucid keeps its own expiry inside the frame.
       serialize: ((data: { value: Entry }) => encodeEntry(data.value)) as never,
@@ -137,25 +173,39 @@ class SqliteStore implements Store {
   update<T>(key: string, decide: Decide<T>): Promise<T> {
     return this.#queue.run(key, async () => {
       const now = this.#clock();
-      let current = await this.#read(key);
-      if (current !== undefined && !isLive(current, now)) {
-        // Expired but not yet swept: remove it now so the expiry is announced before what follows.
-        await this.#expire(key, now);
-        current = undefined;
-      }
+      const current = await this.#current(key, now);
       const { result, write, change } = decide(current, now);
-      if (write === null) {
-        if (current !== undefined) await this.#write(key, null, () => this.#keyv.delete(key));
-      } else if (write !== undefined) {
-        await this.#write(key, write, () => this.#keyv.set(key, write));
-      }
+      if (write !== undefined && !(write === null && current === undefined)) await this.#apply([{ key, write }]);
       if (change !== undefined && write !== undefined) this.#announce({ type: change, key, entry: write ?? undefined, time: now });
       return result;
     });
   }
 
+  /** Holds every key's queue, taken in sorted order (so two transactions cannot wait on each other), then applies `decide` in one SQL transaction. */
+  transact<T>(keys: readonly string[], decide: DecideMany<T>): Promise<T> {
+    const sorted = [...new Set(keys)].sort();
+    const hold = (index: number): Promise<T> =>
+      index < sorted.length ? this.#queue.run(sorted[index]!, () => hold(index + 1)) : this.#transactHeld(sorted, decide);
+    return hold(0);
+  }
+
+  async #transactHeld<T>(keys: readonly string[], decide: DecideMany<T>): Promise<T> {
+    const now = this.#clock();
+    const current = new Map<string, Entry | undefined>();
+    for (const key of keys) current.set(key, await this.#current(key, now));
+    const { result, writes } = decide(current, now);
+    const stray = writes.find((write) => !current.has(write.key));
+    if (stray !== undefined) throw new Error(`A transaction wrote ${JSON.stringify(stray.key)}, which is not one of its keys.`);
+    const applied = writes.filter((write) => !(write.write === null && current.get(write.key) === undefined));
+    if (applied.length === 0) return result;
+    await this.#apply(applied);
+    const txn = randomUUID();
+    for (const { key, write, change } of applied) this.#announce({ type: change, key, entry: write ?? undefined, time: now, txn });
+    return result;
+  }
+
   list(options: ListOptions): Promise<KeyInfo[]> {
-    return listPage((sql, ...parameters) => this.#guard(() => this.#adapter.query(sql, ...parameters)), (key) => this.#read(key), options, this.#clock());
+    return listPage(this.#scanQuery, (key) => this.#read(key), options, this.#clock());
   }
 
   entries(prefix: string): AsyncIterable<StoredEntry> {
@@ -169,18 +219,18 @@ class SqliteStore implements Store {
   }
 
   count(): Promise<number> {
-    return countLive((sql, ...parameters) => this.#guard(() => this.#adapter.query(sql, ...parameters)), this.#clock());
+    return countLive(this.#scanQuery, this.#clock());
   }
 
   async purgeExpired(): Promise<number> {
     let purged = 0;
     for (;;) {
       const now = this.#clock();
-      const rows = (await this.#guard(() =>
-        this.#adapter.query(`SELECT key FROM ${TABLE} WHERE lucid_expires_at > 0 AND lucid_expires_at <= ? LIMIT ?`, now, SWEEP_BATCH),
-      )) as Array<{ key: string }>;
+      const rows = (await this.#scanQuery(`SELECT key FROM ${TABLE} WHERE lucid_expires_at > 0 AND lucid_expires_at <= ? LIMIT ?`, now, SWEEP_BATCH)) as Array<{
+        key: string;
+      }>;
       for (const { key: stored } of rows) {
-        const key = stored.slice(NAMESPACE.length + 1);
+        const key = lucidKey(stored);
         // Re-checked inside the key's queue: a write since the SELECT may have renewed the key.
         const removed = await this.#queue.run(key, async () => {
           const entry = await this.#read(key);
@@ -204,19 +254,57 @@ class SqliteStore implements Store {
     this.#closed = true;
     this.#sweeper.stop();
     await this.#queue.drain();
+    await this.#batches.drain();
     if (this.#bulk) await this.#commitBatch();
     this.#disconnected = true;
     await this.#readers.close();
+    await closeDb(this.#scan);
     await this.#keyv.disconnect();
     this.#release();
   }
 
-  /** Applies one write of `key` (`entry`, or null for a delete); in bulk mode, inside the open batch's transaction. */
-  async #write(key: string, entry: Entry | null, operation: () => Promise<unknown>): Promise<void> {
-    if (!this.#bulk) {
-      await this.#guard(operation);
+  /** Listing, counting and the sweep's scan: committed rows only (bulk mode: its own connection, which sees the open batch). */
+  readonly #scanQuery: Query = (sql, ...parameters) =>
+    this.#guard(() => (this.#bulk ? this.#adapter.query(sql, ...parameters) : all(this.#scan, sql, ...parameters)));
+
+  /** The live entry under `key`, expiring (and announcing) it first when it is past its expiry; call only inside the key's queue. */
+  async #current(key: string, now: number): Promise<Entry | undefined> {
+    const current = await this.#read(key);
+    if (current === undefined || isLive(current, now)) return current;
+    // Expired but not yet swept: remove it now so the expiry is announced before what follows.
+    await this.#expire(key, now);
+    return undefined;
+  }
+
+  /**
+   * Applies `writes` (null deletes) together: in one group-committed transaction, resolving once it
+   * committed, the cache then holding exactly what committed (or forgetting the keys when it failed);
+   * in bulk mode, into the open batch. Call only while holding every key's queue.
+   */
+  async #apply(writes: ReadonlyArray<{ key: string; write: Entry | null }>): Promise<void> {
+    const statement = ({ key, write }: { key: string; write: Entry | null }) =>
+      write === null ? this.#keyv.delete(rowKey(key)) : this.#keyv.set(rowKey(key), write);
+    if (this.#bulk) {
+      for (const each of writes) await this.#write(each.key, each.write, () => statement(each));
       return;
     }
+    const keys = writes.map((each) => each.key);
+    this.#cache.begin(keys);
+    let committed: Map<string, Entry | null> | undefined;
+    try {
+      await this.#guard(() =>
+        this.#batches.submit(keys, async () => {
+          for (const each of writes) await statement(each);
+        }),
+      );
+      committed = new Map(writes.map((each) => [each.key, each.write]));
+    } finally {
+      this.#cache.end(keys, committed);
+    }
+  }
+
+  /** Bulk mode: applies one write of `key` (`entry`, or null for a delete) inside the open batch's transaction. */
+  async #write(key: string, entry: Entry | null, operation: () => Promise<unknown>): Promise<void> {
     const step = this.#writes.then(async () => {
       if (this.#batched === 0) await this.#guard(() => this.#adapter.query('BEGIN IMMEDIATE'));
       await this.#guard(operation);
@@ -242,17 +330,19 @@ class SqliteStore implements Store {
     this.#uncommittedBytes = 0;
   }
 
-  /** Reads through the read pool (Keyv's get would queue behind every other query on its one connection). */
+  /** Reads from the cache, else through the read pool (Keyv's get would queue behind every other query on its one connection). */
   async #read(key: string): Promise<Entry | undefined> {
     // Bulk mode: the open batch's own writes, which the read pool cannot see until they commit.
     if (this.#uncommitted.has(key)) return this.#uncommitted.get(key) ?? undefined;
-    const row = await this.#guard(() => this.#readers.get<{ value: unknown }>(`${NAMESPACE}:${key}`));
-    return Buffer.isBuffer(row?.value) ? decodeEntry(row.value) : undefined;
+    return this.#cache.read(key, async () => {
+      const row = await this.#guard(() => this.#readers.get<{ value: unknown }>(rowKey(key)));
+      return Buffer.isBuffer(row?.value) ? decodeEntry(row.value) : undefined;
+    });
   }
 
   /** Deletes an expired row and announces the expiry; call only inside the key's queue. */
   async #expire(key: string, time: number): Promise<void> {
-    await this.#write(key, null, () => this.#keyv.delete(key));
+    await this.#apply([{ key, write: null }]);
     this.#announce({ type: 'expired', key, time });
   }
 
@@ -283,9 +373,9 @@ async function countLive(query: Query, now: number): Promise<number> {
 
 /** One page of `list`, read with `query`; `read` fetches a whole frame when its metadata is longer than the head read. */
 async function listPage(query: Query, read: (key: string) => Promise<Entry | undefined>, { prefix, after, limit }: ListOptions, now: number): Promise<KeyInfo[]> {
-  const low = `${NAMESPACE}:${prefix}`;
+  const low = rowKey(prefix);
   const high = `${low}\u{10FFFF}`;
-  const start = after !== undefined && `${NAMESPACE}:${after}` >= low ? `${NAMESPACE}:${after}` : undefined;
+  const start = after !== undefined && rowKey(after) >= low ? rowKey(after) : undefined;
   const rows = (await query(
     `SELECT key, length(value) AS total, substr(value, 1, ${HEAD_BYTES}) AS head FROM ${TABLE}
      WHERE key ${start === undefined ? '>=' : '>'} ? AND key < ? AND (lucid_expires_at = 0 OR lucid_expires_at > ?)
@@ -297,7 +387,7 @@ async function listPage(query: Query, read: (key: string) => Promise<Entry | und
   )) as Array<{ key: string; total: number; head: Buffer }>;
   const page: KeyInfo[] = [];
   for (const row of rows) {
-    const key = row.key.slice(NAMESPACE.length + 1);
+    const key = lucidKey(row.key);
     try {
       const { metadata, valueOffset } = decodeHead(row.head);
       page.push({ key, size: row.total - valueOffset, entry: metadata });
@@ -314,11 +404,11 @@ async function listPage(query: Query, read: (key: string) => Promise<Entry | und
 
 /** Every live entry under `prefix` from one snapshot of `file` (sqlite-snapshot.ts), live as of the snapshot's start. */
 async function* liveEntries(file: string, prefix: string, clock: Clock): AsyncGenerator<StoredEntry> {
-  const low = `${NAMESPACE}:${prefix}`;
+  const low = rowKey(prefix);
   const now = clock();
   for await (const row of snapshotRows(file, TABLE, low, `${low}\u{10FFFF}`)) {
     const entry = decodeEntry(row.value);
-    if (isLive(entry, now)) yield { key: row.key.slice(NAMESPACE.length + 1), entry };
+    if (isLive(entry, now)) yield { key: lucidKey(row.key), entry };
   }
 }
 
@@ -337,7 +427,7 @@ async function openReadOnlyStore(file: string, clock: Clock): Promise<Store> {
     }
   };
   const read = async (key: string) => {
-    const row = await guard(() => readers.get<{ value: unknown }>(`${NAMESPACE}:${key}`));
+    const row = await guard(() => readers.get<{ value: unknown }>(rowKey(key)));
     return Buffer.isBuffer(row?.value) ? decodeEntry(row.value) : undefined;
   };
   const refuse = () => Promise.reject(new Error(`The store at ${file} is open read-only.`));

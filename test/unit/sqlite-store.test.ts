@@ -1,9 +1,12 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { applyOperation, deleteValue, putValue, readEntry } from '../../src/kv.js';
+import KeyvSqlite from '@keyv/sqlite';
+import Keyv from 'keyv';
+import { encodeEntry } from '../../src/store/frame.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
-import type { Store } from '../../src/store/types.js';
+import type { Entry, Store } from '../../src/store/types.js';
 import { tempDir } from '../support/lucid.js';
 import { storeEntries } from '../../src/store/entries.js';
 import { storeModelSuite } from './store-model.js';
@@ -25,6 +28,24 @@ describe('sqlite store', () => {
     await expect(openSqliteStore({ file, sweepIntervalMs: 0 })).rejects.toThrow(/in use by another Lucid process/);
     await first.close();
     opened.push(await openSqliteStore({ file, sweepIntervalMs: 0 }));
+  });
+
+  it('reads a file in the layout earlier versions wrote (Keyv-prefixed rows) unchanged: no migration needed', async () => {
+    const file = path.join(tempDir(), 'lucid.sqlite');
+    // The old write path: Keyv with its implicit `lucid:` prefixing, the frame as the serialized value.
+    const adapter = new KeyvSqlite({ uri: `sqlite://${file}` });
+    const old = new Keyv({ store: adapter, namespace: 'lucid', serialize: ((data: { value: Entry }) => encodeEntry(data.value)) as never });
+    const entry = (value: string): Entry => ({
+      value: Buffer.from(value), contentType: 'text/plain', createdAt: 1, updatedAt: 1, expiresAt: null,
+      locked: false, lockHolder: null, lockExpiresAt: null, version: 1, etag: `"1-${value}"`,
+    });
+    for (const key of ['q/secret', 'lucid', 'a:b', '']) await old.set(key, entry(`old ${key}`));
+    await old.disconnect();
+    const store = await openSqliteStore({ file, sweepIntervalMs: 0 });
+    opened.push(store);
+    for (const key of ['q/secret', 'lucid', 'a:b', '']) expect((await readEntry(store, key)).value.toString()).toBe(`old ${key}`);
+    expect((await store.list({ prefix: '', limit: 10 })).map((info) => info.key)).toEqual(['', 'a:b', 'lucid', 'q/secret']);
+    expect(await store.get('lucid:q/secret')).toBeUndefined();
   });
 
   it('takes over a lock file left by a process that no longer runs', async () => {
@@ -162,3 +183,44 @@ describe('sqlite store', () => {
     expect((await store.list({ prefix: 'k', limit: 1000 })).length).toBe(1000);
   });
 });
+
+describe('sqlite store files', () => {
+  const mode = (file: string) => statSync(file).mode & 0o777;
+
+  it('creates the data folder 0700 and the database, WAL and SHM 0600, whatever the umask', async () => {
+    const previous = process.umask(0o022);
+    try {
+      const file = path.join(tempDir(), 'data', 'lucid.sqlite');
+      const warnings: string[] = [];
+      const store = await openSqliteStore({ file, sweepIntervalMs: 0, warn: (message) => warnings.push(message) });
+      await putValue(store, 'k', Buffer.from('v'), 'text/plain');
+      expect(mode(path.dirname(file))).toBe(0o700);
+      for (const each of [file, `${file}-wal`, `${file}-shm`, `${file}.lock`]) expect(mode(each), each).toBe(0o600);
+      expect(warnings).toEqual([]);
+      await store.close();
+    } finally {
+      process.umask(previous);
+    }
+  });
+
+  it('tightens a looser folder and files at open, with a warning naming each', async () => {
+    const file = path.join(tempDir(), 'data', 'lucid.sqlite');
+    const first = await openSqliteStore({ file, sweepIntervalMs: 0 });
+    await putValue(first, 'k', Buffer.from('v'), 'text/plain');
+    // Leave the WAL and SHM behind, as a killed server would: copy them aside and restore after close.
+    const kept = [`${file}-wal`, `${file}-shm`].map((each) => [each, readFileSync(each)] as const);
+    await first.close();
+    for (const [each, bytes] of kept) writeFileSync(each, bytes);
+    chmodSync(path.dirname(file), 0o755);
+    for (const each of [file, `${file}-wal`, `${file}-shm`]) chmodSync(each, 0o644);
+    const warnings: string[] = [];
+    const store = await openSqliteStore({ file, sweepIntervalMs: 0, warn: (message) => warnings.push(message) });
+    expect(mode(path.dirname(file))).toBe(0o700);
+    for (const each of [file, `${file}-wal`, `${file}-shm`]) expect(mode(each), each).toBe(0o600);
+    expect(warnings).toHaveLength(4);
+    expect(warnings[0]).toContain('mode 755');
+    expect((await readEntry(store, 'k')).value.toString()).toBe('v');
+    await store.close();
+  });
+});
+

@@ -2,11 +2,12 @@
  * The store's contract, written once: every backend (SQLite now; Redis and PostgreSQL when they come)
  * runs this suite against a real instance of itself.
  */
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { LucidError, StoreUnavailableError } from '../../src/errors.js';
 import { applyOperation, deleteValue, importEntry, putValue, readEntry } from '../../src/kv.js';
 import { storeEntries } from '../../src/store/entries.js';
-import type { Change, Clock, Store } from '../../src/store/types.js';
+import type { Change, Clock, Entry, Store } from '../../src/store/types.js';
 
 export interface StoreFactory {
   /** A fresh, empty store reading the given clock. */
@@ -325,6 +326,129 @@ export function storeSuite(name: string, factory: StoreFactory): void {
       expect(after.version).toBe(current.version + 1);
       expect([current.etag, '"1-old"']).not.toContain(after.etag);
       await store.close();
+    });
+
+    it('keeps every key its own: keys that look like the storage prefix never reach another key', async () => {
+      const { store, advance } = await open();
+      // Each pair is a key and the key it would collide with under a prefix-skipping encoding.
+      const keys = ['lucid:q/secret', 'q/secret', 'keyv:a', 'a', 'lucid', 'lucid:', '', ':', '::', 'lucid:lucid:x', 'lucid:x', 'x'];
+      for (const key of keys) await putValue(store, key, Buffer.from(`value of ${JSON.stringify(key)}`), 'text/plain');
+      for (const key of keys) expect((await readEntry(store, key)).value.toString()).toBe(`value of ${JSON.stringify(key)}`);
+      const listed = (await store.list({ prefix: '', limit: 100 })).map((info) => info.key);
+      expect(listed).toEqual([...keys].sort());
+      expect((await store.list({ prefix: 'lucid:', limit: 100 })).map((info) => info.key)).toEqual(['lucid:', 'lucid:lucid:x', 'lucid:q/secret', 'lucid:x']);
+      // A lock on q/secret does not stop a write to lucid:q/secret, and that write leaves q/secret alone.
+      await applyOperation(store, 'q/secret', 'lock', undefined);
+      await putValue(store, 'lucid:q/secret', Buffer.from('pwned'), 'text/plain');
+      expect((await readEntry(store, 'q/secret')).value.toString()).toBe('value of "q/secret"');
+      // A ttl on lucid:x expires lucid:x only; deleting lucid: deletes only the empty-remainder key.
+      await applyOperation(store, 'lucid:x', 'ttl', 1);
+      await deleteValue(store, 'lucid:');
+      advance(1500);
+      await store.purgeExpired();
+      expect(await store.get('lucid:x')).toBeUndefined();
+      expect(await store.get('lucid:')).toBeUndefined();
+      for (const key of ['x', 'lucid', '', 'lucid:lucid:x']) expect(await store.get(key)).toBeDefined();
+      const entries: string[] = [];
+      for await (const { key } of storeEntries(store, 'lucid')) entries.push(key);
+      expect(entries).toEqual(['lucid', 'lucid:lucid:x', 'lucid:q/secret']);
+      await store.close();
+    });
+
+    describe('transact (backends that implement it)', () => {
+      /** A store with transact, or the test skipped for a backend without it yet. */
+      const openTransacting = async (context: { skip: () => void }) => {
+        const opened = await open();
+        if (opened.store.transact === undefined) {
+          await opened.store.close();
+          context.skip();
+        }
+        return { ...opened, transact: opened.store.transact!.bind(opened.store) };
+      };
+      const revised = (entry: Entry, now: number, value: string): Entry => ({
+        ...entry, value: Buffer.from(value), updatedAt: now, version: entry.version + 1, etag: `"${entry.version + 1}-${randomUUID()}"`,
+      });
+      const fresh = (now: number, value: string): Entry => ({
+        value: Buffer.from(value), contentType: 'text/plain', createdAt: now, updatedAt: now, expiresAt: null,
+        locked: false, lockHolder: null, lockExpiresAt: null, version: 1, etag: `"1-${randomUUID()}"`,
+      });
+
+      it('applies every write together, sees live entries only, and announces the changes in order with one txn id', async (context) => {
+        const { store, transact, advance } = await openTransacting(context);
+        await putValue(store, 'a', Buffer.from('10'), 'text/plain');
+        await putValue(store, 'gone', Buffer.from('x'), 'text/plain');
+        await putValue(store, 'brief', Buffer.from('x'), 'text/plain', { ttlSeconds: 1 });
+        advance(1500);
+        const changes: Change[] = [];
+        store.subscribe((change) => changes.push(change));
+        const seen = await transact(['a', 'b', 'gone', 'brief', 'missing'], (current, now) => {
+          const a = current.get('a')!;
+          return {
+            result: [...current.entries()].map(([key, entry]) => `${key}=${entry?.value.toString() ?? '-'}`),
+            writes: [
+              { key: 'a', write: revised(a, now, '5'), change: 'updated' },
+              { key: 'b', write: fresh(now, '5'), change: 'created' },
+              { key: 'gone', write: null, change: 'deleted' },
+              { key: 'missing', write: null, change: 'deleted' },
+            ],
+          };
+        });
+        expect(seen.sort()).toEqual(['a=10', 'b=-', 'brief=-', 'gone=x', 'missing=-']);
+        expect((await readEntry(store, 'a')).value.toString()).toBe('5');
+        expect((await readEntry(store, 'b')).value.toString()).toBe('5');
+        expect(await store.get('gone')).toBeUndefined();
+        await vi.waitFor(() => expect(changes.filter((change) => change.txn !== undefined).map((change) => `${change.type}:${change.key}`)).toEqual(['updated:a', 'created:b', 'deleted:gone']));
+        const ids = new Set(changes.filter((change) => change.txn !== undefined).map((change) => change.txn));
+        expect(ids.size).toBe(1);
+        expect(changes.find((change) => change.key === 'b')!.entry!.value.toString()).toBe('5');
+        await store.close();
+      });
+
+      it('changes nothing and announces nothing when decide throws', async (context) => {
+        const { store, transact } = await openTransacting(context);
+        await putValue(store, 'a', Buffer.from('1'), 'text/plain');
+        const changes: Change[] = [];
+        store.subscribe((change) => changes.push(change));
+        await expect(
+          transact(['a', 'b'], () => {
+            throw new Error('refused');
+          }),
+        ).rejects.toThrow('refused');
+        expect((await readEntry(store, 'a')).value.toString()).toBe('1');
+        expect(await store.get('b')).toBeUndefined();
+        await putValue(store, 'after', Buffer.from('x'), 'text/plain');
+        await vi.waitFor(() => expect(changes.map((change) => change.key)).toEqual(['after']));
+        await store.close();
+      });
+
+      it('keeps a total exact under concurrent transfers in both directions, single-key writes and readers, without deadlock', async (context) => {
+        const { store, transact } = await openTransacting(context);
+        const counters = ['c0', 'c1', 'c2', 'c3'];
+        for (const key of counters) await putValue(store, key, Buffer.from('100'), 'text/plain');
+        const total = async () =>
+          transact(counters, (current) => ({ result: counters.reduce((sum, key) => sum + Number(current.get(key)!.value.toString()), 0), writes: [] }));
+        const transfer = (from: string, to: string, amount: number) =>
+          transact([from, to], (current, now) => ({
+            result: undefined,
+            writes: [
+              { key: from, write: revised(current.get(from)!, now, String(Number(current.get(from)!.value.toString()) - amount)), change: 'decremented' as const },
+              { key: to, write: revised(current.get(to)!, now, String(Number(current.get(to)!.value.toString()) + amount)), change: 'incremented' as const },
+            ],
+          }));
+        const work: Array<Promise<unknown>> = [];
+        const totals: number[] = [];
+        for (let i = 0; i < 60; i++) {
+          const from = counters[i % 4]!;
+          const to = counters[(i * 3 + 1) % 4]!;
+          if (from !== to) work.push(transfer(from, to, (i % 7) + 1));
+          if (i % 10 === 0) work.push(applyOperation(store, 'c0', 'ttl', 3600 + i));
+          if (i % 5 === 0) work.push(total().then((sum) => totals.push(sum)));
+        }
+        await Promise.all(work);
+        expect(totals).toEqual(totals.map(() => 400));
+        expect(await total()).toBe(400);
+        await store.close();
+      });
     });
 
     it('answers StoreUnavailableError, not a silent miss, once closed', async () => {
