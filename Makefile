@@ -64,7 +64,7 @@ test-unit: build
 # (sqlite3, rolldown, lightningcss) are N-API builds, which load on any Node version.
 NODE24_DIR := .tmp/node24
 NODE24 := $(NODE24_DIR)/bin/node
-NODE24_PACKAGE := node-$(shell node -p 'process.platform + "-" + process.arch')@24
+NODE24_PACKAGE = node-$(shell node -p 'process.platform + "-" + process.arch')@24
 
 $(NODE24):
 	@rm -rf $(NODE24_DIR) && mkdir -p $(NODE24_DIR)
