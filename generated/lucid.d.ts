@@ -1052,9 +1052,18 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description The value, as raw bytes of any content type (at most `limits.maxValueBytes`, 7 MiB by default). */
+        /**
+         * @description The value, as raw bytes of any content type (at most `limits.maxValueBytes`, 7 MiB by default).
+         *     `application/octet-stream` and `text/plain` are listed first so that clients generated from
+         *     this document send a usable body; every other content type (`*\/*`) is accepted and stored
+         *     the same way.
+         */
         requestBody: {
             content: {
+                /** @example hello world */
+                "application/octet-stream": components["schemas"]["RawValue"];
+                /** @example hello world */
+                "text/plain": string;
                 /** @example hello world */
                 "*/*": components["schemas"]["RawValue"];
             };

@@ -20,7 +20,9 @@
  *   expired rows (each in the same locked transaction as a write, so an expiry is announced once);
  * - revocations: table `<ns>_revoked`, polled by every node.
  */
+import { userInfo } from 'node:os';
 import pg from 'pg';
+import { parseIntoClientConfig } from 'pg-connection-string';
 import { StoreUnavailableError } from '../errors.js';
 import { decodeEntry } from './frame.js';
 import { KeyQueue } from './key-queue.js';
@@ -43,13 +45,27 @@ interface LogRow {
   frame: Buffer | null;
 }
 
+/**
+ * The driver's settings for `url`. When neither the URL, PGUSER nor USER names the user, `pg` sends
+ * none and the server refuses the connection ("no PostgreSQL user name specified in startup
+ * packet"); libpq (psql) falls back to the operating system's user name, and so does Lucid, so a
+ * URL that works with psql works here too, even where USER is unset (containers, service managers).
+ */
+export function connectionConfig(url: string, env: NodeJS.ProcessEnv = process.env): pg.ClientConfig {
+  const config = parseIntoClientConfig(url);
+  if (config.user === undefined || config.user === '') {
+    if ((env.PGUSER ?? '') === '' && (env.USER ?? '') === '') config.user = userInfo().username;
+  }
+  return config;
+}
+
 /** Connects, creates the tables when missing, and returns a ready store; throws a clear Error when PostgreSQL cannot be reached. */
 export async function openPostgresStore(options: SharedStoreOptions): Promise<Store> {
   if (!/^[a-z_][a-z0-9_]{0,40}$/.test(options.namespace)) {
     throw new Error(`The store namespace "${options.namespace}" must be lower-case letters, digits and underscores (it names PostgreSQL tables).`);
   }
   const timeoutMs = options.timeoutMs ?? SHARED_DEFAULTS.timeoutMs;
-  const pool = new pg.Pool({ connectionString: options.url, max: 10, connectionTimeoutMillis: 3000, query_timeout: timeoutMs });
+  const pool = new pg.Pool({ ...connectionConfig(options.url), max: 10, connectionTimeoutMillis: 3000, query_timeout: timeoutMs });
   pool.on('error', (error) => options.onError?.(error)); // An idle connection died; the pool replaces it.
   try {
     const ns = options.namespace;
@@ -304,7 +320,7 @@ class PostgresStore implements Store {
 
   /** LISTENs on a dedicated connection; when it is lost, reconnects and catches up from the log. */
   async #listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.#options.url, connectionTimeoutMillis: 3000 });
+    const client = new pg.Client({ ...connectionConfig(this.#options.url), connectionTimeoutMillis: 3000 });
     client.on('error', (error) => this.#options.onError(error));
     client.on('notification', () => this.#fetch());
     client.on('end', () => {

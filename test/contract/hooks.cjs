@@ -166,6 +166,18 @@ function setHeader(transaction, name, value) {
   for (const existing of Object.keys(headers)) if (existing.toLowerCase() === name.toLowerCase()) delete headers[existing];
   if (value !== undefined) headers[name] = value;
 }
+/** A request header as Dredd built it from the spec (case-insensitive name), or undefined. */
+function getHeader(transaction, name) {
+  const headers = transaction.request.headers ?? {};
+  const found = Object.keys(headers).find((existing) => existing.toLowerCase() === name.toLowerCase());
+  return found === undefined ? undefined : headers[found];
+}
+/**
+ * The request body media type Dredd made this transaction for. PUT's body is declared as
+ * application/octet-stream, text/plain and any type: Dredd makes one transaction per concrete type, and
+ * each PUT case sends its value with that type, so both are held to every documented status.
+ */
+const sentType = (transaction) => getHeader(transaction, 'Content-Type') ?? 'application/octet-stream';
 /** Sets the request URI: the path and exactly the query given (the spec's example query is dropped). */
 function useUri(transaction, pathname, query) {
   transaction.fullPath = withQuery(pathname, query);
@@ -379,7 +391,7 @@ const setups = {
     const key = freshKey('put-201');
     useKey(t, key, { ttl: TTL_SECONDS });
     setHeader(t, 'If-None-Match', '*');
-    setBody(t, PUT_VALUE, 'text/plain');
+    setBody(t, PUT_VALUE, sentType(t));
     const sent = Date.now();
     return {
       after: async () => {
@@ -398,23 +410,23 @@ const setups = {
     const etag = await seed(key, 'old value', 'text/plain');
     useKey(t, key);
     setHeader(t, 'If-Match', etag);
-    setBody(t, PUT_VALUE, 'text/plain');
+    setBody(t, PUT_VALUE, sentType(t));
     return { after: () => storedAfterwards(key, PUT_VALUE) }; // replaced
   },
   [`PUT ${KV} 400`]: (t) => {
     useKey(t, freshKey('put-400'));
-    setBody(t, '', 'text/plain'); // an empty value is refused
+    setBody(t, '', sentType(t)); // an empty value is refused
   },
   [`PUT ${KV} 401`]: (t) => {
     useKey(t, freshKey('put-401'));
-    setBody(t, PUT_VALUE, 'text/plain');
+    setBody(t, PUT_VALUE, sentType(t));
     unauthenticated(t, 'none');
   },
   [`PUT ${KV} 403`]: async (t) => {
     const key = freshKey('put-403');
     await seed(key, 'old value', 'text/plain');
     useKey(t, key);
-    setBody(t, PUT_VALUE, 'text/plain');
+    setBody(t, PUT_VALUE, sentType(t));
     setHeader(t, 'Authorization', READ_ONLY);
     return { message: FORBIDDEN_SCOPE };
   },
@@ -423,23 +435,23 @@ const setups = {
     await seed(key, 'locked value', 'text/plain');
     await lock(key);
     useKey(t, key);
-    setBody(t, PUT_VALUE, 'text/plain');
+    setBody(t, PUT_VALUE, sentType(t));
   },
   [`PUT ${KV} 412`]: async (t) => {
     const key = freshKey('put-412');
     await seed(key, 'old value', 'text/plain');
     useKey(t, key);
     setHeader(t, 'If-Match', WRONG_ETAG);
-    setBody(t, PUT_VALUE, 'text/plain');
+    setBody(t, PUT_VALUE, sentType(t));
     return { after: () => storedAfterwards(key, 'old value') }; // nothing was changed
   },
   [`PUT ${KV} 413`]: (t) => {
     useKey(t, freshKey('put-413'));
-    setBody(t, Buffer.alloc(MAX_VALUE_BYTES + 1, 0x61), 'application/octet-stream');
+    setBody(t, Buffer.alloc(MAX_VALUE_BYTES + 1, 0x61), sentType(t));
   },
   [`PUT ${KV} 503`]: (t) => {
     useKey(t, freshKey('put-503'));
-    setBody(t, PUT_VALUE, 'text/plain');
+    setBody(t, PUT_VALUE, sentType(t));
     toOutage(t);
   },
 
@@ -606,13 +618,18 @@ const caseOf = (transaction) => {
   const status = String(transaction.expected.statusCode);
   return { method, pathTemplate, status, id: `${method} ${pathTemplate} ${status}` };
 };
+/** The case and, for an operation with a request body, the media type Dredd sends it as (run-dredd.mjs counts these). */
+const transactionId = (transaction) => {
+  const type = getHeader(transaction, 'Content-Type');
+  return type === undefined ? caseOf(transaction).id : `${caseOf(transaction).id} ${type}`;
+};
 
 // What each transaction's after check needs, by transaction name.
 const checks = new Map();
 
 hooks.beforeAll((transactions, done) => {
   if (TRANSACTIONS_FILE) {
-    const list = transactions.map((transaction) => caseOf(transaction).id);
+    const list = transactions.map(transactionId);
     writeFileSync(TRANSACTIONS_FILE, `${JSON.stringify(list, null, 2)}\n`);
   }
   done();

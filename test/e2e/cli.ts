@@ -33,16 +33,23 @@ export function tempDir(): string {
   return dir;
 }
 
-/** The parent's environment without any LUCID_* variable, plus `extra`: children see only what a test gives them. */
-export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+/**
+ * The parent's environment without any LUCID_* variable and without `unset`, plus `extra`: children
+ * see only what a test gives them.
+ */
+export function cleanEnv(extra: Record<string, string> = {}, unset: readonly string[] = []): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('LUCID_') && !name.startsWith('VITEST')) env[name] = value;
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('LUCID_') && !name.startsWith('VITEST') && !unset.includes(name)) env[name] = value;
+  }
   return { ...env, ...extra };
 }
 
 export interface RunOptions {
   cwd: string;
   env?: Record<string, string>;
+  /** Variables of the parent's environment the child must not see (USER, PGUSER, ...). */
+  unset?: readonly string[];
   timeoutMs?: number;
 }
 
@@ -55,7 +62,7 @@ export interface RunResult {
 
 /** Runs `lucid ...args` to completion (killed after timeoutMs). */
 export function runLucid(args: string[], options: RunOptions): Promise<RunResult> {
-  const child = spawn(process.execPath, [LUCID_BIN, ...args], { cwd: options.cwd, env: cleanEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [LUCID_BIN, ...args], { cwd: options.cwd, env: cleanEnv(options.env, options.unset), stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let stdout = '';
   let stderr = '';
@@ -150,7 +157,7 @@ export class LucidServer {
 
 /** Starts `lucid server ...args` and resolves once GET /health answers 200; rejects (with its stderr) if it exits first. */
 export async function startServer(args: string[], options: ServerOptions): Promise<LucidServer> {
-  const child = spawn(process.execPath, [LUCID_BIN, 'server', ...args], { cwd: options.cwd, env: cleanEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [LUCID_BIN, 'server', ...args], { cwd: options.cwd, env: cleanEnv(options.env, options.unset), stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   const server = new LucidServer(child);
   server.tls = options.ca !== undefined;

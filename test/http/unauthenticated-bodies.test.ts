@@ -169,8 +169,12 @@ describe('unauthenticated and refused bodies', () => {
     const growth = peak - baseline;
     const sent = exchanges.reduce((total, exchange) => total + exchange.socket.bytesWritten, 0);
     console.log(`rss growth while refusing 20 × 7 MiB unauthenticated bodies: ${(growth / MiB).toFixed(1)} MiB (${(sent / MiB).toFixed(1)} MiB sent, all closed in ${Math.round(performance.now() - started)} ms)`);
-    // Buffering the bodies grew it by ~180 MiB; refusing them unread, 3 to 21 MiB (GC and socket noise) across runs.
-    expect(growth).toBeLessThan(50 * MiB);
+    // Buffering the bodies grew it by ~180 MiB; refusing them unread, 3 to 33 MiB on Node 20 (GC and
+    // socket noise). Node 22+ sizes V8's young generation larger, so the discarded read chunks wait
+    // longer for a scavenge: 47 to 69 MiB on Node 24 (35 to 37 with --max-semi-space-size=8), still
+    // well under the 140 MiB the bodies alone would take.
+    const limit = Number(process.versions.node.split('.')[0]) >= 22 ? 100 * MiB : 50 * MiB;
+    expect(growth).toBeLessThan(limit);
     expect(exchanges.every((exchange) => exchange.socket.bytesWritten <= SEVEN_MIB + 1024)).toBe(true);
   });
 });
