@@ -53,12 +53,14 @@ const catalogue: Record<ErrorCode, CatalogueEntry> = {
 /** A failure with a known meaning for clients. Handlers throw these; they never pick status codes inline. */
 export class LucidError extends Error {
   readonly status: number;
+  /** The key that refused a multi-key request (a transaction), named in the answer beside the message. */
+  readonly key: string | undefined;
 
   constructor(
     readonly code: ErrorCode,
     /** Replaces the catalogue's message where the detail helps the client (validation errors, limits). */
     message?: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; key?: string },
     /** Headers the answer carries (the current ETag of a failed precondition). */
     readonly headers?: Record<string, string>,
   ) {
@@ -66,6 +68,7 @@ export class LucidError extends Error {
     super(message ?? entry.message, options);
     this.name = 'LucidError';
     this.status = entry.status;
+    this.key = options?.key;
   }
 }
 
