@@ -4,34 +4,21 @@
  * once that store has `transact`; until then on Redis (or PostgreSQL), each test file in its own
  * namespace.
  */
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSqliteStore } from '../../src/store/sqlite.js';
-import { BACKEND_URLS, backendReady, dropNamespace, freshNamespace, type SharedBackend } from '../support/backends.js';
-import { startLucid, tempDir, uniqueKey, type TestLucid } from '../support/lucid.js';
+import { startLucid, uniqueKey, type TestLucid } from '../support/lucid.js';
 import { isChange, openStream, type Notification } from '../support/sse.js';
-
-/** Where the server keeps its data: SQLite when it can run transactions, else a shared backend. */
-async function txnBackend(): Promise<{ backend: 'sqlite' | SharedBackend; namespace?: string } | undefined> {
-  const probe = await openSqliteStore({ file: path.join(tempDir(), 'probe.sqlite'), sweepIntervalMs: 0 });
-  const sqlite = probe.transact !== undefined;
-  await probe.close();
-  if (sqlite) return { backend: 'sqlite' };
-  for (const backend of ['redis', 'postgres'] as SharedBackend[]) if (await backendReady(backend)) return { backend, namespace: freshNamespace() };
-  return undefined;
-}
+import { txnBackend } from '../support/txn-backend.js';
 
 const target = await txnBackend();
-const storeConfig = target?.namespace === undefined ? {} : { store: BACKEND_URLS[target.backend as SharedBackend], storeNamespace: target.namespace };
 
 let lucid: TestLucid;
 beforeAll(async () => {
   if (target === undefined) return;
-  lucid = await startLucid({ config: { ...storeConfig, limits: { maxValueBytes: 256 * 1024 } } });
+  lucid = await startLucid({ config: { ...target.config, limits: { maxValueBytes: 256 * 1024 } } });
 });
 afterAll(async () => {
   await lucid?.close();
-  if (target?.namespace !== undefined) await dropNamespace(target.backend as SharedBackend, target.namespace);
+  await target?.drop();
 });
 
 type Body = Record<string, unknown>;
