@@ -304,6 +304,46 @@ export interface paths {
         patch: operations["patchKey"];
         trace?: never;
     };
+    "/api/txn": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change several keys at once, under conditions
+         * @description A transaction: when every `compare` holds (none at all holds), the
+         *     `success` ops run, otherwise the `failure` ops; all of the branch's
+         *     writes apply or none does, and no reader or writer, on any node, sees
+         *     some of them without the others. Ops see the effects of earlier ops in
+         *     the same transaction (a `get` after a `put` returns the new value).
+         *
+         *     Each compare names a key and exactly one condition: `etag` (the key's
+         *     current ETag, exactly as the ETag header gives it), `exists`, `value`
+         *     (the stored bytes equal this UTF-8 text) or `valueBase64`.
+         *
+         *     A refused op refuses the whole transaction and nothing is applied: a
+         *     write to a locked key is a 409, an increment of a missing key a 404
+         *     and of a value that is not a number a 400, each with the single-key
+         *     message and the key named in `key`. At most 64 compares and ops in
+         *     all; a key written by two ops of one branch is a 400. Every key must
+         *     lie within the token's prefix, and any write op needs a token that may
+         *     write (403 otherwise, nothing applied). The body may be as large as one
+         *     value (`limits.maxValueBytes`, 413 above it).
+         *
+         *     Each change is announced on the notification stream in order, each
+         *     carrying the transaction's id in `txn`.
+         */
+        post: operations["transaction"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -406,6 +446,11 @@ export interface components {
             /** @example greeting */
             key: string;
             /**
+             * @description The id of the transaction (POST /api/txn) that made this change; every change it made carries the same id. Absent for single-key operations.
+             * @example 9b2f0e1c-4d7a-4a43-8c55-2e1f7d3b6a90
+             */
+            txn?: string;
+            /**
              * @description The key's new ETag (absent for deleted and expired).
              * @example "1-Jt6hPqL0"
              */
@@ -437,6 +482,168 @@ export interface components {
             code: "token_revoked" | "token_expired";
             /** @example The token of this stream has expired. */
             message: string;
+        };
+        /**
+         * @description A key, as in `/api/kv/{key}` (not percent-encoded here).
+         * @example accounts/a
+         */
+        TxnKey: string;
+        /**
+         * @description A key and exactly one condition on it.
+         * @example {
+         *       "key": "accounts/a",
+         *       "exists": true
+         *     }
+         */
+        TxnCompare: {
+            key: components["schemas"]["TxnKey"];
+            /**
+             * @description The key's current ETag, exactly as the ETag header gives it.
+             * @example "7-xYz0AbCd"
+             */
+            etag?: string;
+            /** @example true */
+            exists?: boolean;
+            /**
+             * @description The stored bytes equal this text's UTF-8 bytes.
+             * @example live
+             */
+            value?: string;
+            /**
+             * Format: byte
+             * @description The stored bytes equal these (base64).
+             * @example AAEC
+             */
+            valueBase64?: string;
+        };
+        /**
+         * @example {
+         *       "op": "get",
+         *       "key": "accounts/a"
+         *     }
+         */
+        TxnGet: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "get";
+            key: components["schemas"]["TxnKey"];
+        };
+        /**
+         * @description Stores `value` (UTF-8 text) or `valueBase64` (any bytes), not both; without `contentType`, one is sniffed as for a PUT without one; `ttl` sets the expiry (without it a replaced key keeps its own).
+         * @example {
+         *       "op": "put",
+         *       "key": "log/1",
+         *       "value": "moved 5"
+         *     }
+         */
+        TxnPut: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "put";
+            key: components["schemas"]["TxnKey"];
+            /** @example moved 5 */
+            value?: string;
+            /**
+             * Format: byte
+             * @example AAEC
+             */
+            valueBase64?: string;
+            /** @example text/plain */
+            contentType?: string;
+            /**
+             * @description Seconds until the key expires.
+             * @example 3600
+             */
+            ttl?: number;
+        };
+        /**
+         * @description Deletes the key; a missing key is not an error (`deleted` is false).
+         * @example {
+         *       "op": "delete",
+         *       "key": "tmp/x"
+         *     }
+         */
+        TxnDelete: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "delete";
+            key: components["schemas"]["TxnKey"];
+        };
+        /**
+         * @description Adds (increment) or subtracts (decrement) `value` (default 1) to a stored number, as the PATCH operations do.
+         * @example {
+         *       "op": "increment",
+         *       "key": "accounts/b",
+         *       "value": 5
+         *     }
+         */
+        TxnCount: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "increment" | "decrement";
+            key: components["schemas"]["TxnKey"];
+            /** @example 5 */
+            value?: number;
+        };
+        /** @description One op of a transaction, by `op`. */
+        TxnOp: components["schemas"]["TxnGet"] | components["schemas"]["TxnPut"] | components["schemas"]["TxnDelete"] | components["schemas"]["TxnCount"];
+        /** @description Conditions, and the ops to run when they all hold (success) or not (failure). */
+        TxnRequest: {
+            compare?: components["schemas"]["TxnCompare"][];
+            success?: components["schemas"]["TxnOp"][];
+            failure?: components["schemas"]["TxnOp"][];
+        };
+        /**
+         * @description One op's result: get → `found` and, when found, `value` (UTF-8 text) or
+         *     `valueBase64`, `contentType` and `etag`; put → `created` and `etag`;
+         *     delete → `deleted`; increment and decrement → the new `value` and `etag`.
+         */
+        TxnResult: {
+            /** @example accounts/a */
+            key: string;
+            /** @example true */
+            found?: boolean;
+            /**
+             * @description The value read (text), or the new number after increment or decrement.
+             * @example 37
+             */
+            value?: string | number;
+            /**
+             * Format: byte
+             * @example AAEC
+             */
+            valueBase64?: string;
+            /** @example text/plain */
+            contentType?: string;
+            /** @example "8-Qm9vTgZx" */
+            etag?: string;
+            /** @example true */
+            created?: boolean;
+            /** @example true */
+            deleted?: boolean;
+        };
+        TxnResponse: {
+            /**
+             * @description Whether every compare held (so the success ops ran).
+             * @example true
+             */
+            succeeded: boolean;
+            results: components["schemas"]["TxnResult"][];
+        };
+        /** @description Why a transaction was refused, and the key that refused it when one did; nothing was applied. */
+        TxnRefusal: {
+            /** @example The specified key cannot be updated. */
+            message: string;
+            /** @example accounts/a */
+            key?: string;
         };
         /** @description An OpenAPI 3.0.3 document. */
         OpenApiDocument: {
@@ -1301,6 +1508,124 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Locked"];
             412: components["responses"]["PreconditionFailed"];
+            503: components["responses"]["StoreUnavailable"];
+        };
+    };
+    transaction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The conditions and the ops of each branch. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TxnRequest"];
+            };
+        };
+        responses: {
+            /** @description The transaction ran; `succeeded` says which branch, `results` has one result per op of it. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "succeeded": true,
+                     *       "results": [
+                     *         {
+                     *           "key": "accounts/a",
+                     *           "value": 37,
+                     *           "etag": "\"8-Qm9vTgZx\""
+                     *         },
+                     *         {
+                     *           "key": "accounts/b",
+                     *           "value": 12,
+                     *           "etag": "\"4-Lp0aZ9kW\""
+                     *         },
+                     *         {
+                     *           "key": "log/1",
+                     *           "created": true,
+                     *           "etag": "\"1-Hh3kPq2R\""
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TxnResponse"];
+                };
+            };
+            /**
+             * @description The body breaks the schema (an unknown op, an invalid key, a compare
+             *     with no or two conditions), has more than 64 compares and ops, writes
+             *     one key twice in a branch, or increments a value that is not a number.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "The stored value is not a number.",
+                     *       "key": "accounts/a"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TxnRefusal"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description An increment or decrement names a key that does not exist; nothing was applied. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "The specified key does not exists.",
+                     *       "key": "accounts/c"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TxnRefusal"];
+                };
+            };
+            /** @description A write op names a locked key; nothing was applied. */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "The specified key cannot be updated.",
+                     *       "key": "accounts/a"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TxnRefusal"];
+                };
+            };
+            /** @description The body is larger than `limits.maxValueBytes`. */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "The operation body is larger than 7 MiB."
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
             503: components["responses"]["StoreUnavailable"];
         };
     };

@@ -80,22 +80,27 @@ export interface LucidErrorOptions {
   cause?: unknown;
   /** Headers the answer carries (the current ETag of a failed precondition, Allow of a 405). */
   headers?: Record<string, string> | undefined;
+  /** The key that refused a multi-key request (a transaction). */
+  key?: string | undefined;
 }
 
 /** A failure with a known meaning for clients. Handlers throw these; they never pick status codes inline. */
 export class LucidError extends Error {
   readonly status: number;
   readonly headers: Record<string, string> | undefined;
+  /** The key that refused a multi-key request (a transaction), named in the answer beside the message. */
+  readonly key: string | undefined;
 
   constructor(
     readonly code: ErrorCode,
-    { message, cause, headers }: LucidErrorOptions = {},
+    { message, cause, headers, key }: LucidErrorOptions = {},
   ) {
     const entry = catalogue[code];
     super(message ?? entry.message, cause === undefined ? undefined : { cause });
     this.name = 'LucidError';
     this.status = entry.status;
     this.headers = headers;
+    this.key = key;
   }
 }
 

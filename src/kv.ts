@@ -104,21 +104,47 @@ export function putValue(
   options: PutOptions = {},
 ): Promise<{ created: boolean; entry: Entry }> {
   return store.update(key, (current, now) => {
-    if (current !== undefined) unlocked(current, now);
-    checkPreconditions(options, current);
-    const expiresAt = options.ttlSeconds === undefined ? (current?.expiresAt ?? null) : now + checkSeconds(options.ttlSeconds, 'ttl', 1) * 1000;
-    const entry: Entry =
-      current === undefined
-        ? { value, contentType, createdAt: now, updatedAt: now, expiresAt, locked: false, lockHolder: null, lockExpiresAt: null, version: 1, etag: newEtag(1) }
-        : revise(current, now, { value, contentType, expiresAt });
-    return { result: { created: current === undefined, entry }, write: entry, change: current === undefined ? 'created' : 'updated' };
+    const result = putEntry(current, now, value, contentType, options);
+    return { result, write: result.entry, change: result.created ? 'created' : 'updated' };
   });
+}
+
+/**
+ * The entry a PUT makes of the key's live entry at `now` (a pure decision, shared by PUT and
+ * transactions): a new key, or the bytes and content type replaced; KEY_LOCKED when it is locked.
+ */
+export function putEntry(current: Entry | undefined, now: number, value: Buffer, contentType: string, options: PutOptions = {}): { created: boolean; entry: Entry } {
+  if (current !== undefined) unlocked(current, now);
+  checkPreconditions(options, current);
+  const expiresAt = options.ttlSeconds === undefined ? (current?.expiresAt ?? null) : now + checkSeconds(options.ttlSeconds, 'ttl', 1) * 1000;
+  const entry: Entry =
+    current === undefined
+      ? { value, contentType, createdAt: now, updatedAt: now, expiresAt, locked: false, lockHolder: null, lockExpiresAt: null, version: 1, etag: newEtag(1) }
+      : revise(current, now, { value, contentType, expiresAt });
+  return { created: current === undefined, entry };
+}
+
+/** Checks that a delete may remove the key's live entry: KEY_NOT_FOUND when missing, KEY_LOCKED when locked. */
+export function deletable(current: Entry | undefined, now: number): Entry {
+  return unlocked(existing(current), now);
+}
+
+/**
+ * The entry an increment or decrement by `argument` (default 1) makes of the key's live entry (a
+ * pure decision, shared by PATCH and transactions), and the new number as text.
+ */
+export function countEntry(current: Entry | undefined, now: number, operation: 'increment' | 'decrement', argument: number | undefined): { entry: Entry; value: string } {
+  const entry = unlocked(existing(current), now);
+  // JSON numbers past ±1.8e308 (1e400) parse to ±Infinity, which no decimal can hold: found by the fuzzer, it was a 500.
+  if (argument !== undefined && !Number.isFinite(argument)) throw new LucidError('INVALID_REQUEST', { message: `The ${operation} value must be a finite number.` });
+  const value = formatDecimal(countWith(entry.value, operation, argument ?? 1));
+  return { entry: revise(entry, now, { value: Buffer.from(value, 'utf8') }), value };
 }
 
 /** Deletes `key`; a missing key is KEY_NOT_FOUND and a locked one KEY_LOCKED. */
 export function deleteValue(store: Store, key: string, conditions: Preconditions = {}): Promise<void> {
   return store.update(key, (current, now) => {
-    unlocked(existing(current), now);
+    deletable(current, now);
     checkPreconditions(conditions, current);
     return { result: undefined, write: null, change: 'deleted' };
   });
@@ -153,11 +179,8 @@ export function applyOperation(
       }
       case 'increment':
       case 'decrement': {
-        unlocked(entry, now);
-        // JSON numbers past ±1.8e308 (1e400) parse to ±Infinity, which no decimal can hold: found by the fuzzer, it was a 500.
-        if (argument !== undefined && !Number.isFinite(argument)) throw new LucidError('INVALID_REQUEST', { message: `The ${operation} value must be a finite number.` });
-        const value = formatDecimal(countWith(entry.value, operation, argument ?? 1));
-        return outcome(SUCCESS[`${operation}ed`], `${operation}ed`, { value: Buffer.from(value, 'utf8') }, value);
+        const counted = countEntry(entry, now, operation, argument);
+        return outcome(SUCCESS[`${operation}ed`], `${operation}ed`, { value: counted.entry.value }, counted.value);
       }
       case 'ttl': {
         unlocked(entry, now);

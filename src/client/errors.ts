@@ -9,6 +9,8 @@ export class LucidApiError extends Error {
   readonly status: number;
   /** The key's current ETag when the server gave one (a 412 does, when the key exists). */
   readonly etag: string | null;
+  /** The key that refused a transaction (409 locked, 404 missing, 400 not a number, 403 outside the prefix), when the answer names one. */
+  readonly key: string | undefined;
   /** Every header of the answer (`WWW-Authenticate` on a 401, for instance). */
   readonly headers: Headers;
 
@@ -17,6 +19,8 @@ export class LucidApiError extends Error {
     this.status = response.status;
     this.etag = response.headers.get('ETag');
     this.headers = response.headers;
+    const key = (body as { key?: unknown } | undefined)?.key;
+    this.key = typeof key === 'string' ? key : undefined;
   }
 
   /** 400: a bad key, body or parameter; a stored value that is not a number. */

@@ -22,6 +22,11 @@ export type Notification = Schemas['Notification'];
 export type OperationResult = Schemas['OperationResult'];
 export type PatchOperation = Schemas['PatchOperation'];
 export type ETag = components['headers']['ETag'];
+export type TxnRequest = Schemas['TxnRequest'];
+export type TxnResponse = Schemas['TxnResponse'];
+export type TxnResult = Schemas['TxnResult'];
+export type TxnOp = Schemas['TxnOp'];
+export type TxnCompare = Schemas['TxnCompare'];
 
 type PutParameters = operations['putKey']['parameters'];
 type IfMatch = components['parameters']['IfMatch'];
@@ -105,6 +110,12 @@ export interface LucidClient {
   /** Every key, page after page. */
   listAll(options?: ListAllOptions): AsyncGenerator<KeyInfo, void, undefined>;
   health(): Promise<Health>;
+  /**
+   * Runs a transaction: when every compare holds, the success ops, else the failure ops, all or
+   * nothing. A refusal (409 locked, 404 missing, 400 not a number, 403) is a LucidApiError whose
+   * `key` names the key that refused it; nothing was applied.
+   */
+  txn(request: TxnRequest): Promise<TxnResponse>;
   /** The notification stream's URL, token included as `?token=`, for `new EventSource(url)`. */
   notificationsUrl(options?: NotificationsOptions): string;
   /** The underlying openapi-fetch client, typed with the generated `paths`, for anything else. */
@@ -217,6 +228,12 @@ class HttpLucidClient implements LucidClient {
 
   async health(): Promise<Health> {
     const { data, error, response } = await this.api.GET('/health');
+    if (!response.ok || data === undefined) throw new LucidApiError(response, error);
+    return data;
+  }
+
+  async txn(request: Parameters<LucidClient['txn']>[0]): ReturnType<LucidClient['txn']> {
+    const { data, error, response } = await this.api.POST('/api/txn', { body: request });
     if (!response.ok || data === undefined) throw new LucidApiError(response, error);
     return data;
   }

@@ -14,9 +14,10 @@ import { listKeys } from './listKeys.js';
 import { patchKey } from './patchKey.js';
 import { putKey } from './putKey.js';
 import { streamNotifications } from './streamNotifications.js';
+import { transaction } from './transaction.js';
 import type { HandlerMap, OperationId } from './types.js';
 
-export const handlers: HandlerMap = { getRoot, getConsole, getHealth, getOpenApiYaml, getOpenApiJson, getDocs, getMetrics, listKeys, streamNotifications, putKey, getKey, headKey, deleteKey, patchKey };
+export const handlers: HandlerMap = { getRoot, getConsole, getHealth, getOpenApiYaml, getOpenApiJson, getDocs, getMetrics, listKeys, streamNotifications, putKey, getKey, headKey, deleteKey, patchKey, transaction };
 
 /** The scope a token needs for each operation (null: no token at all). Checked in one place, app.ts. */
 export const requiredScope: { [Op in OperationId]: Scope | null } = {
@@ -34,4 +35,6 @@ export const requiredScope: { [Op in OperationId]: Scope | null } = {
   putKey: 'write',
   deleteKey: 'write',
   patchKey: 'write',
+  // Read to run at all; the handler asks for write when the body holds a write op.
+  transaction: 'read',
 };

@@ -29,7 +29,7 @@ import { RouteTable, type Route } from './routes.js';
 /** With auth off, every request acts as this principal. */
 export const ANONYMOUS: Principal = { subject: 'anonymous', expiresAt: Number.POSITIVE_INFINITY, scope: 'admin', prefix: '' };
 
-/** The largest JSON body an operation takes. */
+/** The largest JSON body an operation takes, unless the spec gives it another (`x-lucid-body-limit`). */
 const JSON_BODY_LIMIT = 64 * 1024;
 
 export interface PipelineDeps {
@@ -60,7 +60,7 @@ interface CompiledOperation extends Route {
   /** It answers a stream it writes itself: the headers are set on the response before its handler runs. */
   streams: boolean;
   /** For operations with a JSON body: what to tell a client whose body is missing or not JSON. */
-  json: { hint: string; lowerCase: readonly string[] } | undefined;
+  json: { hint: string; lowerCase: readonly string[]; limit: number } | undefined;
   validateBody: ValidateFunction | undefined;
   validateParameters: ValidateFunction;
   handler: (context: AnyContext) => Promise<AnyReply>;
@@ -159,7 +159,8 @@ class Pipeline {
       return;
     }
     const headers = { ...known.headers, ...(known.code === 'UNAUTHORIZED' && { 'WWW-Authenticate': challenge(exchange.req) }) };
-    this.respond(exchange, { status: known.status, body: { message: known.message }, headers }, this.deps.headers.api);
+    const body = known.key === undefined ? { message: known.message } : { message: known.message, key: known.key };
+    this.respond(exchange, { status: known.status, body, headers }, this.deps.headers.api);
   }
 
   finish(exchange: Exchange, status: number, streamed: boolean): void {
@@ -194,7 +195,7 @@ function compile(deps: PipelineDeps): Map<string, CompiledOperation> {
       secured: (operation.security ?? []).length > 0,
       tokenParameter: parameters(operation).some((parameter) => parameter.in === 'query' && parameter.name === 'token') ? 'token' : undefined,
       scope: requiredScope[operationId],
-      json: jsonBody && { hint: bodyHint(jsonBody), lowerCase: caseInsensitiveProperties(jsonBody.schema) },
+      json: jsonBody && { hint: bodyHint(jsonBody), lowerCase: caseInsensitiveProperties(jsonBody.schema), limit: bodyLimit(operation, deps.config) },
       validateBody,
       validateParameters,
       handler,
@@ -232,8 +233,8 @@ function authorise(operation: CompiledOperation, principal: Principal, params: R
 }
 
 async function readJsonBody(operation: CompiledOperation, req: IncomingMessage, res: ServerResponse): Promise<unknown> {
-  const { hint, lowerCase } = operation.json!;
-  const body = await readJson(req, res, JSON_BODY_LIMIT, hint);
+  const { hint, lowerCase, limit } = operation.json!;
+  const body = await readJson(req, res, limit, hint);
   // Names the spec marks case-insensitive (`x-lucid-case-insensitive`) are matched as lower case.
   if (lowerCase.length > 0 && typeof body === 'object' && body !== null) {
     const record = body as Record<string, unknown>;
@@ -311,6 +312,18 @@ interface MediaType {
 function requestBodySchema(operation: Operation): MediaType | undefined {
   const body = operation.requestBody as { content?: Record<string, MediaType> } | undefined;
   return body?.content?.['application/json'];
+}
+
+/**
+ * The largest JSON body the operation takes: JSON_BODY_LIMIT, or, for an operation marked
+ * `x-lucid-body-limit: maxValueBytes` (a transaction, whose puts carry values), the config's value
+ * limit. Any other mark stops start-up.
+ */
+function bodyLimit(operation: Operation, config: Config): number {
+  const mark = (operation as unknown as Record<string, unknown>)['x-lucid-body-limit'];
+  if (mark === undefined) return JSON_BODY_LIMIT;
+  if (mark === 'maxValueBytes') return config.limits.maxValueBytes;
+  throw new Error(`Operation ${operation.operationId ?? '?'} has an unknown x-lucid-body-limit: ${String(mark)}`);
 }
 
 /** What to send: the shortest example the spec gives for the body. */

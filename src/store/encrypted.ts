@@ -27,7 +27,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { storeEntries } from './entries.js';
-import type { Change, Decide, Entry, KeyInfo, ListOptions, RevocationStore, Store, StoredEntry } from './types.js';
+import type { Change, Decide, DecideMany, Entry, KeyInfo, ListOptions, RevocationStore, Store, StoredEntry } from './types.js';
 
 export const KEY_BYTES = 32;
 const MAGIC = Buffer.from('LCE', 'latin1');
@@ -244,12 +244,23 @@ export class EncryptedStore implements Store {
       const plain = current === undefined ? undefined : this.#open(key, current);
       const decision = decide(plain, now);
       if (decision.write === undefined || decision.write === null) return decision;
-      // A write that keeps the value (lock, unlock, ttl) keeps its envelope when it is under the current key.
-      const keep = current !== undefined && decision.write.value === plain?.value && envelopeKeyId(current.value) === this.#keyring.current.id;
-      const sealed: Entry = { ...decision.write, value: keep ? current.value : this.#keyring.seal(key, decision.write.value) };
-      this.#plain.set(sealed, decision.write);
-      return { ...decision, write: sealed };
+      return { ...decision, write: this.#seal(key, decision.write, current, plain) };
     });
+  }
+
+  /** Present when the backend runs transactions: entries are opened for `decide` and its writes sealed, as in update. */
+  get transact(): Store['transact'] {
+    const inner = this.#inner;
+    if (inner.transact === undefined) return undefined;
+    return <T>(keys: readonly string[], decide: DecideMany<T>) =>
+      inner.transact!(keys, (current, now) => {
+        const plain = new Map([...current].map(([key, entry]) => [key, entry === undefined ? undefined : this.#open(key, entry)]));
+        const decision = decide(plain, now);
+        const writes = decision.writes.map((write) =>
+          write.write === null ? write : { ...write, write: this.#seal(write.key, write.write, current.get(write.key), plain.get(write.key)) },
+        );
+        return { ...decision, writes };
+      });
   }
 
   async list(options: ListOptions): Promise<KeyInfo[]> {
@@ -310,6 +321,14 @@ export class EncryptedStore implements Store {
     if (change.entry === undefined) return change;
     if (change.valueOmitted) return { ...change, size: change.size === undefined ? undefined : Math.max(0, change.size - ENVELOPE_OVERHEAD) };
     return { ...change, entry: this.#plain.get(change.entry) ?? this.#open(change.key, change.entry) };
+  }
+
+  /** The entry as stored: a write that keeps the value (lock, unlock, ttl) keeps its envelope when it is under the current key. */
+  #seal(key: string, write: Entry, current: Entry | undefined, plain: Entry | undefined): Entry {
+    const keep = current !== undefined && write.value === plain?.value && envelopeKeyId(current.value) === this.#keyring.current.id;
+    const sealed: Entry = { ...write, value: keep ? current.value : this.#keyring.seal(key, write.value) };
+    this.#plain.set(sealed, write);
+    return sealed;
   }
 
   /** The entry with its value opened; a value that does not open is a store failure (503), never garbage. */

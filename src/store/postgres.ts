@@ -18,17 +18,21 @@
  *   log rows in id order and fans them out;
  * - expiry: reads treat a row past its expiry as missing at once; a sweep on every node deletes
  *   expired rows (each in the same locked transaction as a write, so an expiry is announced once);
+ * - a transaction (`transact`) is one PostgreSQL transaction holding the advisory locks of all its
+ *   keys, taken in sorted key order (so two transactions cannot deadlock), with every change logged
+ *   under the transaction's id (column txn);
  * - revocations: table `<ns>_revoked`, polled by every node.
  */
 import { userInfo } from 'node:os';
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
 import { StoreUnavailableError } from '../errors.js';
 import { decodeEntry } from './frame.js';
 import { KeyQueue } from './key-queue.js';
 import { Sweeper } from './sweeper.js';
-import { SHARED_DEFAULTS, changeFromLog, guarded, redactUrl, resolveSharedOptions, sharedFrames, sleep, type ResolvedSharedOptions, type SharedStoreOptions } from './shared.js';
-import { isLive, liveEntry, type Change, type Clock, type Decide, type Decision, type Entry, type KeyInfo, type ListOptions, type RevocationStore, type Store, type StoredEntry } from './types.js';
+import { SHARED_DEFAULTS, changeFromLog, effectiveWrites, guarded, redactUrl, resolveSharedOptions, sharedFrames, sleep, type ResolvedSharedOptions, type SharedStoreOptions } from './shared.js';
+import { isLive, liveEntry, type Change, type Clock, type Decide, type DecideMany, type Decision, type Entry, type KeyInfo, type ListOptions, type RevocationStore, type Store, type StoredEntry, type TxnDecision } from './types.js';
 
 const SWEEP_BATCH = 500;
 const SNAPSHOT_PAGE = 500;
@@ -43,6 +47,7 @@ interface LogRow {
   size: number;
   omitted: boolean;
   frame: Buffer | null;
+  txn: string | null;
 }
 
 /**
@@ -80,7 +85,8 @@ export async function openPostgresStore(options: SharedStoreOptions): Promise<St
       CREATE INDEX IF NOT EXISTS ${ns}_kv_expires_at ON ${ns}_kv (expires_at) WHERE expires_at IS NOT NULL;
       CREATE TABLE IF NOT EXISTS ${ns}_changes (
         id bigserial PRIMARY KEY, type text NOT NULL, key text NOT NULL, time bigint NOT NULL, size integer NOT NULL,
-        omitted boolean NOT NULL, frame bytea);
+        omitted boolean NOT NULL, frame bytea, txn text);
+      ALTER TABLE ${ns}_changes ADD COLUMN IF NOT EXISTS txn text;
       CREATE TABLE IF NOT EXISTS ${ns}_revoked (id text PRIMARY KEY, until bigint NOT NULL);`);
       await setup.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [`lucid schema:${ns}`]);
     } finally {
@@ -168,6 +174,33 @@ class PostgresStore implements Store {
     return outcome.result;
   }
 
+  async transact<T>(keys: readonly string[], decide: DecideMany<T>): Promise<T> {
+    const held = [...new Set(keys)].sort();
+    const outcome = await this.#queue.runAll(held, () =>
+      this.#transaction(held, async (client) => {
+        const now = this.#clock();
+        const { rows } = await client.query<{ key: string; frame: Buffer }>(`SELECT key, frame FROM ${this.#t.kv} WHERE key = ANY($1)`, [held]);
+        const current = new Map<string, Entry | undefined>(held.map((key) => [key, undefined]));
+        for (const row of rows) {
+          const entry = decodeEntry(row.frame);
+          if (isLive(entry, now)) current.set(row.key, entry);
+          else await this.#apply(client, row.key, null, 'expired', entry.expiresAt!);
+        }
+        let decision: TxnDecision<T>;
+        try {
+          decision = decide(current, now);
+        } catch (error) {
+          return { refused: error }; // As in update: expiries found on the way are still committed.
+        }
+        const txn = randomUUID();
+        for (const { key, write, change } of effectiveWrites(held, current, decision.writes)) await this.#apply(client, key, write, change, now, txn);
+        return { result: decision.result };
+      }),
+    );
+    if ('refused' in outcome) throw outcome.refused;
+    return outcome.result;
+  }
+
   async list({ prefix, after, limit }: ListOptions): Promise<KeyInfo[]> {
     const start = after !== undefined && after >= prefix ? after : undefined;
     const { rows } = await this.#query<{ key: string; meta: Buffer; size: number }>(
@@ -219,7 +252,7 @@ class PostgresStore implements Store {
   async changesSince(id: string): Promise<Change[] | undefined> {
     if (!/^\d{1,18}$/.test(id)) return undefined;
     const { rows } = await this.#query<LogRow>(
-      `SELECT id::text, type, key, time::text, size, omitted, frame FROM ${this.#t.changes} WHERE id >= $1 ORDER BY id`,
+      `SELECT id::text, type, key, time::text, size, omitted, frame, txn FROM ${this.#t.changes} WHERE id >= $1 ORDER BY id`,
       [id],
     );
     if (rows[0]?.id !== id) return undefined; // Trimmed away, or never in this log.
@@ -273,7 +306,7 @@ class PostgresStore implements Store {
   }
 
   /** Writes (or deletes) the row and, when there is a change to announce, appends it to the log and notifies. */
-  async #apply(client: pg.PoolClient, key: string, entry: Entry | null, change: Change['type'] | undefined, time: number): Promise<void> {
+  async #apply(client: pg.PoolClient, key: string, entry: Entry | null, change: Change['type'] | undefined, time: number, txn?: string): Promise<void> {
     const frames = entry === null ? undefined : sharedFrames(entry, this.#options.logValueBytes);
     if (frames === undefined) {
       await client.query(`DELETE FROM ${this.#t.kv} WHERE key = $1`, [key]);
@@ -288,14 +321,17 @@ class PostgresStore implements Store {
     // Held until COMMIT: log ids become visible in the order they were given out.
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${LOG_LOCK_SALT}:${this.#t.changes}`]);
     await client.query(
-      `INSERT INTO ${this.#t.changes} (type, key, time, size, omitted, frame) VALUES ($1, $2, $3, $4, $5, $6)`,
-      [change, key, time, entry?.value.length ?? 0, frames?.omitted ?? false, frames?.log ?? null],
+      `INSERT INTO ${this.#t.changes} (type, key, time, size, omitted, frame, txn) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [change, key, time, entry?.value.length ?? 0, frames?.omitted ?? false, frames?.log ?? null, txn ?? null],
     );
     await client.query(`SELECT pg_notify($1, '')`, [this.#t.channel]);
   }
 
-  /** Runs `work` in a transaction holding the key's advisory lock; every failure of the backend is a StoreUnavailableError. */
-  async #transaction<T>(key: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` in a transaction holding the advisory lock of every key (taken in sorted order);
+   * every failure of the backend is a StoreUnavailableError.
+   */
+  async #transaction<T>(keys: string | readonly string[], work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await guarded(this.#closed, this.#options.timeoutMs, () => this.#pool.connect());
     // A connection lost between queries is reported here as an event; unheard, it would end the process.
     const onError = (error: unknown) => (failed ??= error);
@@ -303,7 +339,9 @@ class PostgresStore implements Store {
     let failed: unknown;
     try {
       await client.query('BEGIN');
-      await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${this.#t.kv}:${key}`]);
+      for (const key of typeof keys === 'string' ? [keys] : [...new Set(keys)].sort()) {
+        await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${this.#t.kv}:${key}`]);
+      }
       const result = await work(client);
       await client.query('COMMIT');
       return result;
@@ -356,7 +394,7 @@ class PostgresStore implements Store {
       try {
         for (;;) {
           const { rows } = await this.#query<LogRow>(
-            `SELECT id::text, type, key, time::text, size, omitted, frame FROM ${this.#t.changes} WHERE id > $1 ORDER BY id LIMIT 1000`,
+            `SELECT id::text, type, key, time::text, size, omitted, frame, txn FROM ${this.#t.changes} WHERE id > $1 ORDER BY id LIMIT 1000`,
             [String(this.#lastLogId)],
           );
           for (const row of rows) {
@@ -378,7 +416,7 @@ class PostgresStore implements Store {
 
   #decodeRow(row: LogRow): Change {
     const entry = row.frame !== null && row.frame.length > 0 ? decodeEntry(row.frame) : undefined;
-    return changeFromLog(row.id, row.type, row.key, Number(row.time), row.size, row.omitted, entry);
+    return changeFromLog(row.id, row.type, row.key, Number(row.time), row.size, row.omitted, entry, row.txn ?? undefined);
   }
 
   #query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {

@@ -22,19 +22,26 @@
  *   step (trimmed to about `logSize` entries): every node reads it (XREAD BLOCK on a second
  *   connection) to fan notifications out, and Last-Event-ID replays from it on any node.
  *
+ * - a transaction (`transact`) reads all its keys in one script (one consistent snapshot), decides
+ *   in JavaScript, and a second script applies every write only if every key's ETag is still the
+ *   one read, logging each change with the transaction's id (field x); a lost race decides again.
+ *   Inside one node the keys' queues are held in sorted order.
+ *
  * Every key shares the `{ns}` hash tag, so on Redis Cluster all of Lucid's keys live in one slot:
  * Cluster gives failover there, not sharding (README, "Running several nodes").
  */
+import { randomUUID } from 'node:crypto';
 import { RESP_TYPES, createClient } from '@redis/client';
 import { StoreUnavailableError } from '../errors.js';
 import { decodeEntry } from './frame.js';
 import { KeyQueue } from './key-queue.js';
 import { Sweeper } from './sweeper.js';
-import { backoff, changeFromLog, guarded, redactUrl, resolveSharedOptions, sharedFrames, sleep, type ResolvedSharedOptions, type SharedStoreOptions } from './shared.js';
-import { isLive, liveEntry, type Change, type Clock, type Decide, type Entry, type KeyInfo, type ListOptions, type RevocationStore, type Store } from './types.js';
+import { backoff, changeFromLog, effectiveWrites, guarded, redactUrl, resolveSharedOptions, sharedFrames, sleep, type ResolvedSharedOptions, type SharedStoreOptions } from './shared.js';
+import { isLive, liveEntry, type Change, type Clock, type Decide, type DecideMany, type Entry, type KeyInfo, type ListOptions, type RevocationStore, type Store, type TxnWrite } from './types.js';
 
 type Reply = null | number | Buffer | Reply[];
 type Client = ReturnType<typeof createBufferClient>;
+type Scripts = { write: string; sweep: string; read: string; txn: string };
 
 /** The atomic write: applies a set or a delete only if the key's ETag is still the one read, and logs the change. */
 const WRITE_SCRIPT = `
@@ -57,6 +64,47 @@ else
 end
 if ARGV[10] ~= '' then
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[11], '*', 'y', ARGV[10], 'k', ARGV[9], 'w', ARGV[12], 's', ARGV[5], 'o', ARGV[13], 'f', ARGV[14])
+end
+return 1
+`;
+
+/** Reads several keys in one atomic step: each key's frame and ETag. */
+const READ_SCRIPT = `
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('HMGET', KEYS[i], 'f', 't') end
+return out
+`;
+
+/**
+ * A transaction's writes: applied only if every key's ETag is still the one read (ARGV[5..4+n]),
+ * then each write (TXN_FIELDS arguments) as WRITE_SCRIPT does it, logged with the transaction id.
+ * KEYS: index, expiry, changes, then the transaction's entry keys.
+ */
+const TXN_SCRIPT = `
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  local current = redis.call('HGET', KEYS[3 + i], 't')
+  if (current or '') ~= ARGV[4 + i] then return 0 end
+end
+for w = 5 + n, #ARGV, 12 do
+  local k = KEYS[3 + tonumber(ARGV[w])]
+  local name = ARGV[w + 8]
+  if ARGV[w + 1] == 'set' then
+    redis.call('HSET', k, 'f', ARGV[w + 2], 'm', ARGV[w + 3], 's', ARGV[w + 4], 't', ARGV[w + 5])
+    if ARGV[w + 6] == '0' then
+      redis.call('PERSIST', k)
+      redis.call('ZREM', KEYS[2], name)
+    else
+      redis.call('PEXPIRE', k, ARGV[w + 7])
+      redis.call('ZADD', KEYS[2], ARGV[w + 6], name)
+    end
+    redis.call('ZADD', KEYS[1], 0, name)
+  else
+    redis.call('DEL', k)
+    redis.call('ZREM', KEYS[1], name)
+    redis.call('ZREM', KEYS[2], name)
+  end
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'y', ARGV[w + 9], 'k', name, 'w', ARGV[3], 's', ARGV[w + 4], 'o', ARGV[w + 10], 'f', ARGV[w + 11], 'x', ARGV[4])
 end
 return 1
 `;
@@ -122,15 +170,15 @@ export async function openRedisStore(options: SharedStoreOptions): Promise<Store
 }
 
 /** Loads the scripts into Redis's script cache (at start, and again after a Redis restart emptied it). */
-async function loadScripts(client: Client): Promise<{ write: string; sweep: string }> {
-  const [write, sweep] = await Promise.all([client.sendCommand(['SCRIPT', 'LOAD', WRITE_SCRIPT]), client.sendCommand(['SCRIPT', 'LOAD', SWEEP_SCRIPT])]);
-  return { write: String(write), sweep: String(sweep) };
+async function loadScripts(client: Client): Promise<Scripts> {
+  const [write, sweep, read, txn] = await Promise.all([WRITE_SCRIPT, SWEEP_SCRIPT, READ_SCRIPT, TXN_SCRIPT].map((script) => client.sendCommand(['SCRIPT', 'LOAD', script])));
+  return { write: String(write), sweep: String(sweep), read: String(read), txn: String(txn) };
 }
 
 class RedisStore implements Store {
   readonly #client: Client;
   readonly #reader: Client;
-  readonly #shas: { write: string; sweep: string };
+  readonly #shas: Scripts;
   readonly #queue = new KeyQueue();
   readonly #clock: Clock;
   readonly #options: ResolvedSharedOptions;
@@ -142,7 +190,7 @@ class RedisStore implements Store {
   #reading: Promise<void> | undefined;
   readonly revocations: RevocationStore;
 
-  constructor(client: Client, reader: Client, shas: { write: string; sweep: string }, options: SharedStoreOptions) {
+  constructor(client: Client, reader: Client, shas: Scripts, options: SharedStoreOptions) {
     this.#client = client;
     this.#reader = reader;
     this.#shas = shas;
@@ -191,6 +239,26 @@ class RedisStore implements Store {
         const { result, write, change } = decide(current, now);
         if (write === undefined) return result;
         if (await this.#write(key, etag, write, write === null && current === undefined ? undefined : change, now)) return result;
+      }
+    });
+  }
+
+  transact<T>(keys: readonly string[], decide: DecideMany<T>): Promise<T> {
+    const held = [...new Set(keys)].sort();
+    return this.#queue.runAll(held, async () => {
+      for (let attempt = 0; ; attempt++) {
+        if (attempt > 0) await sleep(backoff(attempt));
+        const read = await this.#readMany(held);
+        const now = this.#clock();
+        const lapsed = held.filter((key) => read.get(key)![0] !== undefined && !isLive(read.get(key)![0]!, now));
+        // Past their expiry by this node's clock but not yet dropped by Redis: expired first, as in update.
+        for (const key of lapsed) await this.#write(key, read.get(key)![1], null, 'expired', read.get(key)![0]!.expiresAt!);
+        if (lapsed.length > 0) continue;
+        const current = new Map(held.map((key) => [key, read.get(key)![0]]));
+        const { result, writes } = decide(current, now);
+        const applied = effectiveWrites(held, current, writes);
+        // Nothing to write: the read script's snapshot is the answer.
+        if (applied.length === 0 || (await this.#writeMany(held, read, applied, now))) return result;
       }
     });
   }
@@ -295,6 +363,34 @@ class RedisStore implements Store {
     return Number(applied) === 1;
   }
 
+  /** Every key's entry and ETag, read in one atomic step. */
+  async #readMany(keys: readonly string[]): Promise<Map<string, [Entry | undefined, string]>> {
+    const rows = (await this.#call(['EVALSHA', this.#shas.read, String(keys.length), ...keys.map((key) => this.#keys.entryPrefix + key)])) as Array<[Buffer | null, Buffer | null]>;
+    return new Map(keys.map((key, i) => {
+      const [frame, etag] = rows[i]!;
+      return [key, frame === null ? [undefined, ''] : [decodeEntry(frame), String(etag)]];
+    }));
+  }
+
+  /** Applies a transaction's writes if no key's ETag changed since `read`; false when another writer got there first. */
+  async #writeMany(keys: readonly string[], read: Map<string, [Entry | undefined, string]>, writes: readonly TxnWrite[], time: number): Promise<boolean> {
+    const now = this.#clock();
+    const args: Array<string | Buffer> = [String(keys.length), String(this.#options.logSize), String(time), randomUUID(), ...keys.map((key) => read.get(key)![1])];
+    for (const { key, write, change } of writes) {
+      const frames = write === null ? undefined : sharedFrames(write, this.#options.logValueBytes);
+      const position = String(keys.indexOf(key) + 1);
+      if (frames === undefined) args.push(position, 'del', '', '', '0', '', '0', '0');
+      else {
+        const { expiresAt } = frames.entry;
+        args.push(position, 'set', frames.frame, frames.meta, String(frames.entry.value.length), frames.entry.etag, String(expiresAt ?? 0), String(expiresAt === null ? 0 : Math.max(1, expiresAt - now)));
+      }
+      args.push(key, change, frames?.omitted ? '1' : '0', frames?.log ?? '');
+    }
+    const entryKeys = keys.map((key) => this.#keys.entryPrefix + key);
+    const applied = await this.#call(['EVALSHA', this.#shas.txn, String(3 + keys.length), this.#keys.index, this.#keys.expiry, this.#keys.changes, ...entryKeys, ...args]);
+    return Number(applied) === 1;
+  }
+
   /** Follows the change log from where this node started, delivering every node's changes in log order. */
   async #readLog(): Promise<void> {
     while (!this.#closed) {
@@ -325,7 +421,7 @@ class RedisStore implements Store {
     };
     const frame = get('f');
     const entry = frame.length > 0 ? decodeEntry(Buffer.from(frame)) : undefined;
-    return changeFromLog(id, String(get('y')), String(get('k')), Number(String(get('w'))), Number(String(get('s'))), String(get('o')) === '1', entry);
+    return changeFromLog(id, String(get('y')), String(get('k')), Number(String(get('w'))), Number(String(get('s'))), String(get('o')) === '1', entry, String(get('x')));
   }
 
   async #call(args: Array<string | Buffer>): Promise<Reply> {

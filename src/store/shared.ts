@@ -4,7 +4,7 @@
  */
 import { StoreUnavailableError } from '../errors.js';
 import { encodeEntry } from './frame.js';
-import type { Change, Clock, Entry } from './types.js';
+import type { Change, Clock, Entry, TxnWrite } from './types.js';
 
 export interface SharedStoreOptions {
   /** The backend's URL (redis://, rediss://, postgres://, postgresql://). */
@@ -54,8 +54,18 @@ export function sharedFrames(entry: Entry, logValueBytes: number): { entry: Entr
 }
 
 /** Rebuilds a Change from the fields of a change-log record. */
-export function changeFromLog(id: string, type: string, key: string, time: number, size: number, omitted: boolean, entry: Entry | undefined): Change {
+export function changeFromLog(
+  id: string,
+  type: string,
+  key: string,
+  time: number,
+  size: number,
+  omitted: boolean,
+  entry: Entry | undefined,
+  txn?: string,
+): Change {
   const change: Change = { id, type: type as Change['type'], key, time, entry };
+  if (txn !== undefined && txn !== '') change.txn = txn;
   if (entry !== undefined) {
     change.size = size;
     if (omitted) change.valueOmitted = true;
@@ -80,6 +90,20 @@ export async function guarded<T>(closed: boolean, timeoutMs: number, operation: 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The writes of a transaction a backend applies: every key named must be one the transaction
+ * holds, and a delete of a key that is missing at that point is skipped (it announces nothing).
+ */
+export function effectiveWrites(keys: readonly string[], current: ReadonlyMap<string, Entry | undefined>, writes: readonly TxnWrite[]): TxnWrite[] {
+  const present = new Map([...current].map(([key, entry]) => [key, entry !== undefined]));
+  return writes.filter(({ key, write }) => {
+    if (!keys.includes(key)) throw new Error(`A transaction wrote "${key}", which it does not hold.`);
+    const skip = write === null && present.get(key) !== true;
+    present.set(key, write !== null);
+    return !skip;
+  });
 }
 
 /** Milliseconds to wait before retry number `attempt` of an optimistic write that lost a race (jittered, capped). */

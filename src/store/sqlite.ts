@@ -332,6 +332,9 @@ class SqliteStore implements Store {
 
   /** Reads from the cache, else through the read pool (Keyv's get would queue behind every other query on its one connection). */
   async #read(key: string): Promise<Entry | undefined> {
+    // A closed store answers nothing, not even from its cache: a reader must not see a value the
+    // store can no longer vouch for.
+    if (this.#disconnected) throw new StoreUnavailableError(new Error('The store is closed.'));
     // Bulk mode: the open batch's own writes, which the read pool cannot see until they commit.
     if (this.#uncommitted.has(key)) return this.#uncommitted.get(key) ?? undefined;
     return this.#cache.read(key, async () => {

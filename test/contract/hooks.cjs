@@ -18,6 +18,8 @@
  * - the notification stream gets `maxDuration=1`, so it ends by itself after about a second, and
  *   a key written under its prefix meanwhile must show up in it;
  * - PUT bodies are set here (Dredd ignores examples of octet-stream and wildcard request bodies);
+ * - POST /api/txn cases seed their own keys and send their own body; refusals check afterwards
+ *   that no key of the transaction changed;
  * - the PUT 413 case sends LIMIT + 1 bytes: the runner starts the server with
  *   LUCID_MAX_VALUE_BYTES (1024) so that the case is one small request;
  * - the 503 cases are sent to a second server whose SQLite files the runner has overwritten in
@@ -254,6 +256,8 @@ function consolePage(transaction) {
  * other check (it returns a list of problems).
  */
 const KV = '/api/kv/{key}';
+const TXN = '/api/txn';
+const setTxn = (transaction, body) => setBody(transaction, JSON.stringify(body), 'application/json');
 const setups = {
   'GET /health 200': () => {},
   'GET /health 503': (t) => toOutage(t),
@@ -610,6 +614,61 @@ const setups = {
     setOperation(t, INCREMENT);
     toOutage(t);
   },
+
+  // POST /api/txn: each case seeds its own keys and sends its own body (Dredd would send the
+  // spec's first example, whose keys and ETag are illustrations).
+  [`POST ${TXN} 200`]: async (t) => {
+    const [a, b, log] = [freshKey('txn-200-a'), freshKey('txn-200-b'), freshKey('txn-200-log')];
+    const etag = await seed(a, '37', 'text/plain');
+    await seed(b, '7', 'text/plain');
+    setTxn(t, {
+      compare: [{ key: a, etag }, { key: b, exists: true }],
+      success: [{ op: 'decrement', key: a, value: 5 }, { op: 'increment', key: b, value: 5 }, { op: 'put', key: log, value: 'moved 5', contentType: 'text/plain', ttl: 3600 }],
+      failure: [{ op: 'get', key: a }],
+    });
+    return { json: { succeeded: true }, after: async () => [...(await storedAfterwards(a, '32')), ...(await storedAfterwards(b, '12')), ...(await storedAfterwards(log, 'moved 5'))] };
+  },
+  [`POST ${TXN} 400`]: async (t) => {
+    const [a, text] = [freshKey('txn-400-a'), freshKey('txn-400-text')];
+    await seed(a, '1', 'text/plain');
+    await seed(text, 'not a number', 'text/plain');
+    setTxn(t, { success: [{ op: 'increment', key: a }, { op: 'increment', key: text }] });
+    return { json: { key: text }, after: () => storedAfterwards(a, '1') }; // refused whole: a untouched
+  },
+  [`POST ${TXN} 401`]: (t) => {
+    setTxn(t, { success: [{ op: 'get', key: freshKey('txn-401') }] });
+    unauthenticated(t, 'bad-token');
+  },
+  [`POST ${TXN} 403`]: async (t) => {
+    const key = freshKey('txn-403');
+    await seed(key, '1', 'text/plain');
+    setTxn(t, { success: [{ op: 'get', key }, { op: 'increment', key }] });
+    setHeader(t, 'Authorization', READ_ONLY);
+    return { message: FORBIDDEN_SCOPE, after: () => storedAfterwards(key, '1') };
+  },
+  [`POST ${TXN} 404`]: async (t) => {
+    const [a, missing] = [freshKey('txn-404-a'), freshKey('txn-404-missing')];
+    await seed(a, '1', 'text/plain');
+    setTxn(t, { success: [{ op: 'increment', key: a }, { op: 'decrement', key: missing }] });
+    return { json: { key: missing }, after: () => storedAfterwards(a, '1') };
+  },
+  [`POST ${TXN} 409`]: async (t) => {
+    const [a, locked] = [freshKey('txn-409-a'), freshKey('txn-409-locked')];
+    await seed(a, '1', 'text/plain');
+    await seed(locked, 'held', 'text/plain');
+    await lock(locked);
+    setTxn(t, { success: [{ op: 'increment', key: a }, { op: 'put', key: locked, value: 'changed' }] });
+    return { json: { key: locked }, after: async () => [...(await storedAfterwards(a, '1')), ...(await storedAfterwards(locked, 'held'))] };
+  },
+  [`POST ${TXN} 413`]: (t) => {
+    const key = freshKey('txn-413');
+    setTxn(t, { success: [{ op: 'put', key, value: 'x'.repeat(MAX_VALUE_BYTES + 1) }] });
+    return { after: async () => ((await call('GET', keyPath(key))).status === 404 ? [] : [`${key} was written`]) };
+  },
+  [`POST ${TXN} 503`]: (t) => {
+    setTxn(t, { success: [{ op: 'get', key: freshKey('txn-503') }] });
+    toOutage(t);
+  },
 };
 
 const caseOf = (transaction) => {
@@ -649,7 +708,7 @@ hooks.beforeEach((transaction, done) => {
   // Last-Event-ID, a made-up ?token=): setups set what their case needs.
   for (const name of ['If-Match', 'If-None-Match', 'Last-Event-ID']) setHeader(transaction, name, undefined);
   useUri(transaction, transaction.request.uri.split('?')[0]);
-  if (method !== 'PUT' && method !== 'PATCH') {
+  if (method !== 'PUT' && method !== 'PATCH' && method !== 'POST') {
     transaction.request.body = '';
     setHeader(transaction, 'Content-Type', undefined);
   }

@@ -159,7 +159,7 @@ function requestFor(c: Pick<Case, 'method' | 'url' | 'operation'>, headers: Reco
 
 describe('every operation answers each documented status with the spec example (Prefer: code=NNN)', () => {
   it('covers every operation of the spec', () => {
-    expect(new Set(cases.map((c) => c.operation.operationId)).size).toBe(14);
+    expect(new Set(cases.map((c) => c.operation.operationId)).size).toBe(15);
     expect(cases.length).toBeGreaterThanOrEqual(50);
   });
 
@@ -214,6 +214,16 @@ describe('the default answers (no Prefer) are the ones a frontend wants', () => 
     });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual(jsonExample('patchKey', '200'));
+  });
+
+  it('a transaction is 200 with the example results; a body that breaks the schema is refused', async () => {
+    const transfer = { success: [{ op: 'decrement', key: 'accounts/a', value: 5 }, { op: 'increment', key: 'accounts/b', value: 5 }] };
+    const response = await fetch(`${base}/api/txn`, { method: 'POST', body: JSON.stringify(transfer), headers: { authorization: ANY_TOKEN, 'content-type': 'application/json' } });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual(jsonExample('transaction', '200'));
+    const unknownOp = await fetch(`${base}/api/txn`, { method: 'POST', body: JSON.stringify({ success: [{ op: 'rename', key: 'a' }] }), headers: { authorization: ANY_TOKEN, 'content-type': 'application/json' } });
+    expect(unknownOp.status).toBeGreaterThanOrEqual(400);
+    await unknownOp.arrayBuffer();
   });
 
   it('DELETE is 200', async () => {

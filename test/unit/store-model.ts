@@ -4,14 +4,16 @@
  * without preconditions; reads, listings, purges; a controlled clock moving in steps around expiry
  * and lease boundaries) and demands the same answer, status and entry from both after every step.
  *
- * Written against the Store interface through the domain functions of src/kv.ts, so every backend
- * can run it: `storeModelSuite('redis', factory)`.
+ * Written against the Store interface through the domain functions of src/kv.ts (and src/txn.ts
+ * for transactions, on stores that have `transact`), so every backend can run it:
+ * `storeModelSuite('redis', factory)`.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LucidError } from '../../src/errors.js';
 import { applyOperation, deleteValue, putValue, readEntry, type Actor, type Operation, type Preconditions } from '../../src/kv.js';
 import type { Entry, Store } from '../../src/store/types.js';
+import { runTxn, type Condition as TxnCondition, type PreparedOp, type TxnOutcome, type TxnResult } from '../../src/txn.js';
 import type { StoreFactory } from './store-suite.js';
 
 export interface ModelSuiteOptions {
@@ -279,6 +281,121 @@ class Patch extends Command {
   }
 }
 
+type TxnCompareKind = 'exists' | 'missing' | 'etag' | 'stale' | 'value' | 'other';
+type TxnOpSpec = { op: 'get' | 'delete'; key: string } | { op: 'put'; key: string; value: Buffer } | { op: 'increment' | 'decrement'; key: string; step: number | undefined };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** What a transaction's ops answer on the model: a refusal's status, or the results and the entries after. */
+function simulateTxn(ops: readonly TxnOpSpec[], state: Map<string, ModelEntry | undefined>, now: number, etagOf: (i: number) => string): { status: number; results: TxnResult[] } {
+  const results: TxnResult[] = [];
+  for (const [i, op] of ops.entries()) {
+    const entry = state.get(op.key);
+    if (op.op === 'get') {
+      if (entry === undefined) results.push({ key: op.key, found: false });
+      else {
+        const result: TxnResult = { key: op.key, found: true, contentType: entry.contentType, etag: entry.etag };
+        try {
+          result.value = utf8.decode(entry.value);
+        } catch {
+          result.valueBase64 = entry.value.toString('base64');
+        }
+        results.push(result);
+      }
+      continue;
+    }
+    if (op.op === 'delete' && entry === undefined) {
+      results.push({ key: op.key, deleted: false });
+      continue;
+    }
+    if (op.op !== 'put' && entry === undefined) return { status: 404, results };
+    if (entry !== undefined && isLocked(entry, now)) return { status: 409, results };
+    const revised = (changes: Partial<ModelEntry>): ModelEntry => ({ ...entry!, ...changes, updatedAt: now, version: entry!.version + 1, etag: etagOf(i) });
+    if (op.op === 'delete') {
+      state.set(op.key, undefined);
+      results.push({ key: op.key, deleted: true });
+    } else if (op.op === 'put') {
+      const written = entry === undefined
+        ? { value: op.value, contentType: 'text/plain', createdAt: now, updatedAt: now, expiresAt: null, locked: false, lockHolder: null, lockExpiresAt: null, version: 1, etag: etagOf(i) }
+        : revised({ value: op.value, contentType: 'text/plain' });
+      state.set(op.key, written);
+      results.push({ key: op.key, created: entry === undefined, etag: written.etag });
+    } else {
+      const stored = asInteger(entry!.value);
+      if (stored === undefined) return { status: 400, results };
+      const step = BigInt(('step' in op ? op.step : undefined) ?? 1);
+      const number = String(op.op === 'increment' ? stored + step : stored - step);
+      const written = revised({ value: Buffer.from(number) });
+      state.set(op.key, written);
+      results.push({ key: op.key, value: Number(number), etag: written.etag });
+    }
+  }
+  return { status: 200, results };
+}
+
+/** A transaction (src/txn.ts over Store.transact): compares choose a branch, whose ops apply all or none. */
+class Txn extends Command {
+  constructor(
+    readonly compares: ReadonlyArray<{ key: string; kind: TxnCompareKind }>,
+    readonly success: readonly TxnOpSpec[],
+    readonly failure: readonly TxnOpSpec[],
+  ) {
+    super();
+  }
+
+  #conditions: TxnCondition[] = [];
+
+  expect(model: Model, real: Real): Outcome {
+    if (real.store.transact === undefined) return { status: 200 }; // This backend has no transactions yet.
+    const now = model.now;
+    const keys = new Set([...this.compares, ...this.success, ...this.failure].map(({ key }) => key));
+    // The store holds every key as update holds one: an expired entry it meets is dropped.
+    const state = new Map([...keys].map((key) => [key, current(model, key)]));
+    this.#conditions = this.compares.map(({ key, kind }): TxnCondition => {
+      const entry = state.get(key);
+      if (kind === 'exists' || kind === 'missing') return { key, exists: kind === 'exists' };
+      if (kind === 'etag' || kind === 'stale') return { key, etag: kind === 'etag' ? (entry?.etag ?? '"none"') : '"0-stale"' };
+      return { key, bytes: kind === 'value' ? (entry?.value ?? Buffer.from('x')) : Buffer.from('never stored') };
+    });
+    const succeeded = this.#conditions.every((condition) => {
+      const entry = state.get(condition.key);
+      if ('exists' in condition) return (entry !== undefined) === condition.exists;
+      if ('etag' in condition) return entry?.etag === condition.etag;
+      return entry !== undefined && entry.value.equals(condition.bytes);
+    });
+    const ops = succeeded ? this.success : this.failure;
+    const predicted = simulateTxn(ops, new Map(state), now, () => '"pending"');
+    if (predicted.status !== 200) return { status: predicted.status };
+    return {
+      status: 200,
+      apply: (answer) => {
+        const outcome = answer as TxnOutcome;
+        const after = new Map(state);
+        const { results } = simulateTxn(ops, after, now, (i) => String(outcome.results[i]?.etag));
+        expect(outcome, `step ${model.step}: ${this.toString()}`).toEqual({ succeeded, results });
+        for (const [key, entry] of after) {
+          if (entry === undefined) model.entries.delete(key);
+          else {
+            model.entries.set(key, entry);
+            model.unpurged.delete(key);
+          }
+        }
+      },
+    };
+  }
+
+  async act({ store }: Real): Promise<unknown> {
+    if (store.transact === undefined) return undefined;
+    const prepare = (op: TxnOpSpec): PreparedOp => (op.op === 'put' ? { op: 'put', key: op.key, value: Buffer.from(op.value), contentType: 'text/plain', ttl: undefined } : op.op === 'get' || op.op === 'delete' ? op : { op: op.op, key: op.key, step: 'step' in op ? op.step : undefined });
+    return runTxn(store, this.#conditions, { success: this.success.map(prepare), failure: this.failure.map(prepare) });
+  }
+
+  toString(): string {
+    const op = (o: TxnOpSpec) => `${o.op} ${o.key}${o.op === 'put' ? ` = ${show(o.value)}` : 'step' in o && o.step !== undefined ? ` ${o.step}` : ''}`;
+    return `TXN if [${this.compares.map((c) => `${c.key} ${c.kind}`).join(', ')}] then [${this.success.map(op).join(', ')}] else [${this.failure.map(op).join(', ')}]`;
+  }
+}
+
 class Get extends Command {
   constructor(readonly key: string) {
     super();
@@ -401,6 +518,30 @@ const conditionArb = fc.constantFrom<Condition>('none', 'none', 'none', 'current
 const secondsArb = fc.oneof(fc.constant(undefined), fc.constantFrom(0, 1, 2, 3, 10), fc.constantFrom(-1, 1.5, 10 * 365 * 24 * 3600 + 1));
 const actorArb = fc.constantFrom<Actor>(ADMIN, { subject: 'alice', admin: false }, { subject: 'bob', admin: false });
 
+/** A branch of up to 4 ops, each key written at most once (a second write to a key becomes a get, as the API refuses it). */
+const branchArb = fc
+  .array(
+    fc.oneof(
+      keyArb.map((key): TxnOpSpec => ({ op: 'get', key })),
+      fc.tuple(keyArb, valueArb).map(([key, value]): TxnOpSpec => ({ op: 'put', key, value })),
+      keyArb.map((key): TxnOpSpec => ({ op: 'delete', key })),
+      fc.tuple(keyArb, fc.constantFrom<'increment' | 'decrement'>('increment', 'decrement'), fc.option(fc.integer({ min: -3, max: 12 }), { nil: undefined })).map(([key, op, step]): TxnOpSpec => ({ op, key, step })),
+    ),
+    { maxLength: 4 },
+  )
+  .map((ops) => {
+    const written = new Set<string>();
+    return ops.map((op): TxnOpSpec => {
+      if (op.op === 'get') return op;
+      if (written.has(op.key)) return { op: 'get', key: op.key };
+      written.add(op.key);
+      return op;
+    });
+  });
+const txnArb = fc
+  .tuple(fc.array(fc.record({ key: keyArb, kind: fc.constantFrom<TxnCompareKind>('exists', 'missing', 'etag', 'stale', 'value', 'other') }), { maxLength: 3 }), branchArb, branchArb)
+  .map(([compares, success, failure]) => new Txn(compares, success, failure));
+
 function commandsArb(options: Required<ModelSuiteOptions>) {
   const put = fc
     .tuple(keyArb, valueArb, fc.constantFrom('text/plain', 'application/octet-stream'), secondsArb, conditionArb, fc.boolean())
@@ -423,6 +564,7 @@ function commandsArb(options: Required<ModelSuiteOptions>) {
       fc.tuple(fc.constantFrom(...PREFIXES), fc.integer({ min: 1, max: 4 })).map(([prefix, limit]) => new List(prefix, limit)),
       fc.constantFrom(1, 500, 999, 1000, 1001, 2500, 1, 500, 999, 1000, 1001, 2500, 11_000).map((ms) => new Advance(ms)),
       fc.constant(new Purge(options.exactPurgeCount)),
+      txnArb,
     ],
     { maxCommands: options.maxCommands, size: 'max' },
   );
