@@ -175,7 +175,9 @@ async function main() {
     const main = await startServer('main', dir, { LUCID_MAX_VALUE_BYTES: String(MAX_VALUE_BYTES) });
     servers.push(main);
     const outageStore = path.join(dir, 'outage', 'lucid.sqlite');
-    const outage = await startServer('outage', dir, { LUCID_STORE: `sqlite://${outageStore}`, LUCID_LOG_LEVEL: 'error' });
+    // Its read cache off: the outage is made from outside the process (the one writer the cache
+    // trusts), so a cached key would still be answered from memory.
+    const outage = await startServer('outage', dir, { LUCID_STORE: `sqlite://${outageStore}`, LUCID_LOG_LEVEL: 'error', LUCID_SQLITE_CACHE_BYTES: '0' });
     servers.push(outage);
     await breakStore(outage, outageStore, token);
 
