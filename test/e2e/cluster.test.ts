@@ -6,6 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKEND_URLS, backendReady, dropNamespace, freshNamespace, type SharedBackend } from '../support/backends.js';
+import { pool } from '../support/pool.js';
 import { openStream, type SseStream } from '../support/sse.js';
 import { type LucidServer, assertBuilt, cleanup, runLucid, sleep, startServer, tempDir } from './cli.js';
 
@@ -28,21 +29,6 @@ async function startCluster(backend: SharedBackend, namespace: string, count = N
   const env = { LUCID_STORE: url, LUCID_STORE_NAMESPACE: namespace, LUCID_SWEEP_INTERVAL_MS: '100' };
   const nodes = await Promise.all(Array.from({ length: count }, () => startServer(['--config', file, '--port', '0'], { cwd: dir, env })));
   return { nodes, token: init.stdout.trim(), file, dir, env };
-}
-
-/** Runs `total` tasks with at most `width` in flight. */
-async function pool<T>(total: number, width: number, task: (i: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array<T>(total);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < total) {
-        const i = next++;
-        results[i] = await task(i);
-      }
-    }),
-  );
-  return results;
 }
 
 for (const backend of ['redis', 'postgres'] as SharedBackend[]) {

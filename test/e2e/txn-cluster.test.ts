@@ -8,26 +8,12 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKEND_URLS, backendReady, dropNamespace, freshNamespace, type SharedBackend } from '../support/backends.js';
+import { pool } from '../support/pool.js';
 import { type LucidServer, assertBuilt, cleanup, runLucid, startServer, tempDir } from './cli.js';
 
 const NODES = 3;
 const COUNTERS = 10;
 const TRANSFERS = 500;
-
-/** Runs `total` tasks with at most `width` in flight. */
-async function pool<T>(total: number, width: number, task: (i: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array<T>(total);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < total) {
-        const i = next++;
-        results[i] = await task(i);
-      }
-    }),
-  );
-  return results;
-}
 
 interface TxnAnswer {
   succeeded: boolean;

@@ -4,15 +4,13 @@
  */
 import https from 'node:https';
 import { Writable } from 'node:stream';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { pino, type Logger } from 'pino';
-import { generate } from 'selfsigned';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Scope } from '../../src/auth.js';
 import type { Config, DeepPartial } from '../../src/config.js';
 import { startLucid, tempDir, uniqueKey, type TestLucid } from '../support/lucid.js';
 import { openStream } from '../support/sse.js';
+import { writeTestCertificate } from '../support/tls.js';
 
 const started: TestLucid[] = [];
 afterEach(async () => {
@@ -305,14 +303,7 @@ describe('HTTPS', () => {
   let dir: string;
   beforeAll(async () => {
     dir = tempDir();
-    const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
-      keyType: 'ec',
-      algorithm: 'sha256',
-      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
-    });
-    cert = pems.cert;
-    writeFileSync(path.join(dir, 'cert.pem'), pems.cert);
-    writeFileSync(path.join(dir, 'key.pem'), pems.private, { mode: 0o600 });
+    cert = await writeTestCertificate(dir);
   });
 
   /** GET over HTTPS trusting only the test certificate. */

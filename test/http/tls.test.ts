@@ -3,14 +3,12 @@
  * or one that sends half a ClientHello, is closed), so a handful of such sockets cannot lock clients
  * out under server.maxConnections; TLS 1.2 offers only AEAD suites with forward secrecy.
  */
-import { writeFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
-import path from 'node:path';
 import tls from 'node:tls';
-import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLucid, tempDir, type TestLucid } from '../support/lucid.js';
+import { writeTestCertificate } from '../support/tls.js';
 
 const HEADERS_TIMEOUT_MS = 1000;
 /** The timeout, plus the once-a-second check of connections and a loaded machine's slack. */
@@ -20,14 +18,7 @@ let lucid: TestLucid;
 let cert: string;
 beforeAll(async () => {
   const dir = tempDir();
-  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
-    keyType: 'ec',
-    algorithm: 'sha256',
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
-  });
-  cert = pems.cert;
-  writeFileSync(path.join(dir, 'cert.pem'), pems.cert);
-  writeFileSync(path.join(dir, 'key.pem'), pems.private, { mode: 0o600 });
+  cert = await writeTestCertificate(dir);
   lucid = await startLucid({
     dir,
     config: { server: { tls: { cert: 'cert.pem', key: 'key.pem' }, headersTimeoutMs: HEADERS_TIMEOUT_MS, maxConnections: 5 } },
