@@ -184,9 +184,7 @@ class SqliteStore implements Store {
   /** Holds every key's queue, taken in sorted order (so two transactions cannot wait on each other), then applies `decide` in one SQL transaction. */
   transact<T>(keys: readonly string[], decide: DecideMany<T>): Promise<T> {
     const sorted = [...new Set(keys)].sort();
-    const hold = (index: number): Promise<T> =>
-      index < sorted.length ? this.#queue.run(sorted[index]!, () => hold(index + 1)) : this.#transactHeld(sorted, decide);
-    return hold(0);
+    return this.#queue.runAll(sorted, () => this.#transactHeld(sorted, decide));
   }
 
   async #transactHeld<T>(keys: readonly string[], decide: DecideMany<T>): Promise<T> {
