@@ -127,7 +127,8 @@ const COUNTERS = 50;
 async function runCase(record, { name, group, description, url, requests, expect = [200], against = {} }) {
   log(`  ${name} ...`);
   const measured = await measureRequests({ driver: options.driver, url, requests, connections: options.connections, duration: options.duration, warmup: options.warmup });
-  const entry = { name, group, description, driver: options.driver, against, ...measured };
+  const driver = options.driver === 'wrk' && requests.some((r) => r.method === 'HEAD') ? 'autocannon' : options.driver;
+  const entry = { name, group, description, driver, against, ...measured };
   record.push(entry);
   const unexpected = Object.entries(measured.statusCodes ?? {}).filter(([code]) => !expect.includes(Number(code)));
   if (measured.non2xx > 0) results.problems.push(`${name}: ${measured.non2xx} non-2xx answers (${JSON.stringify(measured.statusCodes ?? {})})`);

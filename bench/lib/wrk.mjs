@@ -24,20 +24,21 @@ function toMs(value, unit) {
 const lua = (text) => JSON.stringify(String(text));
 
 /**
- * One kind of request as Lua: `{ method, path, keys, headers, body }` where `keys` (a count) appends
- * a random number in [0, keys) to `path`, and `fresh` appends a counter instead (a new key each time).
+ * One kind of request as a Lua table entry: `{ method, path, keys, headers, body }` where `keys` (a
+ * count) appends a random number in [0, keys) to `path`, and `fresh` appends a counter instead (a
+ * new key each time). Entries of a table, not locals: Lua allows a chunk only 200 locals, and the
+ * etcd cases have one kind per key.
  */
-function requestLua(request, index) {
+function requestLua(request) {
   const headers = Object.entries(request.headers ?? {})
     .map(([name, value]) => `[${lua(name)}] = ${lua(value)}`)
     .join(', ');
   const body = request.bodyBytes !== undefined ? `string.rep("x", ${request.bodyBytes})` : request.body !== undefined ? lua(request.body) : 'nil';
   const suffix = request.keys !== undefined ? ` .. math.random(0, ${request.keys - 1})` : request.fresh ? ' .. next_id()' : '';
   return [
-    `local headers_${index} = { ${headers} }`,
-    `local body_${index} = ${body}`,
-    `local function request_${index}()`,
-    `  return wrk.format(${lua(request.method ?? 'GET')}, ${lua(request.path)}${suffix}, headers_${index}, body_${index})`,
+    'do',
+    `  local headers, body = { ${headers} }, ${body}`,
+    `  table.insert(kinds, function() return wrk.format(${lua(request.method ?? 'GET')}, ${lua(request.path)}${suffix}, headers, body) end)`,
     'end',
   ].join('\n');
 }
@@ -47,24 +48,24 @@ function requestLua(request, index) {
  * of that kind; one kind needs none).
  */
 export function wrkScript(requests) {
+  const shares = requests.map((r) => r.share ?? 1 / requests.length);
   const parts = [
     'math.randomseed(os.time())',
     'local counter = 0',
     'local function next_id() counter = counter + 1; return string.format("%x-%d", os.time(), counter) end',
     'statuses = {}',
+    'local kinds = {}',
+    `local shares = { ${shares.join(', ')} }`,
     ...requests.map(requestLua),
-  ];
-  if (requests.length === 1) parts.push('request = request_0');
-  else {
-    const branches = [];
-    let cumulative = 0;
-    requests.forEach((r, i) => {
-      cumulative += r.share;
-      branches.push(i === requests.length - 1 ? `  return request_${i}()` : `  if roll < ${cumulative} then return request_${i}() end`);
-    });
-    parts.push('request = function()', '  local roll = math.random()', ...branches, 'end');
-  }
-  parts.push(
+    'request = function()',
+    '  if #kinds == 1 then return kinds[1]() end',
+    '  local roll = math.random()',
+    '  for i = 1, #kinds - 1 do',
+    '    roll = roll - shares[i]',
+    '    if roll < 0 then return kinds[i]() end',
+    '  end',
+    '  return kinds[#kinds]()',
+    'end',
     'response = function(status) statuses[status] = (statuses[status] or 0) + 1 end',
     'local threads = {}',
     'setup = function(thread) table.insert(threads, thread) end',
@@ -77,7 +78,7 @@ export function wrkScript(requests) {
     '  for status, count in pairs(merged) do table.insert(parts, string.format("\\"%d\\":%d", status, count)) end',
     '  io.write("STATUSES {" .. table.concat(parts, ",") .. "}\\n")',
     'end',
-  );
+  ];
   return `${parts.join('\n')}\n`;
 }
 
@@ -94,7 +95,14 @@ export async function measureWrk({ url, requests, connections, duration, warmup 
   const run = (seconds) =>
     new Promise((resolve, reject) => {
       const args = ['-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--latency', '--timeout', '10s', '-s', script, url];
-      track(execFile('wrk', args, { encoding: 'utf8' }, (error, stdout) => (error ? reject(error) : resolve(stdout))));
+      track(
+        execFile('wrk', args, { encoding: 'utf8' }, (error, stdout, stderr) => {
+          if (error) reject(error);
+          // A script that does not load makes wrk send plain GETs of `url` instead: never a figure.
+          else if (!/^STATUSES /m.test(stdout)) reject(new Error(`wrk did not run the case's script: ${stderr.trim() || stdout.trim()}`));
+          else resolve(stdout);
+        }),
+      );
     });
   if (warmup > 0) await run(warmup);
   const out = await run(duration);
