@@ -135,10 +135,15 @@ export function deletable(current: Entry | undefined, now: number): Entry {
  */
 export function countEntry(current: Entry | undefined, now: number, operation: 'increment' | 'decrement', argument: number | undefined): { entry: Entry; value: string } {
   const entry = unlocked(existing(current), now);
+  const value = counted(entry, operation, argument);
+  return { entry: revise(entry, now, { value: Buffer.from(value, 'utf8') }), value };
+}
+
+/** The new number, as text, that an increment or decrement by `argument` (default 1) makes of `entry`'s value. */
+function counted(entry: Entry, operation: 'increment' | 'decrement', argument: number | undefined): string {
   // JSON numbers past ±1.8e308 (1e400) parse to ±Infinity, which no decimal can hold: found by the fuzzer, it was a 500.
   if (argument !== undefined && !Number.isFinite(argument)) throw new LucidError('INVALID_REQUEST', { message: `The ${operation} value must be a finite number.` });
-  const value = formatDecimal(countWith(entry.value, operation, argument ?? 1));
-  return { entry: revise(entry, now, { value: Buffer.from(value, 'utf8') }), value };
+  return formatDecimal(countWith(entry.value, operation, argument ?? 1));
 }
 
 /** Deletes `key`; a missing key is KEY_NOT_FOUND and a locked one KEY_LOCKED. */
@@ -179,8 +184,9 @@ export function applyOperation(
       }
       case 'increment':
       case 'decrement': {
-        const counted = countEntry(entry, now, operation, argument);
-        return outcome(SUCCESS[`${operation}ed`], `${operation}ed`, { value: counted.entry.value }, counted.value);
+        unlocked(entry, now);
+        const value = counted(entry, operation, argument);
+        return outcome(SUCCESS[`${operation}ed`], `${operation}ed`, { value: Buffer.from(value, 'utf8') }, value);
       }
       case 'ttl': {
         unlocked(entry, now);
