@@ -1,9 +1,12 @@
 /**
  * An HTTP fuzzer against a real server: more than 10 000 random and malformed requests from a seeded
  * generator (odd methods, broken percent-encodings, long and unicode keys, huge and odd headers, odd
- * content types and encodings, broken JSON, hostile JWTs; some over raw sockets, since an HTTP client
- * refuses to send them). No answer may be a 5xx, the server must stay up with bounded memory, and
- * keys written by well-formed requests before, between and after the fuzz must stay intact.
+ * content types and encodings, broken JSON, hostile JWTs, transactions of every shape (valid, odd and
+ * broken: unknown ops, wrong types, invalid keys, too many items, duplicate writes, deep nesting); some
+ * over raw sockets, since an HTTP client refuses to send them). No answer may be a 5xx, the server must
+ * stay up with bounded memory, keys written by well-formed requests before, between and after the fuzz
+ * must stay intact, and well-formed transfers between counters, sent among the fuzz, must keep their
+ * total: no transaction, refused or not, applies only some of its writes.
  *
  * Replay a failure with LUCID_FUZZ_SEED=<seed printed by the run>.
  */
@@ -126,8 +129,8 @@ function authorizations(secret: string, valid: string): string[] {
   ];
 }
 
-const METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE'];
-const ODD_METHODS = ['POST', 'OPTIONS', 'TRACE', 'PROPFIND', 'MKCOL', 'PURGE', 'LOCK', 'SEARCH', 'FOO', 'get'];
+const METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'POST'];
+const ODD_METHODS = ['OPTIONS', 'TRACE', 'PROPFIND', 'MKCOL', 'PURGE', 'LOCK', 'SEARCH', 'FOO', 'get'];
 const CONTENT_TYPES = [
   'application/json',
   'application/json; charset=utf-8',
@@ -153,7 +156,7 @@ const CONTENT_TYPES = [
   'ＡＰＰＬＩＣＡＴＩＯＮ/ｊｓｏｎ',
 ];
 const ENCODINGS = ['gzip', 'deflate', 'br', 'identity', 'compress', 'bogus', 'gzip, gzip', 'x-gzip'];
-const PATHS = ['/', '/ui', '/ui/', '/ui/assets/nope.js', '/docs', '/docs/assets/../../package.json', '/openapi.json', '/openapi.yaml', '/health', '/api', '/api/', '/api/kv', '/api/kv/', '/api/notifications', '/favicon.ico', '//', '/%2e%2e/%2e%2e/etc/passwd', '/api/kv/..%2F..%2Fetc%2Fpasswd'];
+const PATHS = ['/', '/ui', '/ui/', '/ui/assets/nope.js', '/docs', '/docs/assets/../../package.json', '/openapi.json', '/openapi.yaml', '/health', '/api', '/api/', '/api/kv', '/api/kv/', '/api/notifications', '/favicon.ico', '//', '/%2e%2e/%2e%2e/etc/passwd', '/api/kv/..%2F..%2Fetc%2Fpasswd', '/api/txn', '/api/txn/', '/api/txn?x=1'];
 const BROKEN_ESCAPES = ['%', '%%', '%zz', '%E0%A4', '%C0%AF', '%C0%80', '%00', '%FF', '%ED%A0%80', '%F4%90%80%80', '%2', '%u0041', '%25', '%2F', '%2f%2f', '%0D%0A', '%20'];
 const QUERIES = [
   '',
@@ -239,17 +242,69 @@ function patchBody(random: Random): Buffer {
   return Buffer.from(random.pick(texts));
 }
 
+const TXN_OPS = ['get', 'put', 'delete', 'increment', 'decrement', 'GET', 'explode', '', 'lock'];
+const TXN_VALUES: unknown[] = [undefined, 'text', '', 1, -1, 0, 1.5, Number.MAX_VALUE, '1', null, true, [], {}, 'x'.repeat(70_000), 'é🔑'];
+
+/** One compare or op of a transaction: usually well-formed, sometimes with a wrong type or an extra field. */
+function txnItem(random: Random, kind: 'compare' | 'op'): unknown {
+  const key = random.chance(0.9) ? randomKey(random) : random.pick<unknown>([42, null, '', 'x'.repeat(2000), ['fuzz/k1'], { key: 'fuzz/k1' }]);
+  const item: Record<string, unknown> =
+    kind === 'compare'
+      ? { key, ...random.pick<Record<string, unknown>>([{ etag: '"x"' }, { etag: 'W/"x"' }, { exists: true }, { exists: false }, { value: '1' }, { valueBase64: 'AAEC' }, { valueBase64: '!!!' }, {}, { etag: '"x"', exists: true }, { exists: 'yes' }]) }
+      : { op: random.pick(TXN_OPS), key };
+  if (kind === 'op' && random.chance(0.6)) item.value = random.pick(TXN_VALUES);
+  if (kind === 'op' && random.chance(0.1)) item.valueBase64 = random.pick(['AAEC', '', '====', 'not base64!', 'QUJD']);
+  if (kind === 'op' && random.chance(0.15)) item.contentType = random.pick(CONTENT_TYPES);
+  if (kind === 'op' && random.chance(0.15)) item.ttl = random.pick<unknown>([1, 0, -1, 1.5, '60', 1e12, null]);
+  if (random.chance(0.05)) item.extra = true;
+  if (random.chance(0.03)) return random.pick<unknown>([null, 'get', 42, [], [item]]);
+  return item;
+}
+
+/** A transaction body: well-formed and small most of the time, otherwise odd, oversized or broken JSON. */
+function txnBody(random: Random): Buffer {
+  const list = (kind: 'compare' | 'op') => Array.from({ length: random.pick([0, 1, 2, 3, 5, 30, 65]) }, () => txnItem(random, kind));
+  const body: Record<string, unknown> = {};
+  if (random.chance(0.5)) body.compare = list('compare');
+  if (random.chance(0.8)) body.success = list('op');
+  if (random.chance(0.4)) body.failure = list('op');
+  if (random.chance(0.05)) body.success = random.pick<unknown>([null, {}, 'put', 1]);
+  if (random.chance(0.05)) body.extra = 1;
+  const valid = JSON.stringify(body);
+  const texts = [
+    valid,
+    valid,
+    valid,
+    valid.slice(0, random.int(valid.length)),
+    '{}',
+    '[]',
+    'null',
+    '{"success":[{"op":"put","key":"fuzz/k1","value":"a"},{"op":"put","key":"fuzz/k1","value":"b"}]}',
+    `{"success":[${Array.from({ length: 64 }, (_, i) => `{"op":"get","key":"fuzz/k${i}"}`).join(',')}],"compare":[{"key":"a","exists":true}]}`,
+    '{"success":[{"op":"put","key":"fuzz/k1","value":"a","__proto__":{"admin":true}}]}',
+    '{"success":[{"op":"increment","key":"fuzz/k1","value":1e400}]}',
+    `{"success":${'['.repeat(3000)}${']'.repeat(3000)}}`,
+    `{"success":[{"op":"put","key":"fuzz/big","value":"${'v'.repeat(MAX_VALUE_BYTES)}"}]}`,
+  ];
+  if (random.chance(0.05)) return random.bytes(random.int(300));
+  return Buffer.from(random.pick(texts));
+}
+
 /** A request an HTTP client can still send: odd, but well-formed at the protocol level. */
 function clientRequest(random: Random, auth: string[], valid: string): FuzzRequest {
   const method = random.chance(0.85) ? random.pick(METHODS) : random.pick(ODD_METHODS);
-  const onKey = random.chance(0.75);
-  let path = onKey ? keyPath(random, randomKey(random)) : random.pick(PATHS);
+  const onTxn = method === 'POST' ? random.chance(0.8) : random.chance(0.03);
+  const onKey = !onTxn && random.chance(0.75);
+  let path = onTxn ? '/api/txn' : onKey ? keyPath(random, randomKey(random)) : random.pick(PATHS);
   if (random.chance(0.3)) path += random.pick(QUERIES);
   const headers: Record<string, string> = {};
   const authorization = random.chance(0.6) ? `Bearer ${valid}` : random.pick(auth);
   if (authorization !== '') headers.authorization = authorization;
   let body: Buffer | undefined;
-  if (method === 'PATCH') {
+  if (onTxn) {
+    body = txnBody(random);
+    if (random.chance(0.9)) headers['content-type'] = random.chance(0.8) ? 'application/json' : random.pick(CONTENT_TYPES);
+  } else if (method === 'PATCH') {
     body = patchBody(random);
     headers['content-type'] = random.chance(0.7) ? 'application/json' : random.pick(CONTENT_TYPES);
   } else if (method === 'PUT' || method === 'POST' || random.chance(0.05)) {
@@ -313,6 +368,10 @@ function rawRequest(random: Random, valid: string): string | Buffer {
     () => `PATCH /api/kv/${key} HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: 10\r\n\r\nnot gzip!!`,
     () => `PATCH /api/kv/${key} HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: 30\r\n\r\n{"operation":"lock"}`,
     () => `PATCH /api/kv/${key} HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: 4\r\n\r\n{"operation":"lock"}`,
+    () => `POST /api/txn HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{"success":[]}`,
+    () => `POST /api/txn HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: 5\r\n\r\n{"success":[{"op":"get","key":"${key}"}]}`,
+    () => `POST /api/txn HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{"su\r\nzz\r\n`,
+    () => `POST /api/txn HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: 2\r\n\r\n{}`,
     () => `DELETE /api/kv/${key} HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 3\r\n\r\nabc`,
     () => `GET /api/kv/${key} HTTP/1.1\r\nHost: x\r\n${auth}\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n`,
     () => `HEAD /api/kv/${key} HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`,
@@ -380,12 +439,59 @@ class Sentinels {
   }
 }
 
+/** Counters that well-formed transfers move amounts between; refused transfers must apply none of their writes. */
+class Ledger {
+  static readonly ACCOUNTS = 4;
+  static readonly START = 1000;
+  transfers = 0;
+  refused = 0;
+
+  constructor(private readonly target: TestLucid) {}
+
+  async open(): Promise<void> {
+    for (let i = 0; i < Ledger.ACCOUNTS; i++) {
+      const response = await this.target.request(`/api/kv/ledger/${i}`, { method: 'PUT', body: String(Ledger.START), headers: { 'content-type': 'text/plain' } });
+      expect(response.status).toBe(201);
+      await response.arrayBuffer();
+    }
+  }
+
+  /** Moves a random amount; one in four also increments a missing key, so the whole transaction is refused (404). */
+  async transfer(random: Random): Promise<void> {
+    const from = random.int(Ledger.ACCOUNTS);
+    const to = (from + 1 + random.int(Ledger.ACCOUNTS - 1)) % Ledger.ACCOUNTS;
+    const amount = 1 + random.int(50);
+    const refuse = random.chance(0.25);
+    const success = [
+      { op: 'decrement', key: `ledger/${from}`, value: amount },
+      { op: 'increment', key: `ledger/${to}`, value: amount },
+      ...(refuse ? [{ op: 'increment', key: 'ledger/missing' }] : []),
+    ];
+    const response = await this.target.request('/api/txn', { method: 'POST', body: JSON.stringify({ compare: [{ key: `ledger/${from}`, exists: true }], success }), headers: { 'content-type': 'application/json' } });
+    await response.arrayBuffer();
+    expect(response.status).toBe(refuse ? 404 : 200);
+    if (refuse) this.refused += 1;
+    else this.transfers += 1;
+  }
+
+  async total(): Promise<number> {
+    const response = await this.target.request('/api/txn', {
+      method: 'POST',
+      body: JSON.stringify({ success: Array.from({ length: Ledger.ACCOUNTS }, (_, i) => ({ op: 'get', key: `ledger/${i}` })) }),
+      headers: { 'content-type': 'application/json' },
+    });
+    const { results } = (await response.json()) as { results: Array<{ value: string }> };
+    return results.reduce((sum, result) => sum + Number(result.value), 0);
+  }
+}
+
 describe('fuzzing the HTTP API', () => {
-  it(`answers ${REQUESTS} random and malformed requests without a 5xx, stays up with bounded memory, and keeps well-formed writes intact`, { timeout: 120_000 }, async () => {
+  it(`answers ${REQUESTS} random and malformed requests without a 5xx, stays up with bounded memory, and keeps well-formed writes intact`, { timeout: 180_000 }, async () => {
     const seed = process.env.LUCID_FUZZ_SEED === undefined ? randomBytes(4).readUInt32LE() : Number(process.env.LUCID_FUZZ_SEED);
     const random = prng(seed);
     const auth = authorizations(lucid.config.auth.secret, lucid.token);
     const sentinels = new Sentinels(lucid);
+    const ledger = new Ledger(lucid);
     const failures: Failure[] = [];
     const statuses = new Map<number, number>();
     let sent = 0;
@@ -394,6 +500,7 @@ describe('fuzzing the HTTP API', () => {
     const count = (status: number) => statuses.set(status, (statuses.get(status) ?? 0) + 1);
 
     await sentinels.write(50, random);
+    await ledger.open();
     const heapBefore = heapAfterGc();
     const rssBefore = process.memoryUsage().rss;
     const started = Date.now();
@@ -433,12 +540,18 @@ describe('fuzzing the HTTP API', () => {
           agent.destroy();
         }
       };
-      await Promise.all(Array.from({ length: WORKERS }, worker));
+      // Transfers run among the fuzz; their amounts come from the same seeded stream, drawn up front.
+      const transfers = Array.from({ length: 100 }, () => prng(random.int(2 ** 32)));
+      const transferring = (async () => {
+        for (const stream of transfers) await ledger.transfer(stream);
+      })();
+      await Promise.all([...Array.from({ length: WORKERS }, worker), transferring]);
       // Between batches: the server answers, the sentinels are intact, and more are written.
       const health = await lucid.request('/health');
       expect(health.status).toBe(200);
       await health.arrayBuffer();
       expect(await sentinels.damaged(), `after ${sent} requests (seed ${seed})`).toEqual([]);
+      expect(await ledger.total(), `the ledger's total after ${ledger.transfers} transfers and ${ledger.refused} refused ones (seed ${seed})`).toBe(Ledger.ACCOUNTS * Ledger.START);
       await sentinels.write(10, random);
     }
     const elapsed = Date.now() - started;
@@ -457,6 +570,8 @@ describe('fuzzing the HTTP API', () => {
       heapAfterMiB: Math.round(heapAfter / 2 ** 20),
       fiveHundreds: failures.length,
       sentinels: sentinels.values.size,
+      transfers: ledger.transfers,
+      refusedTransfers: ledger.refused,
       statuses: Object.fromEntries([...statuses].sort(([a], [b]) => a - b)),
     };
     console.log(`fuzz: ${JSON.stringify(summary)}`);
