@@ -185,7 +185,8 @@ function assertMatchesSpec(api: OpenAPIBackend, reply: AnyReply, operationId: st
     for (const error of result.errors ?? []) problems.push(`body${error.instancePath} ${error.message}`);
   }
   const headers = Object.fromEntries(Object.entries(reply.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
-  // 'any': documented headers are optional (OpenAPI's default); 'superset' would demand every one, Lucid-Expires-At included.
+  // 'any': documented headers are optional (OpenAPI's default); 'superset' would demand every one, Lucid-Expires-At
+  // included.
   const headerResult = api.validateResponseHeaders(headers, operationId, { statusCode: reply.status, setMatchType: 'any' as never });
   for (const error of headerResult.errors ?? []) problems.push(`headers${error.instancePath} ${error.message}`);
   if (problems.length > 0) {

@@ -9,7 +9,10 @@ import { readFileSync } from 'node:fs';
 import jwt from 'jsonwebtoken';
 import { ConfigError } from './errors.js';
 
-/** What a token may do: `read` (GET, HEAD, list, notifications), `write` (also PUT, DELETE, PATCH), `admin` (also unlock others' locks). */
+/**
+ * What a token may do: `read` (GET, HEAD, list, notifications), `write` (also PUT, DELETE, PATCH), `admin` (also unlock
+ * others' locks).
+ */
 export type Scope = 'read' | 'write' | 'admin';
 export const SCOPES: readonly Scope[] = ['read', 'write', 'admin'];
 
@@ -44,7 +47,10 @@ export type PublicAlgorithm = 'RS256' | 'ES256';
 export interface VerificationKey {
   algorithm: PublicAlgorithm;
   key: KeyObject;
-  /** The JWKS key id ('' for the one key of a JWKS without kids); a key from a PEM file has none and stands for its algorithm. */
+  /**
+   * The JWKS key id ('' for the one key of a JWKS without kids); a key from a PEM file has none and stands for its
+   * algorithm.
+   */
   kid?: string | undefined;
 }
 
@@ -208,7 +214,9 @@ export class TokenAuthority {
     return pem ?? (candidates.length === 1 ? candidates[0] : undefined);
   }
 
-  /** Mints an HS256 token for `subject` that expires after `expiresInSeconds`, with the configured issuer and audience. */
+  /**
+   * Mints an HS256 token for `subject` that expires after `expiresInSeconds`, with the configured issuer and audience.
+   */
   issue(subject: string, expiresInSeconds: number, limits: { scope?: Scope; prefix?: string } = {}): string {
     if (this.#secret === undefined) throw new ConfigError('There is no auth.secret to sign tokens with.');
     const claims: Record<string, string | number> = { scope: limits.scope ?? 'write', iat: Math.floor(this.clock() / 1000) };

@@ -141,7 +141,8 @@ export function countEntry(current: Entry | undefined, now: number, operation: '
 
 /** The new number, as text, that an increment or decrement by `argument` (default 1) makes of `entry`'s value. */
 function counted(entry: Entry, operation: 'increment' | 'decrement', argument: number | undefined): string {
-  // JSON numbers past ±1.8e308 (1e400) parse to ±Infinity, which no decimal can hold: found by the fuzzer, it was a 500.
+  // JSON numbers past ±1.8e308 (1e400) parse to ±Infinity, which no decimal can hold: found by the fuzzer, it was a
+  // 500.
   if (argument !== undefined && !Number.isFinite(argument)) throw new LucidError('INVALID_REQUEST', { message: `The ${operation} value must be a finite number.` });
   return formatDecimal(countWith(entry.value, operation, argument ?? 1));
 }
@@ -155,7 +156,10 @@ export function deleteValue(store: Store, key: string, conditions: Preconditions
   });
 }
 
-/** Runs one PATCH operation on an existing key. `argument` is the body's `value`, already validated as a number when present. */
+/**
+ * Runs one PATCH operation on an existing key. `argument` is the body's `value`, already validated as a number when
+ * present.
+ */
 export function applyOperation(
   store: Store,
   key: string,

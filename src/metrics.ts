@@ -6,7 +6,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Store } from './store/types.js';
 
-/** The operation label of requests that matched no operation (unknown paths, wrong methods, bodies refused before routing). */
+/**
+ * The operation label of requests that matched no operation (unknown paths, wrong methods, bodies refused before
+ * routing).
+ */
 export const NO_OPERATION = 'none';
 /** The operation label of the console's and the API reference's static files. */
 export const STATIC_ASSETS = 'static';

@@ -1,4 +1,7 @@
-/** Starts Lucid on a real socket (HTTP, or HTTPS when configured), and the optional metrics listener; shuts down gracefully. */
+/**
+ * Starts Lucid on a real socket (HTTP, or HTTPS when configured), and the optional metrics listener; shuts down
+ * gracefully.
+ */
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';

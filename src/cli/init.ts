@@ -1,4 +1,7 @@
-/** `lucid init`: writes a config with a generated secret (mode 0600) and prints a root token; `--tls` adds a self-signed certificate. */
+/**
+ * `lucid init`: writes a config with a generated secret (mode 0600) and prints a root token; `--tls` adds a self-signed
+ * certificate.
+ */
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generate } from 'selfsigned';
@@ -18,7 +21,9 @@ export interface InitOptions {
   encrypt?: boolean;
 }
 
-/** Where `init --tls` writes the certificate and key, relative to the config file's folder (as the config names them). */
+/**
+ * Where `init --tls` writes the certificate and key, relative to the config file's folder (as the config names them).
+ */
 export const TLS_CERT_FILE = 'tls/localhost-cert.pem';
 export const TLS_KEY_FILE = 'tls/localhost-key.pem';
 const TLS_DAYS = 365;

@@ -1,4 +1,7 @@
-/** `lucid rekey`: re-encrypts every value with a new key (or encrypts an unencrypted store) and prints the config to use. */
+/**
+ * `lucid rekey`: re-encrypts every value with a new key (or encrypts an unencrypted store) and prints the config to
+ * use.
+ */
 import { loadConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { openBackend } from '../store/open.js';

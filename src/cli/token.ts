@@ -40,7 +40,10 @@ export function tokenId(token: string): string | undefined {
   return typeof claims === 'object' && claims !== null && typeof claims.jti === 'string' ? claims.jti : undefined;
 }
 
-/** How long a revocation by id alone is kept in a shared backend (the token's expiry is unknown): longer than any token lives. */
+/**
+ * How long a revocation by id alone is kept in a shared backend (the token's expiry is unknown): longer than any token
+ * lives.
+ */
 const REVOCATION_BY_ID_MS = 11 * 365 * 24 * 3600 * 1000;
 
 /**

@@ -9,7 +9,10 @@ export class LucidApiError extends Error {
   readonly status: number;
   /** The key's current ETag when the server gave one (a 412 does, when the key exists). */
   readonly etag: string | null;
-  /** The key that refused a transaction (409 locked, 404 missing, 400 not a number, 403 outside the prefix), when the answer names one. */
+  /**
+   * The key that refused a transaction (409 locked, 404 missing, 400 not a number, 403 outside the prefix), when the
+   * answer names one.
+   */
   readonly key: string | undefined;
   /** Every header of the answer (`WWW-Authenticate` on a 401, for instance). */
   readonly headers: Headers;

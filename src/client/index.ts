@@ -49,7 +49,10 @@ export interface GetOptions {
 }
 
 export interface PutOptions {
-  /** Stored and returned unchanged; default `text/plain;charset=utf-8` for strings, the Blob's type or `application/octet-stream` for bytes. */
+  /**
+   * Stored and returned unchanged; default `text/plain;charset=utf-8` for strings, the Blob's type or
+   * `application/octet-stream` for bytes.
+   */
   contentType?: string;
   /** Write only when the key's current ETag is one of these (compare-and-swap); 412 otherwise. */
   ifMatch?: NonNullable<PutParameters['header']>['If-Match'];

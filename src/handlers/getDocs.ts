@@ -1,6 +1,9 @@
 import type { Handler } from './types.js';
 
-/** The page: Swagger UI's bundle and stylesheet come from Lucid itself (/docs/assets, from the swagger-ui-dist package), never a CDN. */
+/**
+ * The page: Swagger UI's bundle and stylesheet come from Lucid itself (/docs/assets, from the swagger-ui-dist package),
+ * never a CDN.
+ */
 const page = Buffer.from(`<!doctype html>
 <html lang="en">
 <head>

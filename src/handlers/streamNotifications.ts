@@ -70,7 +70,9 @@ export const streamNotifications: Handler<'streamNotifications'> = async (contex
   return { status: 200, streamed: true };
 };
 
-/** Calls `fire` after `delayMs` (never, for an infinite delay), however long: setTimeout alone overflows past 24.8 days. */
+/**
+ * Calls `fire` after `delayMs` (never, for an infinite delay), however long: setTimeout alone overflows past 24.8 days.
+ */
 class Alarm {
   #timer: NodeJS.Timeout | undefined;
 

@@ -2,7 +2,10 @@ import { prepareCondition, prepareOp, runTxn, checkTxn, type TxnRequest } from '
 import { sniffContentType } from './putKey.js';
 import type { Handler } from './types.js';
 
-/** POST /api/txn: checks every key and op against the token, prepares the values, then runs the branch the compares choose. */
+/**
+ * POST /api/txn: checks every key and op against the token, prepares the values, then runs the branch the compares
+ * choose.
+ */
 export const transaction: Handler<'transaction'> = async ({ body, store, principal }) => {
   const request = body as TxnRequest;
   checkTxn(request, principal);

@@ -27,7 +27,10 @@ type ReplyBody<Op extends OperationId, S extends StatusOf<Op>> = Responses<Op>[S
     : Buffer | string
   : undefined;
 
-/** What a handler answers, one of the statuses the spec lists for `Op` with that status's body; `send` in http/reply.ts serialises it. */
+/**
+ * What a handler answers, one of the statuses the spec lists for `Op` with that status's body; `send` in http/reply.ts
+ * serialises it.
+ */
 export type Reply<Op extends OperationId = OperationId> = {
   [S in StatusOf<Op>]: {
     status: S;

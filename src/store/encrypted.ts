@@ -248,7 +248,9 @@ export class EncryptedStore implements Store {
     });
   }
 
-  /** Present when the backend runs transactions: entries are opened for `decide` and its writes sealed, as in update. */
+  /**
+   * Present when the backend runs transactions: entries are opened for `decide` and its writes sealed, as in update.
+   */
   get transact(): Store['transact'] {
     const inner = this.#inner;
     if (inner.transact === undefined) return undefined;
@@ -323,7 +325,10 @@ export class EncryptedStore implements Store {
     return { ...change, entry: this.#plain.get(change.entry) ?? this.#open(change.key, change.entry) };
   }
 
-  /** The entry as stored: a write that keeps the value (lock, unlock, ttl) keeps its envelope when it is under the current key. */
+  /**
+   * The entry as stored: a write that keeps the value (lock, unlock, ttl) keeps its envelope when it is under the
+   * current key.
+   */
   #seal(key: string, write: Entry, current: Entry | undefined, plain: Entry | undefined): Entry {
     const keep = current !== undefined && write.value === plain?.value && envelopeKeyId(current.value) === this.#keyring.current.id;
     const sealed: Entry = { ...write, value: keep ? current.value : this.#keyring.seal(key, write.value) };

@@ -64,7 +64,10 @@ export function connectionConfig(url: string, env: NodeJS.ProcessEnv = process.e
   return config;
 }
 
-/** Connects, creates the tables when missing, and returns a ready store; throws a clear Error when PostgreSQL cannot be reached. */
+/**
+ * Connects, creates the tables when missing, and returns a ready store; throws a clear Error when PostgreSQL cannot be
+ * reached.
+ */
 export async function openPostgresStore(options: SharedStoreOptions): Promise<Store> {
   if (!/^[a-z_][a-z0-9_]{0,40}$/.test(options.namespace)) {
     throw new Error(`The store namespace "${options.namespace}" must be lower-case letters, digits and underscores (it names PostgreSQL tables).`);
@@ -268,7 +271,8 @@ class PostgresStore implements Store {
         [now],
       );
       for (const { key } of rows) {
-        // Re-checked under the key's lock: a write since the SELECT may have renewed the key, or another node expired it.
+        // Re-checked under the key's lock: a write since the SELECT may have renewed the key, or another node expired
+        // it.
         const removed = await this.#queue.run(key, () =>
           this.#transaction(key, async (client) => {
             const found = await client.query<{ frame: Buffer }>(`SELECT frame FROM ${this.#t.kv} WHERE key = $1`, [key]);

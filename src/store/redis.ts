@@ -372,7 +372,9 @@ class RedisStore implements Store {
     }));
   }
 
-  /** Applies a transaction's writes if no key's ETag changed since `read`; false when another writer got there first. */
+  /**
+   * Applies a transaction's writes if no key's ETag changed since `read`; false when another writer got there first.
+   */
   async #writeMany(keys: readonly string[], read: Map<string, [Entry | undefined, string]>, writes: readonly TxnWrite[], time: number): Promise<boolean> {
     const now = this.#clock();
     const args: Array<string | Buffer> = [String(keys.length), String(this.#options.logSize), String(time), randomUUID(), ...keys.map((key) => read.get(key)![1])];
