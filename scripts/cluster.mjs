@@ -76,5 +76,5 @@ Write on the first, read on the second:
   curl -X PUT -H "Authorization: Bearer $LUCID_TOKEN" -H 'Content-Type: text/plain' --data-binary 'hello from 7021' http://127.0.0.1:7021/api/kv/greeting
   curl -H "Authorization: Bearer $LUCID_TOKEN" http://127.0.0.1:7022/api/kv/greeting
 
-Put a load balancer in front for clients (README, "Running several nodes"). Ctrl-C stops all three.
+Put a load balancer in front for clients (docs/running-several-nodes.md). Ctrl-C stops all three.
 `);

@@ -69,7 +69,7 @@ export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartia
 export const DEFAULT_CONFIG_FILE = 'lucid.yml';
 export const MIN_SECRET_LENGTH = 32;
 
-/** Every default in one place; the README's configuration reference mirrors this object. */
+/** Every default in one place; the configuration reference (docs/configuration.md) mirrors this object. */
 export const defaults: Config = {
   server: {
     host: '127.0.0.1',
@@ -210,7 +210,7 @@ const schema = {
 
 const validate = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(schema);
 
-/** Environment variables that override config values; documented in the README. */
+/** Environment variables that override config values; documented in docs/configuration.md. */
 export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'integer' | 'boolean' | 'list' }> = {
   LUCID_HOST: { path: ['server', 'host'], type: 'string' },
   LUCID_PORT: { path: ['server', 'port'], type: 'integer' },

@@ -82,7 +82,7 @@ export function welcomePage(reason: 'disabled' | 'missing'): Buffer {
   <ul>
     <li><a href="/docs">API reference</a> (interactive, no token needed to read it)</li>
     <li><a href="/openapi.yaml">The contract</a> (OpenAPI 3.0.3)</li>
-    <li>The README in Lucid's source: getting started, the CLI, configuration and the web console</li>
+    <li>The README and <code>docs/</code> in Lucid's source: getting started, the API, the CLI, configuration</li>
   </ul>
 </body>
 </html>

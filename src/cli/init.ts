@@ -36,7 +36,7 @@ export async function init(options: InitOptions, io: { out: (text: string) => vo
   const secret = options.secret ?? generateSecret();
   if (secret.length < MIN_SECRET_LENGTH) throw new ConfigError(`--secret must be at least ${MIN_SECRET_LENGTH} characters.`);
   const text = [
-    '# Lucid configuration. Every option is described in the README under "Configuration".',
+    '# Lucid configuration. Every option is described in docs/configuration.md.',
     '# This file holds the token secret: keep it private (mode 0600).',
     'server:',
     `  host: ${defaults.server.host}`,

@@ -28,7 +28,7 @@
  *   Inside one node the keys' queues are held in sorted order.
  *
  * Every key shares the `{ns}` hash tag, so on Redis Cluster all of Lucid's keys live in one slot:
- * Cluster gives failover there, not sharding (README, "Running several nodes").
+ * Cluster gives failover there, not sharding (docs/running-several-nodes.md).
  */
 import { randomUUID } from 'node:crypto';
 import { RESP_TYPES, createClient } from '@redis/client';

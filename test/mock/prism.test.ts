@@ -244,7 +244,7 @@ describe('the default answers (no Prefer) are the ones a frontend wants', () => 
   });
 });
 
-describe('where the mock differs from Lucid (documented in the README)', () => {
+describe('where the mock differs from Lucid (documented in docs/clients.md)', () => {
   const put = (url: string, body: BodyInit, contentType: string) =>
     fetch(`${base}${url}`, { method: 'PUT', body, headers: { authorization: ANY_TOKEN, 'content-type': contentType } });
 
