@@ -5,7 +5,11 @@ type Listener = (event: Event) => void;
 export type Attributes = Record<string, string | number | boolean | null | undefined | Listener>;
 
 /** `h('button', { type: 'button', onclick: go }, 'Go')`. `value` sets the property (inputs, textareas). */
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attributes: Attributes = {}, ...children: (Child | Child[])[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attributes: Attributes = {},
+  ...children: (Child | Child[])[]
+): HTMLElementTagNameMap[K] {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
     if (value === undefined || value === null || value === false) continue;

@@ -11,7 +11,10 @@ export function mediaType(contentType: string): string {
   return (contentType.split(';')[0] ?? '').trim().toLowerCase();
 }
 
-const TEXT_TYPES = /^(text\/.+|application\/(json|xml|javascript|ecmascript|x-www-form-urlencoded|yaml|x-yaml|toml|sql|graphql|x-sh|x-ndjson)|.+\/.+\+(json|xml|yaml))$/;
+/** The application/ subtypes that are text. */
+const TEXT_APPLICATION =
+  'json|xml|javascript|ecmascript|x-www-form-urlencoded|yaml|x-yaml|toml|sql|graphql|x-sh|x-ndjson';
+const TEXT_TYPES = new RegExp(`^(text/.+|application/(${TEXT_APPLICATION})|.+/.+\\+(json|xml|yaml))$`);
 
 export function isJsonType(contentType: string): boolean {
   const type = mediaType(contentType);

@@ -1,4 +1,7 @@
-/** The signed-in token: kept in sessionStorage (this tab only, gone when it closes), never in localStorage or a cookie. */
+/**
+ * The signed-in token: kept in sessionStorage (this tab only, gone when it closes), never in
+ * localStorage or a cookie.
+ */
 
 const STORAGE_KEY = 'lucid.console.token';
 
@@ -49,7 +52,12 @@ export function claimsOf(token: string): Claims | undefined {
   const payload = token.split('.')[1];
   if (payload === undefined) return undefined;
   try {
-    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(payload.length / 4) * 4, '='));
+    const json = atob(
+      payload
+        .replace(/-/g, '+')
+        .replace(/_/g, '/')
+        .padEnd(Math.ceil(payload.length / 4) * 4, '='),
+    );
     const claims = JSON.parse(json) as unknown;
     return typeof claims === 'object' && claims !== null ? (claims as Claims) : undefined;
   } catch {
