@@ -49,7 +49,9 @@ export interface App {
 }
 
 const SWAGGER_UI_DIR = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
-const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true, persistAuthorization: false });\n`;
+const DOCS_INIT =
+  "window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', " +
+  'deepLinking: true, persistAuthorization: false });\n';
 /** The files of swagger-ui-dist the /docs page loads, and nothing else of the package. */
 const DOCS_ASSETS = new Set(['swagger-ui.css', 'swagger-ui-bundle.js']);
 

@@ -325,7 +325,10 @@ function algorithmOf(key: KeyObject, where: string): PublicAlgorithm {
     return 'RS256';
   }
   if (key.asymmetricKeyType === 'ec' && details.namedCurve === 'prime256v1') return 'ES256';
-  throw new ConfigError(`${where}: only RSA (RS256) and P-256 EC (ES256) public keys are supported, not ${key.asymmetricKeyType}${details.namedCurve ? ` ${details.namedCurve}` : ''}.`);
+  const curve = details.namedCurve ? ` ${details.namedCurve}` : '';
+  throw new ConfigError(
+    `${where}: only RSA (RS256) and P-256 EC (ES256) public keys are supported, not ${key.asymmetricKeyType}${curve}.`,
+  );
 }
 
 /**

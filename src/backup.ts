@@ -129,7 +129,7 @@ export async function importStore(store: Store, input: Readable, counts: ImportC
       if (isRecord(document) && document.end === true) {
         await Promise.all(inFlight);
         if (document.count !== lineNumber - 2) {
-          throw new BackupFormatError(`the end line counts ${String(document.count)} entries but the file holds ${lineNumber - 2}: the file is damaged`, lineNumber);
+          throw new BackupFormatError(countMismatch(document.count, lineNumber - 2), lineNumber);
         }
         ended = true;
         continue;
@@ -148,6 +148,10 @@ export async function importStore(store: Store, input: Readable, counts: ImportC
   if (failure !== undefined) throw failure;
   if (lineNumber === 0) throw new BackupFormatError('the file is empty: it is not a Lucid export', 0);
   if (!ended) throw new BackupFormatError(`the file ends at line ${lineNumber} without its end line: it is truncated`, lineNumber);
+}
+
+function countMismatch(counted: unknown, held: number): string {
+  return `the end line counts ${String(counted)} entries but the file holds ${held}: the file is damaged`;
 }
 
 function checkHeader(document: unknown): void {

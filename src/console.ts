@@ -20,8 +20,16 @@ export const CONSOLE_HEADERS = {
   'Content-Type': 'text/html; charset=utf-8',
   // The page names the current hashed assets: always revalidate it (the assets themselves are immutable).
   'Cache-Control': 'no-cache',
-  'Content-Security-Policy':
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'",
+  'Content-Security-Policy': [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' blob: data:",
+    "connect-src 'self'",
+    "form-action 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+  ].join('; '),
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
 } as const;
@@ -29,7 +37,14 @@ export const CONSOLE_HEADERS = {
 /** The welcome page is one self-contained document: its only style is inline, and it loads nothing. */
 export const WELCOME_HEADERS = {
   ...CONSOLE_HEADERS,
-  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'; frame-ancestors 'none'",
+  'Content-Security-Policy': [
+    "default-src 'none'",
+    "style-src 'unsafe-inline'",
+    'img-src data:',
+    "form-action 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+  ].join('; '),
 } as const;
 
 /** Cache-Control for /ui/assets: every name carries its content's hash, so it never changes. */
@@ -65,7 +80,8 @@ export function consoleAssets(): ReadonlySet<string> {
 export function welcomePage(reason: 'disabled' | 'missing'): Buffer {
   const why =
     reason === 'disabled'
-      ? '<p>The web console is turned off on this server (<code>ui.enabled: false</code> or <code>LUCID_UI_ENABLED=false</code>).</p>'
+      ? '<p>The web console is turned off on this server ' +
+        '(<code>ui.enabled: false</code> or <code>LUCID_UI_ENABLED=false</code>).</p>'
       : '<p>The web console is not built on this server: run <code>make build</code> and reload.</p>';
   return Buffer.from(`<!doctype html>
 <html lang="en">

@@ -209,9 +209,17 @@ export function applyOperation(
  */
 function countWith(stored: Buffer, operation: 'increment' | 'decrement', argument: number): ReturnType<typeof addDecimals> {
   const tooLong = (what: string) =>
-    new LucidError('NUMBER_TOO_LONG', { message: `${what} has more than ${MAX_DIGITS} digits: increment and decrement work on numbers of at most ${MAX_DIGITS} digits.` });
+    new LucidError('NUMBER_TOO_LONG', {
+      message:
+        `${what} has more than ${MAX_DIGITS} digits: ` +
+        `increment and decrement work on numbers of at most ${MAX_DIGITS} digits.`,
+    });
   if (stored.length > MAX_NUMBER_TEXT_BYTES) {
-    throw new LucidError('NUMBER_TOO_LONG', { message: `The stored value is too long to be a number of at most ${MAX_DIGITS} digits, which increment and decrement work on.` });
+    throw new LucidError('NUMBER_TOO_LONG', {
+      message:
+        `The stored value is too long to be a number of at most ${MAX_DIGITS} digits, ` +
+        'which increment and decrement work on.',
+    });
   }
   const current = parseDecimal(stored.toString('utf8'));
   if (current === undefined) throw new LucidError('NOT_A_NUMBER');

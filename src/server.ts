@@ -179,7 +179,10 @@ function readTls(paths: { cert: string; key: string }): { cert: Buffer; key: Buf
     try {
       return readFileSync(file);
     } catch (error) {
-      throw new ConfigError(`Cannot read ${option} (${file}): ${(error as Error).message}. Run \`lucid init --tls\` to make a self-signed one, or fix the path.`);
+      throw new ConfigError(
+        `Cannot read ${option} (${file}): ${(error as Error).message}. ` +
+          'Run `lucid init --tls` to make a self-signed one, or fix the path.',
+      );
     }
   };
   return { cert: read('server.tls.cert', paths.cert), key: read('server.tls.key', paths.key) };
@@ -254,7 +257,8 @@ function listen(server: http.Server, port: number, host: string, option = 'the p
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       if (error.code === 'EADDRINUSE') {
-        reject(new Error(`Port ${port} on ${host} is already in use: stop the other process or ${option === 'the port' ? 'pass --port' : `change ${option}`}.`));
+        const fix = option === 'the port' ? 'pass --port' : `change ${option}`;
+        reject(new Error(`Port ${port} on ${host} is already in use: stop the other process or ${fix}.`));
       }
       else if (error.code === 'EADDRNOTAVAIL') reject(new Error(`Cannot listen on ${host}: the address is not available on this machine.`));
       else if (error.code === 'EACCES') reject(new Error(`Not allowed to listen on port ${port} (ports below 1024 need privileges).`));

@@ -47,8 +47,10 @@ export async function exportCommand(options: ExportOptions, err: (text: string) 
     if (partial !== undefined) renameSync(partial, options.out!);
     bar.stop();
     const elapsed = Date.now() - started;
+    const which = prefix === '' ? '' : `, prefix "${prefix}"`;
     err(
-      `Exported ${summary.count} keys (${mebibytes(summary.valueBytes)} of values${prefix === '' ? '' : `, prefix "${prefix}"`}) to ${options.out ?? 'stdout'} in ${seconds(elapsed)} (${rate(summary.count, elapsed)} keys/s).\n`,
+      `Exported ${summary.count} keys (${mebibytes(summary.valueBytes)} of values${which}) ` +
+        `to ${options.out ?? 'stdout'} in ${seconds(elapsed)} (${rate(summary.count, elapsed)} keys/s).\n`,
     );
   } catch (error) {
     if (partial !== undefined) rmSync(partial, { force: true });
@@ -89,9 +91,12 @@ export async function importCommand(file: string, options: ImportOptions, err: (
     bar.update(size, { keys: counts.total });
   } catch (error) {
     bar.stop();
-    throw new Error(`Cannot import ${file}: ${(error as Error).message}. Stopped after importing ${outcome(counts)}; fix or replace the file and run the import again (entries already imported are recognised and left as they are).`, {
-      cause: error,
-    });
+    throw new Error(
+      `Cannot import ${file}: ${(error as Error).message}. Stopped after importing ${outcome(counts)}; ` +
+        'fix or replace the file and run the import again ' +
+        '(entries already imported are recognised and left as they are).',
+      { cause: error },
+    );
   } finally {
     bar.stop();
     await store.close();
@@ -101,7 +106,10 @@ export async function importCommand(file: string, options: ImportOptions, err: (
 }
 
 function outcome(counts: ReturnType<typeof emptyCounts>): string {
-  return `${counts.total} entries (${counts.created} created, ${counts.replaced} replaced, ${counts.unchanged} unchanged, ${counts.skipped} skipped as existing, ${counts.expired} expired)`;
+  return (
+    `${counts.total} entries (${counts.created} created, ${counts.replaced} replaced, ` +
+    `${counts.unchanged} unchanged, ${counts.skipped} skipped as existing, ${counts.expired} expired)`
+  );
 }
 
 /** Opens the store for writing; for SQLite, a running server owns the file and must be stopped first. */
@@ -110,7 +118,11 @@ export async function openWritable(open: () => Promise<Store>): Promise<Store> {
     return await open();
   } catch (error) {
     if (error instanceof StoreInUseError) {
-      throw new Error(`A Lucid server (pid ${error.pid}) is running on ${error.file}: stop it first (this command writes to the SQLite file directly).`, { cause: error });
+      throw new Error(
+        `A Lucid server (pid ${error.pid}) is running on ${error.file}: ` +
+          'stop it first (this command writes to the SQLite file directly).',
+        { cause: error },
+      );
     }
     throw error;
   }

@@ -31,31 +31,14 @@ const TLS_DAYS = 365;
 export async function init(options: InitOptions, io: { out: (text: string) => void; err: (text: string) => void }): Promise<void> {
   const file = configPath(options.config);
   if (existsSync(file) && !options.force) {
-    throw new ConfigError(`${file} already exists; pass --force to overwrite it (its secret, and every token signed with it, will be replaced).`);
+    throw new ConfigError(
+      `${file} already exists; pass --force to overwrite it ` +
+        '(its secret, and every token signed with it, will be replaced).',
+    );
   }
   const secret = options.secret ?? generateSecret();
   if (secret.length < MIN_SECRET_LENGTH) throw new ConfigError(`--secret must be at least ${MIN_SECRET_LENGTH} characters.`);
-  const text = [
-    '# Lucid configuration. Every option is described in docs/configuration.md.',
-    '# This file holds the token secret: keep it private (mode 0600).',
-    'server:',
-    `  host: ${defaults.server.host}`,
-    `  port: ${defaults.server.port}`,
-    ...(options.tls
-      ? ['  # HTTPS with a self-signed certificate for localhost made by `lucid init --tls` (paths relative to this file).', '  tls:', `    cert: ${TLS_CERT_FILE}`, `    key: ${TLS_KEY_FILE}`]
-      : []),
-    '# sqlite://PATH, relative to this file\'s folder.',
-    `store: ${defaults.store}`,
-    'auth:',
-    '  enabled: true',
-    `  secret: ${JSON.stringify(secret)}`,
-    'limits:',
-    `  maxValueBytes: ${defaults.limits.maxValueBytes}`,
-    ...(options.encrypt
-      ? ['# Values are encrypted at rest with this key (AES-256-GCM). Losing it loses the data: back it up apart from the data.', 'encryption:', `  key: ${JSON.stringify(generateKey())}`]
-      : []),
-    '',
-  ].join('\n');
+  const text = configText(options, secret);
   mkdirSync(path.dirname(file), { recursive: true });
   if (options.tls) await writeSelfSignedCertificate(path.dirname(file));
   // Written beside the target with mode 0600 from the start, then renamed over it: the secret is
@@ -67,11 +50,51 @@ export async function init(options: InitOptions, io: { out: (text: string) => vo
   const token = new TokenAuthority(config.auth.secret).issue(ROOT_SUBJECT, parseLifetime(DEFAULT_TOKEN_LIFETIME), { scope: 'admin' });
   io.err(`Wrote ${file} (mode 0600) with a new secret${options.encrypt ? ' and encryption key' : ''}.\n`);
   if (config.server.tls) {
-    io.err(`Wrote a self-signed certificate for localhost, 127.0.0.1 and ::1 (valid ${TLS_DAYS} days): ${config.server.tls.cert}, key ${config.server.tls.key} (mode 0600). Clients must trust the certificate file; it is for trying HTTPS, not for production.\n`);
+    io.err(
+      `Wrote a self-signed certificate for localhost, 127.0.0.1 and ::1 (valid ${TLS_DAYS} days): ` +
+        `${config.server.tls.cert}, key ${config.server.tls.key} (mode 0600). ` +
+        'Clients must trust the certificate file; it is for trying HTTPS, not for production.\n',
+    );
   }
   io.err(`Root token (scope admin, expires in ${DEFAULT_TOKEN_LIFETIME}; \`lucid token issue\` makes more):\n`);
   io.out(`${token}\n`);
   io.err(`\nStart the server with \`lucid server\` (or \`make start\`), then try:\n${curlExample(config, token)}\n`);
+}
+
+/** The new config file: the defaults, the secret, and the TLS and encryption sections when asked for. */
+function configText(options: InitOptions, secret: string): string {
+  return [
+    '# Lucid configuration. Every option is described in docs/configuration.md.',
+    '# This file holds the token secret: keep it private (mode 0600).',
+    'server:',
+    `  host: ${defaults.server.host}`,
+    `  port: ${defaults.server.port}`,
+    ...(options.tls
+      ? [
+          '  # HTTPS with a self-signed certificate for localhost made by `lucid init --tls` ' +
+            '(paths relative to this file).',
+          '  tls:',
+          `    cert: ${TLS_CERT_FILE}`,
+          `    key: ${TLS_KEY_FILE}`,
+        ]
+      : []),
+    '# sqlite://PATH, relative to this file\'s folder.',
+    `store: ${defaults.store}`,
+    'auth:',
+    '  enabled: true',
+    `  secret: ${JSON.stringify(secret)}`,
+    'limits:',
+    `  maxValueBytes: ${defaults.limits.maxValueBytes}`,
+    ...(options.encrypt
+      ? [
+          '# Values are encrypted at rest with this key (AES-256-GCM). ' +
+            'Losing it loses the data: back it up apart from the data.',
+          'encryption:',
+          `  key: ${JSON.stringify(generateKey())}`,
+        ]
+      : []),
+    '',
+  ].join('\n');
 }
 
 /**

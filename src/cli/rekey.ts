@@ -24,7 +24,9 @@ export async function rekeyCommand(options: RekeyOptions, io: { out: (text: stri
   const store = await openWritable(() => openBackend(config, () => undefined, undefined, { bulk: true }));
   // Printed before anything is re-encrypted: a generated key must not be lost to an interruption.
   io.out(`encryption:\n  key: "${newKey}"\n`);
-  io.err(`New key id ${target.id}${options.newKey === undefined ? ' (generated; keep the line above: the values are being encrypted with it)' : ''}. Re-encrypting...\n`);
+  const generated =
+    options.newKey === undefined ? ' (generated; keep the line above: the values are being encrypted with it)' : '';
+  io.err(`New key id ${target.id}${generated}. Re-encrypting...\n`);
   const started = Date.now();
   const bar = progress('Re-encrypting | {value} values | {rate} values/s | {duration_formatted}', 0, { rate: 0 });
   try {
@@ -34,12 +36,17 @@ export async function rekeyCommand(options: RekeyOptions, io: { out: (text: stri
     bar.stop();
     const elapsed = Date.now() - started;
     io.err(
-      `Re-encrypted ${summary.rewritten} values (${summary.kept} were already under the new key) in ${seconds(elapsed)}. Put the lines above in the config (or LUCID_ENCRYPTION_KEY) and start the server; the old key is no longer needed.\n`,
+      `Re-encrypted ${summary.rewritten} values (${summary.kept} were already under the new key) ` +
+        `in ${seconds(elapsed)}. ` +
+        'Put the lines above in the config (or LUCID_ENCRYPTION_KEY) and start the server; ' +
+        'the old key is no longer needed.\n',
     );
   } catch (error) {
     bar.stop();
     throw new ConfigError(
-      `${(error as Error).message} The rekey stopped part-way: run \`lucid rekey --new-key <the key above>\` again to finish (until then a server needs the new key as encryption.key and the old one in encryption.previousKeys).`,
+      `${(error as Error).message} The rekey stopped part-way: ` +
+        'run `lucid rekey --new-key <the key above>` again to finish ' +
+        '(until then a server needs the new key as encryption.key and the old one in encryption.previousKeys).',
     );
   } finally {
     await store.close();

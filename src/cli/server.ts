@@ -28,7 +28,12 @@ export async function serve(options: ServerCommandOptions, err: (text: string) =
   }
   if (!config.auth.enabled) {
     const banner = '!'.repeat(72);
-    err(`${banner}\n!! AUTH IS DISABLED (auth.enabled: false): anyone who can reach this\n!! port can read, change and delete every key.\n${banner}\n`);
+    err(
+      `${banner}\n` +
+        '!! AUTH IS DISABLED (auth.enabled: false): anyone who can reach this\n' +
+        '!! port can read, change and delete every key.\n' +
+        `${banner}\n`,
+    );
     logger.warn('auth is disabled: every request is accepted without a token');
   }
   const running = await startServer({ config, logger });

@@ -79,7 +79,8 @@ export function curlExample(config: Config, token: string): string {
   const curl = tls ? `curl --cacert ${tls.cert}` : 'curl';
   return [
     `  export LUCID_TOKEN=${token}`,
-    `  ${curl} -X PUT -H "Authorization: Bearer $LUCID_TOKEN" -H 'Content-Type: text/plain' --data-binary 'hello world' ${base}/api/kv/greeting`,
+    `  ${curl} -X PUT -H "Authorization: Bearer $LUCID_TOKEN" -H 'Content-Type: text/plain' ` +
+      `--data-binary 'hello world' ${base}/api/kv/greeting`,
     `  ${curl} -H "Authorization: Bearer $LUCID_TOKEN" ${base}/api/kv/greeting`,
   ].join('\n');
 }

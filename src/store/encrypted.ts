@@ -156,11 +156,17 @@ export async function readMarker(store: Store, keyring: Keyring | undefined): Pr
     plaintext = keyring.open(MARKER_KEY, marker.value);
   } catch (error) {
     if (error instanceof EncryptionError && error.reason === 'unknown-key') {
+      const configured = keyring.ids.length > 1 ? 'keys have ids' : 'key has id';
       throw new ConfigError(
-        `Wrong encryption key: the store is encrypted with key id ${keyIdOfStore}, and the configured key${keyring.ids.length > 1 ? 's have ids' : ' has id'} ${keyring.ids.join(', ')}. Set encryption.key (or LUCID_ENCRYPTION_KEY) to the key the store was encrypted with.`,
+        `Wrong encryption key: the store is encrypted with key id ${keyIdOfStore}, ` +
+          `and the configured ${configured} ${keyring.ids.join(', ')}. ` +
+          'Set encryption.key (or LUCID_ENCRYPTION_KEY) to the key the store was encrypted with.',
       );
     }
-    throw new ConfigError(`The store's encryption marker is damaged (${(error as Error).message}); refusing to serve values that cannot be verified.`);
+    throw new ConfigError(
+      `The store's encryption marker is damaged (${(error as Error).message}); ` +
+        'refusing to serve values that cannot be verified.',
+    );
   }
   const { pending } = JSON.parse(plaintext.toString('utf8')) as { pending: string[] };
   return { keyId: keyIdOfStore, pending };
@@ -196,7 +202,8 @@ export async function applyEncryption(inner: Store, keyring: Keyring | undefined
   if (keyring === undefined) {
     if (state !== undefined) {
       throw new ConfigError(
-        `The store is encrypted (key id ${state.keyId}) but encryption is off: set encryption.key (or LUCID_ENCRYPTION_KEY) to its key. Lucid will not serve encrypted bytes as values.`,
+        `The store is encrypted (key id ${state.keyId}) but encryption is off: ` +
+          'set encryption.key (or LUCID_ENCRYPTION_KEY) to its key. Lucid will not serve encrypted bytes as values.',
       );
     }
     return inner;
@@ -204,18 +211,24 @@ export async function applyEncryption(inner: Store, keyring: Keyring | undefined
   if (state === undefined) {
     if ((await inner.list({ prefix: '', limit: 1 })).length > 0) {
       throw new ConfigError(
-        'encryption.key is set but the store holds unencrypted values: stop the server and run `lucid rekey` to encrypt them, or remove encryption.key.',
+        'encryption.key is set but the store holds unencrypted values: ' +
+          'stop the server and run `lucid rekey` to encrypt them, or remove encryption.key.',
       );
     }
     if (options.writable) await writeMarker(inner, keyring, []);
   } else {
     if (state.pending.includes(PLAINTEXT)) {
-      throw new ConfigError('An interrupted `lucid rekey` left some values unencrypted: run `lucid rekey` again (with the same --new-key) to finish.');
+      throw new ConfigError(
+        'An interrupted `lucid rekey` left some values unencrypted: ' +
+          'run `lucid rekey` again (with the same --new-key) to finish.',
+      );
     }
     const missing = state.pending.filter((id) => !keyring.has(id));
     if (missing.length > 0) {
       throw new ConfigError(
-        `An interrupted \`lucid rekey\` left values under key id ${missing.join(', ')}: add that key to encryption.previousKeys (or LUCID_ENCRYPTION_PREVIOUS_KEYS) and run \`lucid rekey\` again to finish.`,
+        `An interrupted \`lucid rekey\` left values under key id ${missing.join(', ')}: ` +
+          'add that key to encryption.previousKeys (or LUCID_ENCRYPTION_PREVIOUS_KEYS) ' +
+          'and run `lucid rekey` again to finish.',
       );
     }
   }

@@ -70,7 +70,10 @@ export function connectionConfig(url: string, env: NodeJS.ProcessEnv = process.e
  */
 export async function openPostgresStore(options: SharedStoreOptions): Promise<Store> {
   if (!/^[a-z_][a-z0-9_]{0,40}$/.test(options.namespace)) {
-    throw new Error(`The store namespace "${options.namespace}" must be lower-case letters, digits and underscores (it names PostgreSQL tables).`);
+    throw new Error(
+      `The store namespace "${options.namespace}" must be lower-case letters, digits and underscores ` +
+        '(it names PostgreSQL tables).',
+    );
   }
   const timeoutMs = options.timeoutMs ?? SHARED_DEFAULTS.timeoutMs;
   const pool = new pg.Pool({ ...connectionConfig(options.url), max: 10, connectionTimeoutMillis: 3000, query_timeout: timeoutMs });
@@ -84,7 +87,8 @@ export async function openPostgresStore(options: SharedStoreOptions): Promise<St
       await setup.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [`lucid schema:${ns}`]);
       await setup.query(`
       CREATE TABLE IF NOT EXISTS ${ns}_kv (
-        key text COLLATE "C" PRIMARY KEY, frame bytea NOT NULL, meta bytea NOT NULL, size integer NOT NULL, expires_at bigint);
+        key text COLLATE "C" PRIMARY KEY, frame bytea NOT NULL, meta bytea NOT NULL, size integer NOT NULL,
+        expires_at bigint);
       CREATE INDEX IF NOT EXISTS ${ns}_kv_expires_at ON ${ns}_kv (expires_at) WHERE expires_at IS NOT NULL;
       CREATE TABLE IF NOT EXISTS ${ns}_changes (
         id bigserial PRIMARY KEY, type text NOT NULL, key text NOT NULL, time bigint NOT NULL, size integer NOT NULL,
@@ -127,7 +131,11 @@ class PostgresStore implements Store {
     this.#t = { kv: `${ns}_kv`, changes: `${ns}_changes`, revoked: `${ns}_revoked`, channel: `${ns}_changes` };
     this.revocations = {
       add: async (tokenId, until) => {
-        await this.#query(`INSERT INTO ${this.#t.revoked} (id, until) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET until = EXCLUDED.until`, [tokenId, until]);
+        await this.#query(
+          `INSERT INTO ${this.#t.revoked} (id, until) VALUES ($1, $2)
+           ON CONFLICT (id) DO UPDATE SET until = EXCLUDED.until`,
+          [tokenId, until],
+        );
       },
       list: async () => {
         const now = this.#clock();
@@ -255,7 +263,8 @@ class PostgresStore implements Store {
   async changesSince(id: string): Promise<Change[] | undefined> {
     if (!/^\d{1,18}$/.test(id)) return undefined;
     const { rows } = await this.#query<LogRow>(
-      `SELECT id::text, type, key, time::text, size, omitted, frame, txn FROM ${this.#t.changes} WHERE id >= $1 ORDER BY id`,
+      `SELECT id::text, type, key, time::text, size, omitted, frame, txn
+       FROM ${this.#t.changes} WHERE id >= $1 ORDER BY id`,
       [id],
     );
     if (rows[0]?.id !== id) return undefined; // Trimmed away, or never in this log.
@@ -317,7 +326,8 @@ class PostgresStore implements Store {
     } else {
       await client.query(
         `INSERT INTO ${this.#t.kv} (key, frame, meta, size, expires_at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (key) DO UPDATE SET frame = EXCLUDED.frame, meta = EXCLUDED.meta, size = EXCLUDED.size, expires_at = EXCLUDED.expires_at`,
+         ON CONFLICT (key) DO UPDATE
+         SET frame = EXCLUDED.frame, meta = EXCLUDED.meta, size = EXCLUDED.size, expires_at = EXCLUDED.expires_at`,
         [key, frames.frame, frames.meta, frames.entry.value.length, frames.entry.expiresAt],
       );
     }
@@ -398,7 +408,8 @@ class PostgresStore implements Store {
       try {
         for (;;) {
           const { rows } = await this.#query<LogRow>(
-            `SELECT id::text, type, key, time::text, size, omitted, frame, txn FROM ${this.#t.changes} WHERE id > $1 ORDER BY id LIMIT 1000`,
+            `SELECT id::text, type, key, time::text, size, omitted, frame, txn
+             FROM ${this.#t.changes} WHERE id > $1 ORDER BY id LIMIT 1000`,
             [String(this.#lastLogId)],
           );
           for (const row of rows) {

@@ -63,7 +63,8 @@ else
   redis.call('ZREM', KEYS[3], ARGV[9])
 end
 if ARGV[10] ~= '' then
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[11], '*', 'y', ARGV[10], 'k', ARGV[9], 'w', ARGV[12], 's', ARGV[5], 'o', ARGV[13], 'f', ARGV[14])
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[11], '*',
+    'y', ARGV[10], 'k', ARGV[9], 'w', ARGV[12], 's', ARGV[5], 'o', ARGV[13], 'f', ARGV[14])
 end
 return 1
 `;
@@ -104,7 +105,8 @@ for w = 5 + n, #ARGV, 12 do
     redis.call('ZREM', KEYS[1], name)
     redis.call('ZREM', KEYS[2], name)
   end
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'y', ARGV[w + 9], 'k', name, 'w', ARGV[3], 's', ARGV[w + 4], 'o', ARGV[w + 10], 'f', ARGV[w + 11], 'x', ARGV[4])
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*',
+    'y', ARGV[w + 9], 'k', name, 'w', ARGV[3], 's', ARGV[w + 4], 'o', ARGV[w + 10], 'f', ARGV[w + 11], 'x', ARGV[4])
 end
 return 1
 `;
@@ -122,7 +124,8 @@ for i = 1, #due, 2 do
   redis.call('DEL', ARGV[3] .. key)
   redis.call('ZREM', KEYS[1], key)
   redis.call('ZREM', KEYS[2], key)
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'y', 'expired', 'k', key, 'w', due[i + 1], 's', '0', 'o', '0', 'f', '')
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*',
+    'y', 'expired', 'k', key, 'w', due[i + 1], 's', '0', 'o', '0', 'f', '')
   n = n + 1
 end
 return n
