@@ -131,11 +131,9 @@ function isStaticAsset(url: string): boolean {
  * (only the files its page loads, from the swagger-ui-dist package: no CDN, works offline) and the
  * web console's (only the hashed files its current page names, cached for good).
  */
-function staticFiles(config: Config, metrics: Metrics, logger: Logger): express.Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.use((req, res, next) => {
+/** Each asset request gets an id, the Server header, a metric and (with `log.access`) an access line. */
+function assetRequests(config: Config, metrics: Metrics, logger: Logger) {
+  return (req: Request, res: Response, next: NextFunction) => {
     const started = performance.now();
     const id = randomUUID();
     res.setHeader('X-Request-Id', id);
@@ -144,11 +142,19 @@ function staticFiles(config: Config, metrics: Metrics, logger: Logger): express.
       const seconds = (performance.now() - started) / 1000;
       metrics.observe(STATIC_ASSETS, res.statusCode, seconds, false);
       if (config.log.access) {
-        logger.info({ req: { id, method: req.method, url: req.originalUrl }, res: { statusCode: res.statusCode }, responseTime: Math.round(seconds * 1000) }, 'request completed');
+        const line = { req: { id, method: req.method, url: req.originalUrl }, res: { statusCode: res.statusCode } };
+        logger.info({ ...line, responseTime: Math.round(seconds * 1000) }, 'request completed');
       }
     });
     next();
-  });
+  };
+}
+
+function staticFiles(config: Config, metrics: Metrics, logger: Logger): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(assetRequests(config, metrics, logger));
   app.use(helmet(helmetOptions(config.server.tls !== null)));
   const fail = (res: Response, error: LucidError) => {
     res.status(error.status).setHeader('Content-Type', 'application/json; charset=utf-8');

@@ -93,41 +93,21 @@ export interface ImportOptions {
  */
 export async function importStore(store: Store, input: Readable, counts: ImportCounts, options: ImportOptions = {}): Promise<void> {
   const lines = createInterface({ input, crlfDelay: Infinity });
+  const window = new ImportWindow(store, counts, options);
   let lineNumber = 0;
   let ended = false;
-  const inFlight = new Set<Promise<void>>();
-  let failure: unknown;
-  const apply = (key: string, entry: Entry) => {
-    const task = importEntry(store, key, entry, options).then(
-      (outcome) => {
-        counts[outcome] += 1;
-        counts.total += 1;
-        options.onEntry?.(counts);
-      },
-      (error: unknown) => {
-        failure ??= error;
-      },
-    );
-    const tracked = task.finally(() => inFlight.delete(tracked));
-    inFlight.add(tracked);
-  };
   try {
     for await (const line of lines) {
       lineNumber += 1;
-      if (failure !== undefined) break;
+      if (window.failure !== undefined) break;
       if (ended) throw new BackupFormatError(`line ${lineNumber} follows the end line: the file is damaged`, lineNumber);
-      let document: unknown;
-      try {
-        document = JSON.parse(line);
-      } catch {
-        throw new BackupFormatError(`line ${lineNumber} is not valid JSON: the file is damaged`, lineNumber);
-      }
+      const document = parseLine(line, lineNumber);
       if (lineNumber === 1) {
         checkHeader(document);
         continue;
       }
       if (isRecord(document) && document.end === true) {
-        await Promise.all(inFlight);
+        await window.drain();
         if (document.count !== lineNumber - 2) {
           throw new BackupFormatError(countMismatch(document.count, lineNumber - 2), lineNumber);
         }
@@ -135,19 +115,61 @@ export async function importStore(store: Store, input: Readable, counts: ImportC
         continue;
       }
       const { key, entry } = parseEntry(document, lineNumber);
-      apply(key, entry);
-      if (inFlight.size >= IMPORT_WINDOW) await Promise.race(inFlight);
+      await window.apply(key, entry);
     }
   } catch (error) {
-    await Promise.all(inFlight);
+    await window.drain();
     throw error;
   } finally {
     lines.close();
   }
-  await Promise.all(inFlight);
-  if (failure !== undefined) throw failure;
+  await window.drain();
+  if (window.failure !== undefined) throw window.failure;
   if (lineNumber === 0) throw new BackupFormatError('the file is empty: it is not a Lucid export', 0);
-  if (!ended) throw new BackupFormatError(`the file ends at line ${lineNumber} without its end line: it is truncated`, lineNumber);
+  if (!ended) {
+    throw new BackupFormatError(`the file ends at line ${lineNumber} without its end line: it is truncated`, lineNumber);
+  }
+}
+
+/** Up to IMPORT_WINDOW entries written at once; the first failure is kept and stops the import. */
+class ImportWindow {
+  readonly #inFlight = new Set<Promise<void>>();
+  failure: unknown;
+
+  constructor(
+    private readonly store: Store,
+    private readonly counts: ImportCounts,
+    private readonly options: ImportOptions,
+  ) {}
+
+  /** Starts writing one entry; waits while the window is full. */
+  async apply(key: string, entry: Entry): Promise<void> {
+    const task = importEntry(this.store, key, entry, this.options).then(
+      (outcome) => {
+        this.counts[outcome] += 1;
+        this.counts.total += 1;
+        this.options.onEntry?.(this.counts);
+      },
+      (error: unknown) => {
+        this.failure ??= error;
+      },
+    );
+    const tracked = task.finally(() => this.#inFlight.delete(tracked));
+    this.#inFlight.add(tracked);
+    if (this.#inFlight.size >= IMPORT_WINDOW) await Promise.race(this.#inFlight);
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.#inFlight);
+  }
+}
+
+function parseLine(line: string, lineNumber: number): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    throw new BackupFormatError(`line ${lineNumber} is not valid JSON: the file is damaged`, lineNumber);
+  }
 }
 
 function countMismatch(counted: unknown, held: number): string {
