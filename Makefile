@@ -104,7 +104,7 @@ check: lint
 	@npx openapi-typescript $(SPEC) -o $(GENERATED) --check >/dev/null 2>&1 || { echo "generated/ differs from what $(SPEC) produces. Fix: make generate, then commit generated/"; exit 1; }
 	@echo "check: generated/ matches $(SPEC)"
 	@node scripts/generate-config.mjs --check
-	@echo "check: generated/config.d.ts and docs/configuration.md match spec/config.schema.yaml"
+	@echo "check: generated/config.* and docs/configuration.md match spec/config.schema.yaml"
 
 lint: install lint-spec
 	npx tsc -p tsconfig.check.json

@@ -1,8 +1,8 @@
 /**
  * Lucid's configuration loader: layers defaults, file, environment and flags, validates once and
  * freezes. What the options are (type, default, bounds, environment variable) is written once, in
- * spec/config.schema.yaml (read by ./config-schema.ts); `make generate` derives the `Config` type and
- * docs/configuration.md from it.
+ * spec/config.schema.yaml (read through ./config-schema.ts); `make generate` derives the `Config`
+ * type and docs/configuration.md from it.
  */
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -19,7 +19,7 @@ export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartia
 export const DEFAULT_CONFIG_FILE = 'lucid.yml';
 export const MIN_SECRET_LENGTH = 32;
 
-/** The one source of the options (spec/config.schema.yaml); the type and the reference are generated from it. */
+/** The options as spec/config.schema.yaml declares them (read from its generated JSON copy). */
 const schema = readConfigSchema();
 
 /** Every default, taken from the schema's `default`s. */
