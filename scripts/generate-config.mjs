@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 // Derives from spec/config.schema.yaml, the one source of Lucid's options:
-//   generated/config.schema.json   the same schema as JSON, which the loader reads at start-up
-//                           (src/config-schema.ts: JSON.parse takes under a millisecond, the YAML ~120 ms);
-//   generated/config.d.ts   the `Config` type (json-schema-to-typescript), each option's text as its comment;
-//   docs/configuration.md   the reference: contents, the file format, one heading per option with its
-//                           type, default, environment variable and description.
-// `make generate` runs it; with --check it writes nothing and exits 1 when either file differs from
-// what the schema produces (`make check` and `make build` run that).
-// The loader reads the JSON copy for the defaults, the validation and the environment variables;
-// the rules here (an option is a property with a `default`, every
-// property is required) are the same as there, and test/unit/config-schema.test.ts holds them together.
+//   generated/config.schema.json  the same schema as JSON, which the loader (src/config-schema.ts)
+//                                 reads at start-up for the defaults, the validation and the
+//                                 environment variables (JSON.parse: under 1 ms; the YAML: ~120 ms);
+//   generated/config.d.ts         the `Config` type (json-schema-to-typescript), each option's text
+//                                 as its comment;
+//   docs/configuration.md         the reference: contents, the file format, one heading per option
+//                                 with its type, default, environment variables and description.
+// `make generate` runs it; with --check it writes nothing and exits 1, naming the fix, when any of
+// them differs from what the schema produces (`make check` and `make build` run that).
+// The rules here (an option is a property with a `default`; every property is required) are the
+// loader's too; test/unit/config-schema.test.ts holds the two together.
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import GithubSlugger from 'github-slugger';
@@ -66,11 +67,10 @@ function showValue(value, name) {
 /** The type of a schema node in words: "integer, 0 to 65535", "`normal` or `full`", "list of strings". */
 function typeText(node, name) {
   if (node.anyOf) return node.anyOf.map((part) => typeText(part, name)).join(' or ');
-  if (node.enum)
-    return node.enum
-      .map((value) => code(value))
-      .join(', ')
-      .replace(/, ([^,]*)$/, ' or $1');
+  if (node.enum) {
+    const values = node.enum.map((value) => code(value));
+    return `${values.slice(0, -1).join(', ')} or ${values.at(-1)}`;
+  }
   const types = [node.type].flat();
   const nullable = types.includes('null') ? ' or `null`' : '';
   const type = types.find((each) => each !== 'null');
@@ -173,8 +173,6 @@ for (const [file, text] of Object.entries(await outputs())) {
 if (stale.length > 0) {
   const verb = stale.length > 1 ? 'differ' : 'differs';
   const files = stale.length > 1 ? `${stale.slice(0, -1).join(', ')} and ${stale.at(-1)}` : stale[0];
-  console.error(
-    `${files} ${verb} from what ${SOURCE} produces. Fix: make generate, then commit the result`,
-  );
+  console.error(`${files} ${verb} from what ${SOURCE} produces. Fix: make generate, then commit the result`);
   process.exit(1);
 }
