@@ -20,9 +20,11 @@ $(NPM_STAMP): package.json package-lock.json
 
 generate: install
 	npx openapi-typescript $(SPEC) -o $(GENERATED)
+	node scripts/generate-config.mjs
 
 build: install
 	@npx openapi-typescript $(SPEC) -o $(GENERATED) --check >/dev/null 2>&1 || { echo "generated/ is out of date with $(SPEC): run 'make generate'"; exit 1; }
+	@node scripts/generate-config.mjs --check
 	npx tsc -p tsconfig.json
 	@chmod +x dist/cli/main.js
 	@$(MAKE) --no-print-directory build-web
@@ -101,6 +103,8 @@ bench-smoke: build
 check: lint
 	@npx openapi-typescript $(SPEC) -o $(GENERATED) --check >/dev/null 2>&1 || { echo "generated/ differs from what $(SPEC) produces. Fix: make generate, then commit generated/"; exit 1; }
 	@echo "check: generated/ matches $(SPEC)"
+	@node scripts/generate-config.mjs --check
+	@echo "check: generated/config.* and docs/configuration.md match spec/config.schema.yaml"
 
 lint: install lint-spec
 	npx tsc -p tsconfig.check.json
