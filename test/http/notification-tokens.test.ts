@@ -3,6 +3,7 @@ import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revokeToken } from '../../src/revocations.js';
 import { REDIS_URL, backendReady, dropNamespace, freshNamespace } from '../support/backends.js';
+import { keyRequests } from '../support/helpers.js';
 import { startLucid, uniqueKey, type TestLucid } from '../support/lucid.js';
 import { isChange, openStream, type SseBlock, type SseStream } from '../support/sse.js';
 
@@ -25,8 +26,7 @@ async function subscribe(token: string, prefix: string): Promise<SseStream> {
   return stream;
 }
 
-const put = (key: string, value: string) =>
-  lucid.request(`/api/kv/${encodeURIComponent(key)}`, { method: 'PUT', body: value, headers: { 'content-type': 'text/plain' } });
+const { put } = keyRequests(() => lucid);
 
 const errorEvent = (blocks: SseBlock[]) => blocks.find((block) => block.event === 'error');
 
