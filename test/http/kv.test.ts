@@ -174,7 +174,7 @@ describe('headKey', () => {
   });
 
   it('returns 404 for a missing key', async () => {
-    expect((await get(uniqueKey(), { method: 'HEAD' })).status).toBe(404);
+    expect((await head(uniqueKey())).status).toBe(404);
   });
 });
 
@@ -186,7 +186,7 @@ describe('deleteKey', () => {
   });
 
   it('returns 404 for a missing key and 409 for a locked one', async () => {
-    await expectMessage(await get(uniqueKey(), { method: 'DELETE' }), 404, 'The specified key does not exists.');
+    await expectMessage(await del(uniqueKey()), 404, 'The specified key does not exists.');
     const key = await seeded();
     await patch(key, { operation: 'lock' });
     await expectMessage(await del(key), 409, 'The specified key cannot be updated.');
