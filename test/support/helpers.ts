@@ -6,6 +6,11 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Polls `condition` every 20 ms until it holds or `ms` pass; the caller asserts on what it waited for. */
+export async function until(condition: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  for (let waited = 0; !(await condition()) && waited < ms; waited += 20) await sleep(20);
+}
+
 /** The path of a key's resource, the key percent-encoded, with an optional query (`?ttl=1`). */
 export function keyPath(key: string, query = ''): string {
   return `/api/kv/${encodeURIComponent(key)}${query}`;
