@@ -15,7 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => lucid.close());
 
-const { put, patch, head } = keyRequests(() => lucid);
+const { put, patch, head, del } = keyRequests(() => lucid);
 const list = (params: Record<string, string | number> = {}) =>
   lucid.request(`/api/kv?${new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]))}`);
 
@@ -173,7 +173,7 @@ describe('listKeys', () => {
           churnKeys.map(async (key, i) => {
             const response =
               (round + i) % 2 === 0
-                ? await lucid.request(`/api/kv/${encodeURIComponent(key)}`, { method: 'DELETE' })
+                ? await del(key)
                 : await put(key, `round ${round}`);
             await response.arrayBuffer();
           }),
