@@ -1,4 +1,4 @@
-/** The small helpers the HTTP tests share: waiting, a key's path, requests on one key, and a clock the test moves. */
+/** Small helpers the tests share: waiting, polling, a key's path, requests on one key, and a clock the test moves. */
 import type { Clock } from '../../src/store/types.js';
 import type { TestLucid } from './lucid.js';
 
