@@ -7,6 +7,7 @@ import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../support/helpers.js';
 import { LUCID_BIN, STACK_LINE, assertBuilt, cleanEnv, cleanup, runLucid, startServer, tempDir, type LucidServer, type RunResult } from './cli.js';
 import type { ExportLine } from '../../src/backup.js';
 
@@ -131,7 +132,7 @@ describe('lucid export and import', () => {
         rounds += 1;
       }
     })();
-    while (rounds < 5) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (rounds < 5) await sleep(10);
     const snapshotFile = path.join(source, 'snapshot.ndjson');
     const roundsBefore = rounds;
     started = Date.now();

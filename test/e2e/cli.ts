@@ -12,6 +12,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sleep } from '../support/helpers.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const LUCID_BIN = path.join(ROOT, 'dist/cli/main.js');
@@ -188,10 +189,6 @@ export async function startServer(args: string[], options: ServerOptions): Promi
   }
   child.kill('SIGKILL');
   throw new Error(`lucid server was not ready in time:\n${server.stderr}`);
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Resolves true when a TCP connection to the port is refused, false when it is accepted. */

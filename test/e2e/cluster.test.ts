@@ -6,9 +6,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKEND_URLS, backendReady, dropNamespace, freshNamespace, type SharedBackend } from '../support/backends.js';
+import { sleep } from '../support/helpers.js';
 import { pool } from '../support/pool.js';
 import { openStream, type SseStream } from '../support/sse.js';
-import { type LucidServer, assertBuilt, cleanup, runLucid, sleep, startServer, tempDir } from './cli.js';
+import { type LucidServer, assertBuilt, cleanup, runLucid, startServer, tempDir } from './cli.js';
 
 const NODES = 3;
 

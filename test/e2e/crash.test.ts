@@ -6,7 +6,8 @@
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { STACK_LINE, assertBuilt, cleanup, runLucid, sleep, startServer, tempDir, waitPortRefused, type LucidServer } from './cli.js';
+import { sleep } from '../support/helpers.js';
+import { STACK_LINE, assertBuilt, cleanup, runLucid, startServer, tempDir, waitPortRefused, type LucidServer } from './cli.js';
 
 beforeAll(() => assertBuilt());
 afterEach(async () => {

@@ -7,6 +7,7 @@ import http from 'node:http';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../support/helpers.js';
 import {
   ROOT,
   STACK_LINE,
@@ -17,7 +18,6 @@ import {
   isPortRefused,
   jwtClaims,
   runLucid,
-  sleep,
   startServer,
   tempDir,
   waitPortRefused,

@@ -5,6 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyRequests } from '../support/helpers.js';
 import { startLucid, uniqueKey, type TestLucid } from '../support/lucid.js';
 
 let lucid: TestLucid;
@@ -13,11 +14,8 @@ beforeAll(async () => {
 });
 afterAll(() => lucid.close());
 
-const at = (key: string) => `/api/kv/${encodeURIComponent(key)}`;
-const put = (key: string, body: string, contentType = 'text/plain') => lucid.request(at(key), { method: 'PUT', body, headers: { 'content-type': contentType } });
-const patch = (key: string, operation: object) =>
-  lucid.request(at(key), { method: 'PATCH', body: JSON.stringify(operation), headers: { 'content-type': 'application/json' } });
-const read = async (key: string) => (await lucid.request(at(key))).text();
+const { put, patch, get } = keyRequests(() => lucid);
+const read = async (key: string) => (await get(key)).text();
 
 describe('patchKey number bounds', () => {
   it('increments and decrements numbers of up to 300 digits, with a finite value in the answer', async () => {
@@ -81,13 +79,13 @@ describe('putKey Content-Type bound', () => {
     const key = uniqueKey('ctype');
     const longest = `text/plain; x=${'a'.repeat(255 - 'text/plain; x='.length)}`;
     expect(longest).toHaveLength(255);
-    expect((await put(key, 'v', longest)).status).toBe(201);
-    expect((await lucid.request(at(key))).headers.get('content-type')).toBe(longest);
+    expect((await put(key, 'v', { contentType: longest })).status).toBe(201);
+    expect((await get(key)).headers.get('content-type')).toBe(longest);
 
     const other = uniqueKey('ctype');
-    const refused = await put(other, 'v', `${longest}b`);
+    const refused = await put(other, 'v', { contentType: `${longest}b` });
     expect(refused.status).toBe(400);
     expect(await refused.json()).toEqual({ message: 'The Content-Type is longer than 255 bytes.' });
-    expect((await lucid.request(at(other))).status).toBe(404);
+    expect((await get(other)).status).toBe(404);
   });
 });

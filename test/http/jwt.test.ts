@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyRequests } from '../support/helpers.js';
 import { startLucid, uniqueKey, type TestLucid } from '../support/lucid.js';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -28,41 +29,40 @@ const claims = (extra: object = {}) => ({ sub: 'idp-user-7', iss: ISSUER, aud: '
 const rs256 = (extra?: object) => jwt.sign(claims(extra), rsa.privateKey, { algorithm: 'RS256' });
 const es256 = (kid: string, extra?: object) => jwt.sign(claims(extra), ec.privateKey, { algorithm: 'ES256', keyid: kid });
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-const as = (token: string) => ({ authorization: `Bearer ${token}` });
-const put = (key: string, token: string) => lucid.request(`/api/kv/${key}`, { method: 'PUT', body: 'v', headers: { ...as(token), 'content-type': 'text/plain' } });
+const { put, patch } = keyRequests(() => lucid);
 
 describe('identity provider tokens', () => {
   it('accepts an RS256 token verified with the PEM key; its sub holds the locks it takes', async () => {
     const key = uniqueKey('idp');
-    expect((await put(key, rs256())).status).toBe(201);
-    const lock = await lucid.request(`/api/kv/${key}`, { method: 'PATCH', body: '{"operation":"lock"}', headers: { ...as(rs256()), 'content-type': 'application/json' } });
+    expect((await put(key, 'v', { token: rs256() })).status).toBe(201);
+    const lock = await patch(key, { operation: 'lock' }, { token: rs256() });
     expect(lock.status).toBe(200);
     expect((await lucid.request(`/api/kv/${key}`, { method: 'HEAD' })).headers.get('lucid-lock-holder')).toBe('idp-user-7');
   });
 
   it('accepts an ES256 token whose kid is in the JWKS, and refuses an unknown kid with 401', async () => {
     const key = uniqueKey('idp');
-    expect((await put(key, es256('ec-2026'))).status).toBe(201);
-    const unknown = await put(key, es256('ec-2027'));
+    expect((await put(key, 'v', { token: es256('ec-2026') })).status).toBe(201);
+    const unknown = await put(key, 'v', { token: es256('ec-2027') });
     expect(unknown.status).toBe(401);
     expect(unknown.headers.get('www-authenticate')).toContain('invalid_token');
   });
 
   it('refuses with 401 an RS256 token whose kid is not in the JWKS, though the PEM key signed it', async () => {
     const token = jwt.sign(claims(), rsa.privateKey, { algorithm: 'RS256', keyid: 'rsa-unknown' });
-    const refused = await put(uniqueKey('idp'), token);
+    const refused = await put(uniqueKey('idp'), 'v', { token: token });
     expect(refused.status).toBe(401);
     expect(refused.headers.get('www-authenticate')).toContain('invalid_token');
   });
 
   it('keeps accepting the tokens Lucid issues, which carry its first issuer and audience', async () => {
     expect(jwt.decode(lucid.token)).toMatchObject({ iss: 'lucid', aud: 'lucid-api' });
-    expect((await put(uniqueKey('own'), lucid.token)).status).toBe(201);
+    expect((await put(uniqueKey('own'), 'v', { token: lucid.token })).status).toBe(201);
   });
 
   it('answers 403 to an identity provider token whose scope is read, before touching the key', async () => {
     const key = uniqueKey('idp');
-    const response = await put(key, rs256({ scope: 'openid lucid:read' }));
+    const response = await put(key, 'v', { token: rs256({ scope: 'openid lucid:read' }) });
     expect(response.status).toBe(403);
     expect((await lucid.request(`/api/kv/${key}`)).status).toBe(404);
   });
@@ -86,13 +86,13 @@ describe('identity provider tokens', () => {
       'garbage base64': '%%%.&&&.***',
     };
     for (const [kind, token] of Object.entries(refused)) {
-      const response = await put(uniqueKey('refused'), token);
+      const response = await put(uniqueKey('refused'), 'v', { token: token });
       expect(response.status, kind).toBe(401);
       expect(await response.json(), kind).toEqual({ message: 'You are not allowed to perform this action.' });
     }
   });
 
   it('accepts a token expired within the 30 s leeway', async () => {
-    expect((await put(uniqueKey('skew'), rs256({ exp: now() - 5 }))).status).toBe(201);
+    expect((await put(uniqueKey('skew'), 'v', { token: rs256({ exp: now() - 5 }) })).status).toBe(201);
   });
 });

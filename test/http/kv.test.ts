@@ -1,24 +1,21 @@
 /** Every documented response of every operation, against a real server on port 0 with a real SQLite file. */
+import http from 'node:http';
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSecret } from '../../src/auth.js';
+import { keyPath, keyRequests, manualClock } from '../support/helpers.js';
 import { startLucid, uniqueKey, type TestLucid } from '../support/lucid.js';
 
+const LIMIT = 64 * 1024;
 let lucid: TestLucid;
+// The server's clock moves only when a test moves it: expiry is tested on the rule, not on a timer.
+const time = manualClock();
 beforeAll(async () => {
-  lucid = await startLucid({ config: { limits: { maxValueBytes: 64 * 1024 } } });
+  lucid = await startLucid({ config: { limits: { maxValueBytes: LIMIT } }, clock: time.clock });
 });
 afterAll(() => lucid.close());
 
-const put = (key: string, body: BodyInit, contentType?: string, headers: Record<string, string> = {}) =>
-  lucid.request(`/api/kv/${encodeURIComponent(key)}`, { method: 'PUT', body, headers: { ...(contentType ? { 'content-type': contentType } : {}), ...headers } });
-const patch = (key: string, body: unknown, headers: Record<string, string> = {}) =>
-  lucid.request(`/api/kv/${encodeURIComponent(key)}`, {
-    method: 'PATCH',
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    headers: { 'content-type': 'application/json', ...headers },
-  });
-const get = (key: string, init: RequestInit = {}) => lucid.request(`/api/kv/${encodeURIComponent(key)}`, init);
+const { put, patch, get, head, del } = keyRequests(() => lucid);
 
 async function expectMessage(response: Response, status: number, message: string | RegExp) {
   expect(response.status).toBe(status);
@@ -28,53 +25,84 @@ async function expectMessage(response: Response, status: number, message: string
   else expect(body.message).toMatch(message);
 }
 
+/**
+ * A PUT whose body goes out with `Transfer-Encoding: chunked` and no Content-Length (as a client
+ * streaming a value of unknown size sends it), in 4 KiB chunks, so that the server can only find
+ * the size by counting.
+ */
+function putChunked(key: string, value: Buffer): Promise<{ status: number; contentType: string | undefined; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const headers = { authorization: `Bearer ${lucid.token}`, 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' };
+    const request = http.request(`${lucid.url}${keyPath(key)}`, { method: 'PUT', headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () =>
+        resolve({ status: response.statusCode!, contentType: response.headers['content-type'], body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }),
+      );
+    });
+    request.on('error', reject);
+    expect(request.getHeader('content-length')).toBeUndefined();
+    for (let offset = 0; offset < value.length; offset += 4096) request.write(value.subarray(offset, offset + 4096));
+    request.end();
+  });
+}
+
 async function seeded(value = 'hello world', contentType = 'text/plain') {
   const key = uniqueKey();
-  expect((await put(key, value, contentType)).status).toBe(201);
+  expect((await put(key, value, { contentType })).status).toBe(201);
   return key;
 }
 
 describe('putKey', () => {
   it('answers 201 with the docs message when the key is new, then 200 when it is replaced', async () => {
     const key = uniqueKey();
-    await expectMessage(await put(key, 'one', 'text/plain'), 201, 'The specified key was successfully created.');
-    await expectMessage(await put(key, 'two', 'text/plain'), 200, 'The specified key was successfully updated.');
+    await expectMessage(await put(key, 'one'), 201, 'The specified key was successfully created.');
+    await expectMessage(await put(key, 'two'), 200, 'The specified key was successfully updated.');
     expect(await (await get(key)).text()).toBe('two');
   });
 
   it('returns 400 for an empty body', async () => {
-    await expectMessage(await put(uniqueKey(), '', 'text/plain'), 400, 'The request body must not be empty.');
+    await expectMessage(await put(uniqueKey(), ''), 400, 'The request body must not be empty.');
   });
 
   it('returns 413 for a value over the limit', async () => {
     const key = uniqueKey();
-    await expectMessage(await put(key, new Uint8Array(64 * 1024 + 1), 'application/octet-stream'), 413, /larger than the limit of 65536 bytes/);
+    await expectMessage(await put(key, new Uint8Array(64 * 1024 + 1), { contentType: 'application/octet-stream' }), 413, /larger than the limit of 65536 bytes/);
     expect((await get(key)).status).toBe(404);
-    expect((await put(key, new Uint8Array(64 * 1024), 'application/octet-stream')).status).toBe(201);
+    expect((await put(key, new Uint8Array(64 * 1024), { contentType: 'application/octet-stream' })).status).toBe(201);
+  });
+
+  it('holds a chunked body with no Content-Length to the same limit: 201 at exactly it, 413 at one byte more', async () => {
+    const key = uniqueKey();
+    const over = await putChunked(key, Buffer.alloc(LIMIT + 1, 1));
+    expect([over.status, over.contentType, over.body]).toEqual([413, 'application/json; charset=utf-8', { message: `The value is larger than the limit of ${LIMIT} bytes.` }]);
+    expect((await get(key)).status).toBe(404);
+    expect((await putChunked(key, Buffer.alloc(LIMIT, 2))).status).toBe(201);
+    expect((await get(key)).headers.get('content-length')).toBe(String(LIMIT));
   });
 
   it('returns 409 with the docs message when the key is locked, and keeps the value', async () => {
     const key = await seeded('kept');
     expect((await patch(key, { operation: 'lock' })).status).toBe(200);
-    await expectMessage(await put(key, 'changed', 'text/plain'), 409, 'The specified key cannot be updated.');
+    await expectMessage(await put(key, 'changed'), 409, 'The specified key cannot be updated.');
     expect(await (await get(key)).text()).toBe('kept');
   });
 
   it('returns 400 for a key longer than 512 characters, and accepts 512', async () => {
-    await expectMessage(await put('k'.repeat(513), 'x', 'text/plain'), 400, /key must NOT have more than 512 characters/);
-    expect((await put('k'.repeat(512), 'x', 'text/plain')).status).toBe(201);
+    await expectMessage(await put('k'.repeat(513), 'x'), 400, /key must NOT have more than 512 characters/);
+    expect((await put('k'.repeat(512), 'x')).status).toBe(201);
   });
 
   it('lets exactly one of 30 concurrent creates of a new key get 201', async () => {
     const key = uniqueKey();
-    const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => put(key, `v${i}`, 'text/plain').then((r) => r.status)));
+    const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => put(key, `v${i}`).then((r) => r.status)));
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);
     expect(statuses.filter((s) => s === 200)).toHaveLength(29);
   });
 
   it('stores keys with slashes, spaces and unicode when percent-encoded', async () => {
     for (const key of ['a/b/c', 'with space', 'ключ', 'emoji-🔑', '%literal']) {
-      expect((await put(key, key, 'text/plain')).status).toBe(201);
+      expect((await put(key, key)).status).toBe(201);
       expect(await (await get(key)).text()).toBe(key);
     }
   });
@@ -84,7 +112,7 @@ describe('getKey', () => {
   it('returns the exact bytes with the Content-Type given at PUT, unchanged', async () => {
     const key = uniqueKey();
     const bytes = new Uint8Array(1024).map((_, i) => (i * 31) % 256);
-    await put(key, bytes, 'application/vnd.lucid.test+binary; version=2');
+    await put(key, bytes, { contentType: 'application/vnd.lucid.test+binary; version=2' });
     const response = await get(key);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('application/vnd.lucid.test+binary; version=2');
@@ -107,7 +135,7 @@ describe('getKey', () => {
     ];
     for (const [bytes, expected] of cases) {
       const key = uniqueKey();
-      expect((await put(key, new Uint8Array(bytes))).status).toBe(201);
+      expect((await put(key, new Uint8Array(bytes), { contentType: null })).status).toBe(201);
       expect((await get(key)).headers.get('content-type')).toBe(expected);
     }
   });
@@ -119,7 +147,7 @@ describe('getKey', () => {
     expect(etag).toMatch(/^"[^"]+"$/);
     expect(new Date(first.headers.get('last-modified')!).getTime()).toBeGreaterThan(Date.now() - 60_000);
     const seen = new Set([etag]);
-    await put(key, 'one', 'text/plain');
+    await put(key, 'one');
     seen.add((await get(key)).headers.get('etag')!);
     await patch(key, { operation: 'lock' });
     seen.add((await get(key)).headers.get('etag')!);
@@ -136,7 +164,7 @@ describe('getKey', () => {
 describe('headKey', () => {
   it('returns the same headers as GET, the value length, and no body', async () => {
     const key = await seeded('hello world', 'text/markdown');
-    const [getResponse, headResponse] = [await get(key), await get(key, { method: 'HEAD' })];
+    const [getResponse, headResponse] = [await get(key), await head(key)];
     expect(headResponse.status).toBe(200);
     for (const header of ['content-type', 'content-length', 'etag', 'last-modified']) {
       expect(headResponse.headers.get(header)).toBe(getResponse.headers.get(header));
@@ -146,22 +174,22 @@ describe('headKey', () => {
   });
 
   it('returns 404 for a missing key', async () => {
-    expect((await get(uniqueKey(), { method: 'HEAD' })).status).toBe(404);
+    expect((await head(uniqueKey())).status).toBe(404);
   });
 });
 
 describe('deleteKey', () => {
   it('deletes a key, which then is 404', async () => {
     const key = await seeded();
-    await expectMessage(await get(key, { method: 'DELETE' }), 200, 'The specified key was successfully deleted.');
+    await expectMessage(await del(key), 200, 'The specified key was successfully deleted.');
     expect((await get(key)).status).toBe(404);
   });
 
   it('returns 404 for a missing key and 409 for a locked one', async () => {
-    await expectMessage(await get(uniqueKey(), { method: 'DELETE' }), 404, 'The specified key does not exists.');
+    await expectMessage(await del(uniqueKey()), 404, 'The specified key does not exists.');
     const key = await seeded();
     await patch(key, { operation: 'lock' });
-    await expectMessage(await get(key, { method: 'DELETE' }), 409, 'The specified key cannot be updated.');
+    await expectMessage(await del(key), 409, 'The specified key cannot be updated.');
     expect((await get(key)).status).toBe(200);
   });
 });
@@ -221,15 +249,15 @@ describe('patchKey', () => {
     const key = await seeded('soon gone');
     const response = await patch(key, { operation: 'ttl', value: 1 });
     expect(response.status).toBe(200);
-    expect(Date.parse(((await response.json()) as { expiresAt: string }).expiresAt)).toBeGreaterThan(Date.now());
+    expect(Date.parse(((await response.json()) as { expiresAt: string }).expiresAt)).toBe(time.now() + 1000);
     const kept = await seeded('kept');
     await patch(kept, { operation: 'ttl', value: 1 });
     expect(await (await patch(kept, { operation: 'ttl', value: 0 })).json()).toMatchObject({ expiresAt: null });
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    time.advance(1000);
     expect((await get(key)).status).toBe(404);
-    expect((await get(key, { method: 'HEAD' })).status).toBe(404);
+    expect((await head(key)).status).toBe(404);
     expect((await patch(key, { operation: 'lock' })).status).toBe(404);
-    expect((await get(key, { method: 'DELETE' })).status).toBe(404);
+    expect((await del(key)).status).toBe(404);
     expect((await get(kept)).status).toBe(200);
   });
 
@@ -243,7 +271,7 @@ describe('patchKey', () => {
 
 describe('authentication', () => {
   const badTokens = (): Record<string, string | undefined> => {
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor(time.now() / 1000); // the server's clock
     const [header, , signature] = lucid.token.split('.');
     const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
     return {

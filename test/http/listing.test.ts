@@ -1,23 +1,23 @@
 /** GET /api/kv: sorted, paged, filtered listing with each key's metadata, against a real server. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { components } from '../../generated/lucid.js';
+import { keyRequests, manualClock, sleep } from '../support/helpers.js';
 import { startLucid, uniqueKey, type TestLucid } from '../support/lucid.js';
 
 type KeyInfo = components['schemas']['KeyInfo'];
 type KeyPage = components['schemas']['KeyPage'];
 
 let lucid: TestLucid;
+const time = manualClock();
 beforeAll(async () => {
   // No background sweep during the file: an expired key must be left out by the listing itself.
-  lucid = await startLucid({ config: { expiry: { sweepIntervalMs: 600_000 } } });
+  lucid = await startLucid({ config: { expiry: { sweepIntervalMs: 600_000 } }, clock: time.clock });
 });
 afterAll(() => lucid.close());
 
-const put = (key: string, body: BodyInit, contentType = 'text/plain', query = '') =>
-  lucid.request(`/api/kv/${encodeURIComponent(key)}${query}`, { method: 'PUT', body, headers: { 'content-type': contentType } });
+const { put, patch, head, del } = keyRequests(() => lucid);
 const list = (params: Record<string, string | number> = {}) =>
   lucid.request(`/api/kv?${new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]))}`);
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function page(params: Record<string, string | number> = {}): Promise<KeyPage> {
   const response = await list(params);
@@ -71,16 +71,12 @@ describe('listKeys', () => {
 
   it('describes each key with size, contentType, createdAt, updatedAt, expiresAt, locked, lockHolder, lockExpiresAt and etag, never its value', async () => {
     const prefix = `${uniqueKey('meta')}/`;
-    const before = Date.now();
-    const plain = await put(`${prefix}plain`, new Uint8Array([1, 2, 3, 4, 5]), 'application/x-thing');
+    const now = time.now();
+    const plain = await put(`${prefix}plain`, new Uint8Array([1, 2, 3, 4, 5]), { contentType: 'application/x-thing' });
     expect(plain.status).toBe(201);
-    expect((await put(`${prefix}plain`, new Uint8Array([1, 2, 3, 4, 5, 6, 7]), 'application/x-thing')).status).toBe(200);
-    const ttl = await put(`${prefix}ttl`, 'expires', 'text/plain', '?ttl=3600');
-    const lockResponse = await lucid.request(`/api/kv/${encodeURIComponent(`${prefix}ttl`)}`, {
-      method: 'PATCH',
-      body: JSON.stringify({ operation: 'lock', value: 600 }),
-      headers: { 'content-type': 'application/json' },
-    });
+    expect((await put(`${prefix}plain`, new Uint8Array([1, 2, 3, 4, 5, 6, 7]), { contentType: 'application/x-thing' })).status).toBe(200);
+    const ttl = await put(`${prefix}ttl`, 'expires', { query: '?ttl=3600' });
+    const lockResponse = await patch(`${prefix}ttl`, { operation: 'lock', value: 600 });
     expect(lockResponse.status).toBe(200);
     expect(ttl.status).toBe(201);
 
@@ -91,15 +87,15 @@ describe('listKeys', () => {
       ['contentType', 'createdAt', 'etag', 'expiresAt', 'key', 'lockExpiresAt', 'lockHolder', 'locked', 'size', 'updatedAt'].sort(),
     );
     expect(plainInfo).toMatchObject({ key: `${prefix}plain`, size: 7, contentType: 'application/x-thing', expiresAt: null, locked: false, lockHolder: null, lockExpiresAt: null });
-    const plainGet = await lucid.request(`/api/kv/${encodeURIComponent(`${prefix}plain`)}`, { method: 'HEAD' });
+    const plainGet = await head(`${prefix}plain`);
     expect(plainInfo.etag).toBe(plainGet.headers.get('etag'));
-    expect(Date.parse(plainInfo.createdAt)).toBeGreaterThanOrEqual(before - 1000);
-    expect(Date.parse(plainInfo.updatedAt)).toBeGreaterThanOrEqual(Date.parse(plainInfo.createdAt));
+    expect(Date.parse(plainInfo.createdAt)).toBe(now);
+    expect(Date.parse(plainInfo.updatedAt)).toBe(now);
     expect(new Date(plainInfo.updatedAt).toUTCString()).toBe(plainGet.headers.get('last-modified'));
 
     expect(ttlInfo).toMatchObject({ key: `${prefix}ttl`, size: 7, contentType: 'text/plain', locked: true, lockHolder: 'root' });
-    expect(Date.parse(ttlInfo.expiresAt!)).toBeGreaterThan(Date.now() + 3_500_000);
-    expect(Date.parse(ttlInfo.lockExpiresAt!)).toBeGreaterThan(Date.now() + 500_000);
+    expect(Date.parse(ttlInfo.expiresAt!)).toBe(now + 3_600_000);
+    expect(Date.parse(ttlInfo.lockExpiresAt!)).toBe(now + 600_000);
     expect(ttlInfo.etag).toBe(lockResponse.headers.get('etag'));
   });
 
@@ -177,7 +173,7 @@ describe('listKeys', () => {
           churnKeys.map(async (key, i) => {
             const response =
               (round + i) % 2 === 0
-                ? await lucid.request(`/api/kv/${encodeURIComponent(key)}`, { method: 'DELETE' })
+                ? await del(key)
                 : await put(key, `round ${round}`);
             await response.arrayBuffer();
           }),
@@ -200,11 +196,13 @@ describe('listKeys', () => {
 
   it('never lists expired keys', async () => {
     const prefix = `${uniqueKey('expired')}/`;
-    expect((await put(`${prefix}short`, 'x', 'text/plain', '?ttl=1')).status).toBe(201);
-    expect((await put(`${prefix}long`, 'x', 'text/plain', '?ttl=3600')).status).toBe(201);
+    expect((await put(`${prefix}short`, 'x', { query: '?ttl=1' })).status).toBe(201);
+    expect((await put(`${prefix}long`, 'x', { query: '?ttl=3600' })).status).toBe(201);
     expect((await put(`${prefix}forever`, 'x')).status).toBe(201);
     expect((await page({ prefix })).keys.map((info) => info.key)).toEqual([`${prefix}forever`, `${prefix}long`, `${prefix}short`]);
-    await sleep(1100);
+    time.advance(999);
+    expect((await page({ prefix })).keys.map((info) => info.key)).toEqual([`${prefix}forever`, `${prefix}long`, `${prefix}short`]);
+    time.advance(1);
     expect((await page({ prefix })).keys.map((info) => info.key)).toEqual([`${prefix}forever`, `${prefix}long`]);
   });
 });

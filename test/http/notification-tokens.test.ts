@@ -3,6 +3,7 @@ import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revokeToken } from '../../src/revocations.js';
 import { REDIS_URL, backendReady, dropNamespace, freshNamespace } from '../support/backends.js';
+import { keyRequests, sleep } from '../support/helpers.js';
 import { startLucid, uniqueKey, type TestLucid } from '../support/lucid.js';
 import { isChange, openStream, type SseBlock, type SseStream } from '../support/sse.js';
 
@@ -25,8 +26,7 @@ async function subscribe(token: string, prefix: string): Promise<SseStream> {
   return stream;
 }
 
-const put = (key: string, value: string) =>
-  lucid.request(`/api/kv/${encodeURIComponent(key)}`, { method: 'PUT', body: value, headers: { 'content-type': 'text/plain' } });
+const { put } = keyRequests(() => lucid);
 
 const errorEvent = (blocks: SseBlock[]) => blocks.find((block) => block.event === 'error');
 
@@ -59,7 +59,7 @@ describe('streamNotifications and its token', () => {
     const stream = await subscribe(lucid.authority.issue('keeper', 3600, { scope: 'read' }), prefix);
     const other = lucid.authority.issue('other', 3600, { scope: 'read' });
     revokeToken(lucid.config.auth.revocationFile, (jwt.decode(other) as jwt.JwtPayload).jti!);
-    await new Promise((resolve) => setTimeout(resolve, 1200));
+    await sleep(1200);
     expect((await put(`${prefix}a`, 'still')).status).toBe(201);
     await stream.changesUntil(1);
     expect(stream.done).toBe(false);
@@ -73,7 +73,7 @@ describe('streamNotifications and its token', () => {
     const stream = await subscribe(token, prefix);
     // Past exp but within the leeway, the stream still delivers (as the same token still reads).
     const withinLeeway = endsAt - 600 - Date.now();
-    if (withinLeeway > 0) await new Promise((resolve) => setTimeout(resolve, withinLeeway));
+    if (withinLeeway > 0) await sleep(withinLeeway);
     expect((await put(`${prefix}a`, 'in time')).status).toBe(201);
     await stream.changesUntil(1);
     expect(errorEvent(stream.blocks)).toBeUndefined();

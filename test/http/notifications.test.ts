@@ -1,6 +1,7 @@
 /** GET /api/notifications: the server-sent event stream of changes, against a real server. */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyRequests, sleep } from '../support/helpers.js';
 import { startLucid, uniqueKey, type TestLucid } from '../support/lucid.js';
 import { isChange, openStream, type Notification, type SseStream } from '../support/sse.js';
 
@@ -14,19 +15,9 @@ afterAll(async () => {
   await lucid.close();
 });
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
-function writer(server: TestLucid) {
-  const at = (key: string) => `/api/kv/${encodeURIComponent(key)}`;
-  return {
-    put: (key: string, body: BodyInit, contentType = 'text/plain', query = '') =>
-      server.request(`${at(key)}${query}`, { method: 'PUT', body, headers: { 'content-type': contentType } }),
-    patch: (key: string, operation: object) =>
-      server.request(at(key), { method: 'PATCH', body: JSON.stringify(operation), headers: { 'content-type': 'application/json' } }),
-    del: (key: string) => server.request(at(key), { method: 'DELETE' }),
-  };
-}
+const writer = (server: TestLucid) => keyRequests(() => server);
 
 /** Opens a stream on `server` (the shared one by default) with the root token; closed after the file. */
 async function subscribe(query: Record<string, string> = {}, headers: Record<string, string> = {}, server?: TestLucid): Promise<SseStream> {
@@ -89,7 +80,7 @@ describe('streamNotifications', () => {
     await w.put(`${prefix}1-text`, 'hello wörld');
     await w.put(`${prefix}2-max`, text);
     await w.put(`${prefix}3-over`, `${text}x`);
-    await w.put(`${prefix}4-binary`, new Uint8Array([0xff, 0xfe, 0x00, 0x81]), 'application/octet-stream');
+    await w.put(`${prefix}4-binary`, new Uint8Array([0xff, 0xfe, 0x00, 0x81]), { contentType: 'application/octet-stream' });
     const changes = await stream.changesUntil(4);
     expect(changes[0]).toMatchObject({ type: 'created', value: 'hello wörld', size: 12, contentType: 'text/plain' });
     expect(changes[1]).toMatchObject({ value: text, size: 4096 });
@@ -144,7 +135,7 @@ describe('streamNotifications', () => {
     const prefix = `${uniqueKey('expiry')}/`;
     const stream = await live(await subscribe({ prefix }));
     const start = Date.now();
-    expect((await w.put(`${prefix}soon`, 'x', 'text/plain', '?ttl=1')).status).toBe(201);
+    expect((await w.put(`${prefix}soon`, 'x', { query: '?ttl=1' })).status).toBe(201);
     const changes = await stream.changesUntil(2, 2500);
     expect(changes[1]).toMatchObject({ type: 'expired', key: `${prefix}soon` });
     expect(changes[1]).not.toHaveProperty('etag');

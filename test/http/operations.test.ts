@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Scope } from '../../src/auth.js';
 import type { Config, DeepPartial } from '../../src/config.js';
+import { keyRequests, sleep } from '../support/helpers.js';
 import { startLucid, tempDir, uniqueKey, type TestLucid } from '../support/lucid.js';
 import { openStream } from '../support/sse.js';
 import { writeTestCertificate } from '../support/tls.js';
@@ -24,8 +25,7 @@ async function start(config: DeepPartial<Config> = {}, logger?: Logger): Promise
 }
 
 const bearer = (lucid: TestLucid, scope: Scope) => ({ authorization: `Bearer ${lucid.authority.issue(`ops-${scope}`, 600, { scope })}` });
-const put = (lucid: TestLucid, key: string, value = 'v') =>
-  lucid.request(`/api/kv/${encodeURIComponent(key)}`, { method: 'PUT', body: value, headers: { 'content-type': 'text/plain' } });
+const put = (lucid: TestLucid, key: string) => keyRequests(() => lucid).put(key, 'v');
 
 async function scrape(lucid: TestLucid): Promise<string> {
   const response = await lucid.request('/metrics', { headers: bearer(lucid, 'admin') });
@@ -97,7 +97,7 @@ describe('getMetrics', () => {
 
     await lucid.store.close(); // the store now fails every call
     expect((await lucid.request(`/api/kv/${uniqueKey('after')}`)).status).toBe(503);
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the stream's close reaches the server
+    await sleep(50); // the stream's close reaches the server
     text = await scrape(lucid);
     expect(sample(text, 'lucid_notification_clients')).toBe(0);
     // The cached key count is still fresh, so the scrape itself does not touch the store: one error, the GET's.
@@ -162,7 +162,7 @@ describe('request ids and logs', () => {
     record(stream.response);
     await stream.ended;
     await record(await fetch(`${lucid.url}/api/notifications?%74oken=${token}&maxDuration=1`)).arrayBuffer(); // the name percent-encoded
-    await new Promise((resolve) => setTimeout(resolve, 100)); // the stream's line is written when it closes
+    await sleep(100); // the stream's line is written when it closes
 
     const raw = capture.raw();
     expect(raw).not.toContain(token);

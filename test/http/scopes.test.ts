@@ -3,6 +3,7 @@ import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scope } from '../../src/auth.js';
 import { revokeToken } from '../../src/revocations.js';
+import { keyPath, keyRequests, sleep } from '../support/helpers.js';
 import { startLucid, uniqueKey, type TestLucid } from '../support/lucid.js';
 import { openStream, type SseStream } from '../support/sse.js';
 
@@ -16,27 +17,26 @@ afterAll(async () => {
   await lucid.close();
 });
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const FORBIDDEN_PREFIX = 'This token is not allowed to access this key.';
 
 const token = (subject: string, limits: { scope?: Scope; prefix?: string } = {}) => lucid.authority.issue(subject, 600, limits);
 const as = (bearer: string) => ({ authorization: `Bearer ${bearer}` });
-const at = (key: string) => `/api/kv/${encodeURIComponent(key)}`;
+const { put, patch, get, head, del } = keyRequests(() => lucid);
 
 /** Each operation on `key`, with `bearer`. */
 function calls(bearer: string, key: string) {
-  const headers = as(bearer);
+  const bearing = { token: bearer };
   return {
-    GET: () => lucid.request(at(key), { headers }),
-    HEAD: () => lucid.request(at(key), { method: 'HEAD', headers }),
-    PUT: () => lucid.request(at(key), { method: 'PUT', body: 'written', headers: { ...headers, 'content-type': 'text/plain' } }),
-    PATCH: () => lucid.request(at(key), { method: 'PATCH', body: '{"operation":"lock"}', headers: { ...headers, 'content-type': 'application/json' } }),
-    DELETE: () => lucid.request(at(key), { method: 'DELETE', headers }),
+    GET: () => get(key, bearing),
+    HEAD: () => head(key, bearing),
+    PUT: () => put(key, 'written', bearing),
+    PATCH: () => patch(key, { operation: 'lock' }, bearing),
+    DELETE: () => del(key, bearing),
   };
 }
 
 async function seeded(key = uniqueKey('scoped')): Promise<string> {
-  const response = await lucid.request(at(key), { method: 'PUT', body: 'original', headers: { 'content-type': 'text/plain' } });
+  const response = await put(key, 'original');
   expect(response.status).toBe(201);
   return key;
 }
@@ -60,7 +60,7 @@ describe('scope', () => {
     for (const method of ['PUT', 'PATCH', 'DELETE'] as const) {
       await expect403(await reader[method](), /scope \(read\).*needs write/, method);
     }
-    const after = await lucid.request(at(key));
+    const after = await get(key);
     expect(await after.text()).toBe('original');
     expect(after.headers.get('lucid-lock-holder')).toBeNull();
   });
@@ -68,7 +68,7 @@ describe('scope', () => {
   it('answers a read token 403 on PUT of a missing key, and does not create it', async () => {
     const key = uniqueKey('scoped');
     await expect403(await calls(token('reader', { scope: 'read' }), key).PUT(), /scope/, 'PUT');
-    expect((await lucid.request(at(key))).status).toBe(404);
+    expect((await get(key)).status).toBe(404);
   });
 
   it('lets a read token GET, HEAD and list', async () => {
@@ -99,7 +99,7 @@ describe('scope', () => {
       expect((await call.GET()).status, `${kind} GET`).toBe(200);
       expect((await call.HEAD()).status, `${kind} HEAD`).toBe(200);
       expect((await call.PATCH()).status, `${kind} PATCH`).toBe(200);
-      const unlock = await lucid.request(at(key), { method: 'PATCH', body: '{"operation":"unlock"}', headers: { ...as(bearer), 'content-type': 'application/json' } });
+      const unlock = await patch(key, { operation: 'unlock' }, { token: bearer });
       expect(unlock.status, `${kind} unlock`).toBe(200);
       expect((await call.DELETE()).status, `${kind} DELETE`).toBe(200);
       expect((await listKeys(bearer)).status, `${kind} list`).toBe(200);
@@ -121,7 +121,7 @@ describe('prefix', () => {
       const call = calls(bearer, key);
       for (const method of ['GET', 'PUT', 'PATCH', 'DELETE'] as const) await expect403(await call[method](), FORBIDDEN_PREFIX, `${method} ${key}`);
       expect((await call.HEAD()).status).toBe(403);
-      expect(await (await lucid.request(at(key))).text()).toBe('original');
+      expect(await (await get(key)).text()).toBe('original');
     }
   });
 
@@ -183,7 +183,7 @@ describe('prefix', () => {
   it('answers 401 for a missing or invalid token whatever prefix is asked for', async () => {
     const key = `team-a/${uniqueKey()}`;
     for (const headers of [{}, { authorization: 'Bearer nonsense' }] as Array<Record<string, string>>) {
-      const response = await fetch(`${lucid.url}${at(key)}`, { headers });
+      const response = await fetch(`${lucid.url}${keyPath(key)}`, { headers });
       expect(response.status).toBe(401);
       expect(await response.json()).toEqual({ message: 'You are not allowed to perform this action.' });
       expect((await fetch(`${lucid.url}/api/kv?prefix=team-a/`, { headers })).status).toBe(401);

@@ -4,6 +4,7 @@
  */
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../support/helpers.js';
 import { completeResponse, openSocket, rawExchange, type RawExchange } from '../support/raw.js';
 import { startLucid, type TestLucid } from '../support/lucid.js';
 
@@ -150,6 +151,6 @@ async function until(condition: () => Promise<boolean>, timeoutMs = 5000): Promi
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
 }

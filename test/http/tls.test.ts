@@ -7,6 +7,7 @@ import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../support/helpers.js';
 import { startLucid, tempDir, type TestLucid } from '../support/lucid.js';
 import { writeTestCertificate } from '../support/tls.js';
 
@@ -86,12 +87,12 @@ describe('TLS handshakes', () => {
 
   it('lets clients in again under server.maxConnections: 5 once five stalled handshakes are cut', async () => {
     const stalled = [undefined, HALF_CLIENT_HELLO, undefined, HALF_CLIENT_HELLO, undefined].map((bytes) => heldOpen(bytes, 10_000));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     const started = Date.now();
     let status: number | undefined;
     while (status === undefined && Date.now() - started < 10_000) {
       status = await health().catch(() => undefined);
-      if (status === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+      if (status === undefined) await sleep(100);
     }
     expect(status).toBe(200);
     expect(Date.now() - started).toBeLessThan(CLOSED_WITHIN_MS);

@@ -5,6 +5,7 @@
  * namespace.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyRequests } from '../support/helpers.js';
 import { startLucid, uniqueKey, type TestLucid } from '../support/lucid.js';
 import { isChange, openStream, type Notification } from '../support/sse.js';
 import { txnBackend } from '../support/txn-backend.js';
@@ -30,14 +31,12 @@ async function txn(body: unknown, token?: string): Promise<{ status: number; bod
   return { status: response.status, body: (await response.json()) as Body };
 }
 
-const put = (key: string, value: string | Uint8Array, contentType = 'text/plain') =>
-  lucid.request(`/api/kv/${encodeURIComponent(key)}`, { method: 'PUT', body: value as BodyInit, headers: { 'content-type': contentType } });
+const { put, patch, get } = keyRequests(() => lucid);
 const read = async (key: string) => {
-  const response = await lucid.request(`/api/kv/${encodeURIComponent(key)}`);
+  const response = await get(key);
   return { status: response.status, text: await response.text(), etag: response.headers.get('etag'), type: response.headers.get('content-type'), expires: response.headers.get('lucid-expires-at') };
 };
-const lock = (key: string) =>
-  lucid.request(`/api/kv/${encodeURIComponent(key)}`, { method: 'PATCH', body: '{"operation":"lock"}', headers: { 'content-type': 'application/json' } });
+const lock = (key: string) => patch(key, { operation: 'lock' });
 
 /** Three keys under a fresh prefix: a = 10, b = 20, c = "text". */
 async function seed(): Promise<{ p: string; a: string; b: string; c: string }> {

@@ -6,6 +6,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyRequests } from '../support/helpers.js';
 import { startLucid, uniqueKey, type TestLucid } from '../support/lucid.js';
 
 const MiB = 1024 * 1024;
@@ -110,8 +111,7 @@ describe('Authorization', () => {
 });
 
 describe('PATCH operation names', () => {
-  const patch = (key: string, body: string, contentType = 'application/json') =>
-    lucid.request(`/api/kv/${key}`, { method: 'PATCH', body, headers: { 'content-type': contentType } });
+  const { patch } = keyRequests(() => lucid);
 
   it('are matched case-insensitively, answering as for the lower-case name', async () => {
     const key = uniqueKey('cased');
@@ -129,7 +129,7 @@ describe('PATCH operation names', () => {
     const key = uniqueKey('curl');
     await (await lucid.request(`/api/kv/${key}`, { method: 'PUT', body: 'v' })).arrayBuffer();
     await (await patch(key, '{"operation":"lock"}')).arrayBuffer();
-    const unlock = await patch(key, '{"operation":"unlock"}', 'application/x-www-form-urlencoded');
+    const unlock = await patch(key, '{"operation":"unlock"}', { contentType: 'application/x-www-form-urlencoded' });
     expect(unlock.status).toBe(200);
     expect(await unlock.json()).toEqual({ message: 'The specified key was successfully unlocked.' });
   });

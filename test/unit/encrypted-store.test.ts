@@ -9,6 +9,7 @@ import { openRedisStore } from '../../src/store/redis.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Change, Clock, Store } from '../../src/store/types.js';
 import { BACKEND_URLS, backendReady, dropNamespace, freshNamespace } from '../support/backends.js';
+import { until } from '../support/helpers.js';
 import { tempDir } from '../support/lucid.js';
 import { storeEntries } from '../../src/store/entries.js';
 import { storeSuite } from './store-suite.js';
@@ -44,7 +45,7 @@ if (await backendReady('redis')) {
       const changes: Change[] = [];
       reader.subscribe((change) => changes.push(change));
       await putValue(writer, 'shared', Buffer.from([104, 105, 0, 0]), 'application/octet-stream');
-      for (let waited = 0; changes.length === 0 && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+      await until(() => changes.length > 0);
       expect(changes.map((change) => [change.key, [...change.entry!.value]])).toEqual([['shared', [104, 105, 0, 0]]]);
       await putValue(writer, 'later', Buffer.from([0]), 'application/octet-stream');
       const replayed = await reader.changesSince!(changes[0]!.id!);

@@ -13,6 +13,7 @@ import { Keyring, applyEncryption, generateKey, parseKey, rekeyStore } from '../
 import { openSqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite.js';
 import { EntryCache } from '../../src/store/entry-cache.js';
 import type { Entry, Store } from '../../src/store/types.js';
+import { manualClock } from '../support/helpers.js';
 import { tempDir } from '../support/lucid.js';
 
 const opened: Store[] = [];
@@ -21,15 +22,14 @@ afterEach(async () => {
 });
 
 async function open(options: Partial<SqliteStoreOptions> = {}) {
-  let now = Date.parse('2026-11-26T12:00:00Z');
-  const clock = () => now;
+  const { clock, advance } = manualClock(Date.parse('2026-11-26T12:00:00Z'));
   const file = options.file ?? path.join(tempDir(), 'lucid.sqlite');
   const store = await openSqliteStore({ file, sweepIntervalMs: 0, clock, ...options });
   opened.push(store);
   // What the file holds, read without any cache: a read-only store on the same file and clock.
   const truth = await openSqliteStore({ file, readOnly: true, clock });
   opened.push(truth);
-  return { store, truth, file, advance: (ms: number) => (now += ms) };
+  return { store, truth, file, advance };
 }
 
 /** Runs `sql` on a connection of its own to `file` (behind the store's back). */

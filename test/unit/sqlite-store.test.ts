@@ -7,6 +7,7 @@ import Keyv from 'keyv';
 import { encodeEntry } from '../../src/store/frame.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Entry, Store } from '../../src/store/types.js';
+import { manualClock, sleep, until } from '../support/helpers.js';
 import { tempDir } from '../support/lucid.js';
 import { storeEntries } from '../../src/store/entries.js';
 import { storeModelSuite } from './store-model.js';
@@ -80,20 +81,26 @@ describe('sqlite store', () => {
   });
 
   it('purges expired rows on its own timer, without anyone reading them', async () => {
+    // The sweep's timer is real (the mechanism under test); the expiry it acts on is on a controlled clock.
+    const time = manualClock();
     const file = path.join(tempDir(), 'lucid.sqlite');
-    const store = await openSqliteStore({ file, sweepIntervalMs: 20 });
+    const store = await openSqliteStore({ file, sweepIntervalMs: 20, clock: time.clock });
     opened.push(store);
     await putValue(store, 'short', Buffer.from('x'), 'text/plain');
     await applyOperation(store, 'short', 'ttl', 1);
-    await new Promise((resolve) => setTimeout(resolve, 1300));
     const sqlite3 = (await import('sqlite3')).default;
-    const rows = await new Promise<unknown[]>((resolve, reject) => {
-      const db = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (error) => {
-        if (error) return reject(error);
-        db.all(`SELECT key FROM keyv WHERE key = 'lucid:short'`, (err, result) => (err ? reject(err) : db.close(() => resolve(result))));
+    const rows = () =>
+      new Promise<unknown[]>((resolve, reject) => {
+        const db = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (error) => {
+          if (error) return reject(error);
+          db.all(`SELECT key FROM keyv WHERE key = 'lucid:short'`, (err, result) => (err ? reject(err) : db.close(() => resolve(result))));
+        });
       });
-    });
-    expect(rows).toHaveLength(0);
+    await sleep(100); // several sweeps, none of which may take a row that has not expired
+    expect(await rows()).toHaveLength(1);
+    time.advance(1000);
+    await until(async () => (await rows()).length === 0);
+    expect(await rows()).toHaveLength(0);
   });
 
   it('lists a key whose metadata is longer than the head it reads, with the right size and type', async () => {

@@ -8,17 +8,14 @@ import { LucidError, StoreUnavailableError } from '../../src/errors.js';
 import { applyOperation, deleteValue, importEntry, putValue, readEntry } from '../../src/kv.js';
 import { storeEntries } from '../../src/store/entries.js';
 import type { Change, Clock, Entry, Store } from '../../src/store/types.js';
+import { manualClock } from '../support/helpers.js';
 
 export interface StoreFactory {
   /** A fresh, empty store reading the given clock. */
   open(clock: Clock): Promise<Store>;
 }
 
-function manualClock(start = Date.parse('2026-11-26T12:00:00Z')) {
-  let now = start;
-  const clock: Clock = () => now;
-  return { clock, advance: (ms: number) => (now += ms) };
-}
+const START = Date.parse('2026-11-26T12:00:00Z');
 
 async function status(promise: Promise<unknown>): Promise<number> {
   try {
@@ -33,7 +30,7 @@ async function status(promise: Promise<unknown>): Promise<number> {
 export function storeSuite(name: string, factory: StoreFactory): void {
   describe(`store contract: ${name}`, () => {
     const open = async () => {
-      const time = manualClock();
+      const time = manualClock(START);
       const store = await factory.open(time.clock);
       return { store, ...time };
     };

@@ -6,14 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { LucidError } from '../../src/errors.js';
 import { putValue, readEntry } from '../../src/kv.js';
-import type { Change, Clock, Entry, Store, TxnWrite } from '../../src/store/types.js';
+import type { Change, Entry, Store, TxnWrite } from '../../src/store/types.js';
+import { manualClock, until } from '../support/helpers.js';
 import type { StoreFactory } from './store-suite.js';
 
-function manualClock(start = Date.parse('2026-11-26T12:00:00Z')) {
-  let now = start;
-  const clock: Clock = () => now;
-  return { clock, advance: (ms: number) => (now += ms) };
-}
+const START = Date.parse('2026-11-26T12:00:00Z');
 
 function revised(entry: Entry, now: number, value: string): Entry {
   return { ...entry, value: Buffer.from(value), updatedAt: now, version: entry.version + 1, etag: `"${entry.version + 1}-${Math.random().toString(36).slice(2)}"` };
@@ -23,9 +20,6 @@ function fresh(value: string, now: number): Entry {
   return { value: Buffer.from(value), contentType: 'text/plain', createdAt: now, updatedAt: now, expiresAt: null, locked: false, lockHolder: null, lockExpiresAt: null, version: 1, etag: `"1-${Math.random().toString(36).slice(2)}"` };
 }
 
-async function until(condition: () => boolean, ms = 5000): Promise<void> {
-  for (let waited = 0; !condition() && waited < ms; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
-}
 
 /** Moves `amount` from one counter to another in one transaction; returns the values it read. */
 function transfer(store: Store, from: string, to: string, amount: number): Promise<number> {
@@ -43,7 +37,7 @@ function transfer(store: Store, from: string, to: string, amount: number): Promi
 export function txnSuite(name: string, factory: StoreFactory): void {
   describe(`transaction contract: ${name}`, () => {
     const open = async () => {
-      const time = manualClock();
+      const time = manualClock(START);
       const store = await factory.open(time.clock);
       if (store.transact === undefined) throw new Error(`${name} has no transact`);
       return { store, ...time };
