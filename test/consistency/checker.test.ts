@@ -1,6 +1,6 @@
 /** The linearizability checker on hand-made histories whose verdict is known. */
 import { describe, expect, it } from 'vitest';
-import { check, checkPart, minimise, partition } from './checker.js';
+import { check, checkPart, minimise, partition, withoutUnseenWrites } from './checker.js';
 import type { Compare, Input, Operation, Output, SubOp } from './model.js';
 
 let ids = 0;
@@ -58,6 +58,12 @@ describe('the linearizability checker', () => {
     expect(verdict([...base, get(2, [4, 5], 'k', '1')])).toBe('linearizable');
     expect(verdict([...base, get(2, [4, 5], 'k', '1'), get(2, [6, 7], 'k', '2')])).toBe('linearizable');
     expect(verdict([...base, get(2, [4, 5], 'k', '2'), get(2, [6, 7], 'k', '1')])).toBe('not linearizable');
+  });
+
+  it('still counts an unanswered write nobody read when it explains a refused If-Match', () => {
+    const ops = [put(0, [0, 1], 'k', '1', true), put(1, [2, 3], 'k', '2', false, false), ifMatch(2, [4, 5], 'k', '3', '1', false)];
+    expect(withoutUnseenWrites(ops)).toHaveLength(2);
+    expect(verdict(ops)).toBe('linearizable');
   });
 
   it('rejects an If-Match refused while its ETag was current, and a second create of one key', () => {

@@ -8,13 +8,14 @@
  * node's backend connection and restore it; SIGSTOP a node for longer than its backend timeout (5 s)
  * and then SIGCONT it.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type LucidServer, assertBuilt, freePort, runLucid, sleep, startServer, tempDir } from '../e2e/cli.js';
 import { BACKEND_URLS, type SharedBackend } from '../support/backends.js';
 import { CuttableProxy, startCluster } from '../support/cluster.js';
 import { type Verdict, check } from './checker.js';
 import { type Target, record } from './recorder.js';
-import { writeFailure } from './report.js';
+import { REPORT_DIR, writeFailure } from './report.js';
 
 /** How long a node's start may take on a busy machine. */
 const START_MS = 60_000;
@@ -127,7 +128,7 @@ export async function runConsistency(name: string, deployment: Deployment, optio
   const injected: string[] = [];
   let recording = true;
   const faulting = (async () => {
-    for (let i = 0; recording; i++) {
+    for (let i = 0; recording && deployment.faults.length > 0; i++) {
       await sleep(options.gapMs ?? 1500);
       if (!recording) break;
       const fault = deployment.faults[i % deployment.faults.length]!;
@@ -147,6 +148,10 @@ export async function runConsistency(name: string, deployment: Deployment, optio
   });
   recording = false;
   await faulting;
+  if (process.env.LUCID_CONSISTENCY_KEEP) {
+    mkdirSync(REPORT_DIR, { recursive: true });
+    writeFileSync(path.join(REPORT_DIR, `${name}-history.json`), JSON.stringify(recorded.operations.map((op) => ({ ...op, ret: Number.isFinite(op.ret) ? op.ret : null }))));
+  }
   const recordMs = Date.now() - started;
   const result = check(recorded.operations, options.budget);
   const checkMs = Date.now() - started - recordMs;
