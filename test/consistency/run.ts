@@ -129,7 +129,7 @@ export async function runConsistency(name: string, deployment: Deployment, optio
   let recording = true;
   const faulting = (async () => {
     for (let i = 0; recording && deployment.faults.length > 0; i++) {
-      await sleep(options.gapMs ?? 1500);
+      await sleep(options.gapMs ?? 3000);
       if (!recording) break;
       const fault = deployment.faults[i % deployment.faults.length]!;
       await fault.inject();
