@@ -176,7 +176,7 @@ export function describe(summary: RunSummary): string {
   for (const fault of summary.faults) counts.set(fault, (counts.get(fault) ?? 0) + 1);
   const faults = [...counts].map(([fault, count]) => `${count} × ${fault}`).join(', ');
   return [
-    `consistency ${summary.name}: ${summary.verdict.toUpperCase()}`,
+    `consistency ${summary.name}: ${summary.verdict.toUpperCase()}${summary.verdict === 'unknown' ? ' (search budget exhausted: this fails the run)' : ''}`,
     `  ${summary.ops} operations checked in ${summary.parts} key groups (${summary.indeterminate} without an answer)`,
     `  ${summary.faults.length} faults: ${faults || 'none'}`,
     `  recorded in ${(summary.recordMs / 1000).toFixed(1)} s, checked in ${(summary.checkMs / 1000).toFixed(1)} s`,

@@ -4,7 +4,7 @@
  */
 import net from 'node:net';
 import path from 'node:path';
-import { type LucidServer, assertBuilt, freePort, runLucid, startServer, tempDir } from '../e2e/cli.js';
+import { type LucidServer, assertBuilt, runLucid, startServer, tempDir } from '../e2e/cli.js';
 import { BACKEND_URLS, type SharedBackend } from './backends.js';
 
 export interface Cluster {
@@ -19,7 +19,7 @@ export interface Cluster {
 
 /**
  * `count` nodes of the built CLI sharing one config (from `lucid init`) and one namespace on `url`, or
- * on `url(index)` each (a node behind its own CuttableProxy). Each node keeps its port across restarts.
+ * on `url(index)` each (a node behind its own CuttableProxy). A restarted node gets its first port again.
  */
 export async function startCluster(backend: SharedBackend, namespace: string, count = 3, url: string | ((index: number) => string) = BACKEND_URLS[backend], timeoutMs = 15_000): Promise<Cluster> {
   assertBuilt();
@@ -29,10 +29,14 @@ export async function startCluster(backend: SharedBackend, namespace: string, co
   if (init.code !== 0) throw new Error(`lucid init failed: ${init.stderr}`);
   const urlOf = (index: number) => (typeof url === 'string' ? url : url(index));
   const env = { LUCID_STORE: urlOf(0), LUCID_STORE_NAMESPACE: namespace, LUCID_SWEEP_INTERVAL_MS: '100' };
-  const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
-  const start = (index: number) =>
-    startServer(['--config', file, '--port', String(ports[index])], { cwd: dir, port: ports[index], timeoutMs, env: { ...env, LUCID_STORE: urlOf(index) } });
-  const nodes = await Promise.all(ports.map((_, index) => start(index)));
+  const ports: number[] = [];
+  const start = async (index: number) => {
+    const port = ports[index] ?? 0;
+    const node = await startServer(['--config', file, '--port', String(port)], { cwd: dir, port: port || undefined, timeoutMs, env: { ...env, LUCID_STORE: urlOf(index) } });
+    ports[index] = node.port;
+    return node;
+  };
+  const nodes = await Promise.all(Array.from({ length: count }, (_, index) => start(index)));
   const cluster: Cluster = {
     nodes,
     token: init.stdout.trim(),
