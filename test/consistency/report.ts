@@ -38,7 +38,9 @@ export function timeline(ops: Operation[]): string {
     return [
       `<g><title>${escape(title)}</title>`,
       `<rect x="${x1.toFixed(1)}" y="${y}" width="${(x2 - x1).toFixed(1)}" height="22" fill="${color}" ${finite ? '' : 'stroke="#a33" stroke-dasharray="4 3"'}/>`,
-      `<text x="${x1.toFixed(1)}" y="${y + 36}" font-size="11">${escape(op.label.slice(0, 60))} → ${escape(answer(op).slice(0, 60))}</text></g>`,
+      // Labels of bars in the right half end at the bar's end, so they stay on the picture.
+      `<text x="${(x1 > width / 2 ? x2 : x1).toFixed(1)}" y="${y + 36}" font-size="11"${x1 > width / 2 ? ' text-anchor="end"' : ''}>`,
+      `${escape(op.label.slice(0, 60))} → ${escape(answer(op).slice(0, 60))}</text></g>`,
     ].join('');
   });
   const labels = clients.map((client, i) => `<text x="8" y="${46 + i * row}" font-size="13">client ${client}</text>`);
