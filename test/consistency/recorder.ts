@@ -31,6 +31,8 @@ export interface RecordOptions {
   timeoutMs: number;
   /** Key prefix, so runs against one backend do not meet. */
   prefix: string;
+  /** Print a line every this many operations (long runs). */
+  progressEvery?: number;
   /** Recording goes on past `ops` until this says stop (the faults are not all injected yet). */
   keepGoing?: () => boolean;
 }
@@ -268,6 +270,9 @@ export async function record(target: Target, options: RecordOptions): Promise<Re
       }
       const op: Operation = { id: nextId++, client: id, label: plan.label, input: plan.input, output, call, ret: output === undefined ? Infinity : performance.now() - started };
       operations.push(op);
+      if (options.progressEvery && operations.length % options.progressEvery === 0) {
+        console.log(`  ${options.prefix} ${operations.length} operations recorded in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+      }
       if (output !== undefined && 'results' in output) {
         const ran = output.succeeded ? plan.input.success : plan.input.failure;
         ran.forEach((sub, i) => learn(memory, sub.key, output.results[i]));

@@ -145,6 +145,7 @@ export async function runConsistency(name: string, deployment: Deployment, optio
     timeoutMs: 2000,
     prefix: `${name}/`,
     keepGoing: () => injected.length < options.minFaults,
+    progressEvery: options.ops >= 20_000 ? 10_000 : undefined,
   });
   recording = false;
   await faulting;
