@@ -31,6 +31,8 @@ export interface RecordOptions {
   timeoutMs: number;
   /** Key prefix, so runs against one backend do not meet. */
   prefix: string;
+  /** Stop now (a fault could not be injected or healed). */
+  stop?: () => boolean;
   /** Print a line every this many operations (long runs). */
   progressEvery?: number;
   /** Recording goes on past `ops` until this says stop (the faults are not all injected yet). */
@@ -237,7 +239,7 @@ export async function record(target: Target, options: RecordOptions): Promise<Re
   let indeterminate = 0;
   let nextId = 0;
   const started = performance.now();
-  const more = () => operations.length < options.ops || (options.keepGoing?.() ?? false);
+  const more = () => !(options.stop?.() ?? false) && (operations.length < options.ops || (options.keepGoing?.() ?? false));
 
   const client = async (id: number) => {
     const memory: Memory = { etag: new Map(), value: new Map() };

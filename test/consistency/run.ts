@@ -127,6 +127,7 @@ export interface RunSummary {
 export async function runConsistency(name: string, deployment: Deployment, options: RunOptions): Promise<RunSummary> {
   const injected: string[] = [];
   let recording = true;
+  let faultError: unknown;
   const faulting = (async () => {
     for (let i = 0; recording && deployment.faults.length > 0; i++) {
       await sleep(options.gapMs ?? 3000);
@@ -135,7 +136,7 @@ export async function runConsistency(name: string, deployment: Deployment, optio
       await fault.inject();
       injected.push(fault.name);
     }
-  })();
+  })().catch((error: unknown) => (faultError = error));
   const started = Date.now();
   const groups = Math.max(4, Math.ceil(options.ops / 1500));
   const recorded = await record(deployment.target, {
@@ -144,11 +145,13 @@ export async function runConsistency(name: string, deployment: Deployment, optio
     groups,
     timeoutMs: 2000,
     prefix: `${name}/`,
-    keepGoing: () => injected.length < options.minFaults,
+    keepGoing: () => injected.length < options.minFaults && faultError === undefined,
+    stop: () => faultError !== undefined,
     progressEvery: options.ops >= 20_000 ? 10_000 : undefined,
   });
   recording = false;
   await faulting;
+  if (faultError !== undefined) throw new Error(`a fault could not be injected or healed: ${String(faultError)}`);
   if (process.env.LUCID_CONSISTENCY_KEEP) {
     mkdirSync(REPORT_DIR, { recursive: true });
     writeFileSync(path.join(REPORT_DIR, `${name}-history.json`), JSON.stringify(recorded.operations.map((op) => ({ ...op, ret: Number.isFinite(op.ret) ? op.ret : null }))));
