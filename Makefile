@@ -5,7 +5,7 @@ LUCID := node dist/cli/main.js
 SPEC := spec/lucid.yaml
 GENERATED := generated/lucid.d.ts
 
-.PHONY: install generate build build-web start cluster test test-unit test-node24 test-e2e test-browser test-contract contract bench bench-smoke check fix lint lint-spec mock clean
+.PHONY: install generate build build-web start cluster test test-unit test-node24 test-e2e test-consistency test-browser test-contract contract bench bench-smoke check fix lint lint-spec mock clean
 
 # Each suite records its counts here; `make test` ends with their sum as "N passed, N failed".
 RESULTS := .tmp/results
@@ -53,9 +53,9 @@ cluster: build
 
 test: build check
 	@rm -rf $(RESULTS)
-	@$(MAKE) --no-print-directory test-unit test-node24 test-e2e test-browser test-contract bench-smoke
+	@$(MAKE) --no-print-directory test-unit test-node24 test-e2e test-consistency test-browser test-contract bench-smoke
 	@echo "== make test: every suite =="
-	@node test/summary.mjs unit node24 e2e browser contract
+	@node test/summary.mjs unit node24 e2e consistency browser contract
 
 test-unit: build
 	$(VITEST) --outputFile.json=$(RESULTS)/unit.json --project unit --project http --project mock --project client
@@ -81,6 +81,12 @@ test-node24: build $(NODE24)
 
 test-e2e: build
 	$(VITEST) --outputFile.json=$(RESULTS)/e2e.json --project e2e
+
+# Linearizability of histories recorded from real nodes under kill -9, backend cuts and SIGSTOP, per
+# backend (docs/consistency.md): 5 000 operations each; LONG=1 for 100 000. Failures: .tmp/consistency/.
+CONSISTENCY_OPS := $(if $(LONG),100000,5000)
+test-consistency: build
+	LUCID_CONSISTENCY_OPS=$(CONSISTENCY_OPS) $(VITEST) --outputFile.json=$(RESULTS)/consistency.json --project consistency
 
 # The web console in headless Chromium (/usr/bin/chromium; .ci/run installs it when missing).
 # The test builds the console itself, so `npx vitest run --project browser` works on its own too.

@@ -6,31 +6,13 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKEND_URLS, backendReady, dropNamespace, freshNamespace, type SharedBackend } from '../support/backends.js';
-import { sleep } from '../support/helpers.js';
+import { type Cluster, CuttableProxy, startCluster } from '../support/cluster.js';
 import { pool } from '../support/pool.js';
 import { openStream, type SseStream } from '../support/sse.js';
-import { type LucidServer, assertBuilt, cleanup, runLucid, startServer, tempDir } from './cli.js';
+import { sleep } from '../support/helpers.js';
+import { cleanup, runLucid, startServer, tempDir } from './cli.js';
 
 const NODES = 3;
-
-interface Cluster {
-  nodes: LucidServer[];
-  token: string;
-  file: string;
-  dir: string;
-  env: Record<string, string>;
-}
-
-async function startCluster(backend: SharedBackend, namespace: string, count = NODES, url = BACKEND_URLS[backend]): Promise<Cluster> {
-  assertBuilt();
-  const dir = tempDir();
-  const file = path.join(dir, 'lucid.yml');
-  const init = await runLucid(['init', '--config', file], { cwd: dir });
-  expect(init.code, init.stderr).toBe(0);
-  const env = { LUCID_STORE: url, LUCID_STORE_NAMESPACE: namespace, LUCID_SWEEP_INTERVAL_MS: '100' };
-  const nodes = await Promise.all(Array.from({ length: count }, () => startServer(['--config', file, '--port', '0'], { cwd: dir, env })));
-  return { nodes, token: init.stdout.trim(), file, dir, env };
-}
 
 for (const backend of ['redis', 'postgres'] as SharedBackend[]) {
   const ready = await backendReady(backend);
@@ -153,39 +135,6 @@ for (const backend of ['redis', 'postgres'] as SharedBackend[]) {
       for (let i = 0; i < NODES; i++) expect((await on(i).request('/api/kv/counter', { token })).status).toBe(401);
     });
   });
-}
-
-/** A TCP proxy in front of a real backend, so a test can cut the network and restore it. */
-class CuttableProxy {
-  #server: net.Server | undefined;
-  readonly #sockets = new Set<net.Socket>();
-  port = 0;
-
-  constructor(private readonly target: { host: string; port: number }) {}
-
-  async open(port = 0): Promise<void> {
-    this.#server = net.createServer((client) => {
-      const upstream = net.connect(this.target);
-      for (const socket of [client, upstream]) {
-        this.#sockets.add(socket);
-        socket.on('close', () => this.#sockets.delete(socket));
-        socket.on('error', () => undefined);
-      }
-      client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    await new Promise<void>((resolve) => this.#server!.listen(port, '127.0.0.1', resolve));
-    this.port = (this.#server.address() as net.AddressInfo).port;
-  }
-
-  /** Refuses new connections and drops the open ones: the backend is gone, as far as Lucid can tell. */
-  async cut(): Promise<void> {
-    const server = this.#server;
-    this.#server = undefined;
-    for (const socket of this.#sockets) socket.destroy();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  }
 }
 
 for (const backend of ['redis', 'postgres'] as SharedBackend[]) {
