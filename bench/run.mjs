@@ -6,6 +6,9 @@
 //   node bench/run.mjs --smoke    ~1 s per case, a few cases, no scale run: checks that it all works
 //   node bench/run.mjs --scale    only the scale run (--keys N to change the key count)
 //   node bench/run.mjs --scale-out  only the scale-out run: 1, 2, 3 nodes on Redis (--redis URL)
+//   node bench/run.mjs --only 'PUT|GET 1' --no-etcd   only the Lucid cases whose name matches
+//   node bench/run.mjs --compare ../other-checkout    each Lucid case also on that checkout's build,
+//                                  case by case in the same run (rows named "... [other-checkout]")
 //
 // It never asserts a speed. It exits 1 when a case saw a non-2xx answer, an unexpected status or a
 // connection error, or when something failed to start (the results written so far are kept).
@@ -26,7 +29,8 @@ import { dropRedisNamespace } from './lib/redis.mjs';
 import { runScaleOut } from './lib/scaleout.mjs';
 
 const USAGE = `usage: node bench/run.mjs [--smoke | --long | --scale | --scale-out] [--keys N] [--duration S] [--warmup S]
-                         [--connections N] [--no-etcd] [--no-redis] [--no-scale] [--no-scale-out] [--redis URL] [--no-wrk] [--out DIR]`;
+                         [--connections N] [--no-etcd] [--no-redis] [--no-scale] [--no-scale-out] [--redis URL] [--no-wrk] [--out DIR]
+                         [--only REGEX] [--compare DIR]`;
 
 const { values: args } = parseArgs({
   options: {
@@ -45,6 +49,8 @@ const { values: args } = parseArgs({
     'no-wrk': { type: 'boolean', default: false },
     'no-redis': { type: 'boolean', default: false },
     out: { type: 'string', default: path.join(ROOT, 'bench', 'results') },
+    only: { type: 'string' },
+    compare: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -79,7 +85,12 @@ const options = {
   scaleOut: !args['no-scale-out'] && (mode === 'full' || mode === 'scale-out'),
   driver: chooseDriver(!args['no-wrk']),
   redis: !args['no-redis'] && mode === 'full',
+  /** Only the Lucid cases whose name matches (baselines and etcd run as usual). */
+  only: args.only === undefined ? undefined : new RegExp(args.only),
+  /** Another checkout (built) whose Lucid runs each Lucid case too, right after this one's. */
+  compare: args.compare === undefined ? undefined : path.resolve(args.compare),
 };
+const wanted = (name) => options.only === undefined || options.only.test(name);
 
 const log = (line) => console.error(line);
 const startedAt = new Date();
@@ -271,7 +282,7 @@ function specHas(pathname) {
   return readFileSync(path.join(ROOT, 'spec/lucid.yaml'), 'utf8').includes(`\n  ${pathname}:`);
 }
 
-/** Starts a Lucid on `lucid`'s config (with `env`), seeds it, runs `cases`, stops it. */
+/** Starts a Lucid on `lucid`'s config (with `env`), seeds it, runs `body(server)`, stops it. */
 async function withLucid(lucid, { name, env = {}, seedAll = true }, body) {
   const server = await startLucid(lucid, { name, env });
   try {
@@ -286,31 +297,52 @@ async function withLucid(lucid, { name, env = {}, seedAll = true }, body) {
   }
 }
 
+/**
+ * withLucid for this checkout's Lucid and, with --compare, the other checkout's too (its own fresh
+ * config and token, both servers up at once); `body` gets a list of { server, token, suffix }.
+ */
+async function withLucids(lucid, { name, env = {}, seedAll = true }, body) {
+  const here = async (servers) => withLucid(lucid, { name, env, seedAll }, (server) => body([{ server, token: lucid.token, suffix: '' }, ...servers]));
+  if (options.compare === undefined) return here([]);
+  const other = initLucid('lucid-bench-compare-', path.join(options.compare, 'dist/cli/main.js'));
+  const suffix = ` [${path.basename(options.compare)}]`;
+  return withLucid(other, { name: `${name}-compare`, env, seedAll }, (server) => here([{ server, token: other.token, suffix }]));
+}
+
+/** Runs case `c` (made for a token by `make`) on every server, one after the other. */
+async function runOnEach(servers, make) {
+  for (const { server, token, suffix } of servers) {
+    const c = make({ authorization: `Bearer ${token}` });
+    await runCase(results.cases, { group: 'lucid', url: server.url, ...c, name: `${c.name}${suffix}` });
+  }
+}
+
 async function lucidCases(lucid) {
-  const auth = { authorization: `Bearer ${lucid.token}` };
   log('lucid: fresh config and data folder (lucid init), seeding');
-  await withLucid(lucid, { name: 'lucid', seedAll: mode !== 'smoke' }, async (server) => {
-    results.lucidStartupMs = server.startupMs;
-    const cases = defaultCases(auth);
-    const selected = mode === 'smoke' ? cases.filter((c) => c.name === 'Lucid GET 1 KiB' || c.name === 'Lucid PUT 1 KiB new key') : cases;
+  await withLucids(lucid, { name: 'lucid', seedAll: mode !== 'smoke' }, async (servers) => {
+    results.lucidStartupMs = servers[0].server.startupMs;
+    const names = defaultCases({}).map((c) => c.name);
+    const selected = mode === 'smoke' ? ['Lucid GET 1 KiB', 'Lucid PUT 1 KiB new key'] : names.filter(wanted);
     log('lucid');
-    for (const c of selected) await runCase(results.cases, { group: 'lucid', url: server.url, ...c });
+    for (const name of selected) await runOnEach(servers, (auth) => defaultCases(auth).find((c) => c.name === name));
   });
   if (mode === 'smoke') return;
   // etcd's durability class: every commit fsync'd.
-  log('lucid with sqlite.synchronous: full');
-  await withLucid(lucid, { name: 'lucid-full', env: { LUCID_SQLITE_SYNCHRONOUS: 'full' }, seedAll: false }, (server) =>
-    runCase(results.cases, {
-      group: 'lucid',
-      url: server.url,
-      name: 'Lucid PUT 1 KiB update, synchronous: full',
-      description: 'the PUT update case with every commit fsync’d (etcd’s durability class)',
-      requests: [{ method: 'PUT', headers: { ...auth, 'content-type': 'application/octet-stream' }, bodyBytes: 1024, ...keys1k() }],
-      against: { node: NODE_1K, etcd: ETCD_PUT, etcdTarget: 1.0 },
-    }),
-  );
-  if (!options.redis) return;
+  const full = 'Lucid PUT 1 KiB update, synchronous: full';
+  if (wanted(full)) {
+    log('lucid with sqlite.synchronous: full');
+    await withLucids(lucid, { name: 'lucid-full', env: { LUCID_SQLITE_SYNCHRONOUS: 'full' }, seedAll: false }, (servers) =>
+      runOnEach(servers, (auth) => ({
+        name: full,
+        description: 'the PUT update case with every commit fsync’d (etcd’s durability class)',
+        requests: [{ method: 'PUT', headers: { ...auth, 'content-type': 'application/octet-stream' }, bodyBytes: 1024, ...keys1k() }],
+        against: { node: NODE_1K, etcd: ETCD_PUT, etcdTarget: 1.0 },
+      })),
+    );
+  }
+  if (!options.redis || !wanted('Lucid on Redis GET 1 KiB')) return;
   // One node on the shared Redis: the same request path, no cache in front of the store.
+  const auth = { authorization: `Bearer ${lucid.token}` };
   const env = { LUCID_STORE: args.redis, LUCID_STORE_NAMESPACE: `bench_${randomBytes(4).toString('hex')}` };
   log(`lucid on Redis (${args.redis}, namespace ${env.LUCID_STORE_NAMESPACE})`);
   try {

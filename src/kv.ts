@@ -58,7 +58,7 @@ function parseTags(header: string): '*' | string[] {
 }
 
 /** Whether the current entry satisfies If-None-Match (weak comparison, as RFC 9110 asks for it). */
-export function noneMatch(header: string | undefined, current: Entry | undefined): boolean {
+export function noneMatch(header: string | undefined, current: Pick<Entry, 'etag'> | undefined): boolean {
   if (header === undefined) return true;
   const tags = parseTags(header);
   if (tags === '*') return current === undefined;

@@ -16,20 +16,23 @@ export function assertBuilt() {
   }
 }
 
-/** A temp folder with lucid.yml (from `lucid init`) and the root token it printed. */
-export function initLucid(prefix = 'lucid-bench-') {
+/**
+ * A temp folder with lucid.yml (from `lucid init`) and the root token it printed. `cli` is the
+ * build to run (another checkout's dist/cli/main.js, for `--compare`); this checkout's by default.
+ */
+export function initLucid(prefix = 'lucid-bench-', cli = CLI) {
   const dir = tempDir(prefix);
   const config = path.join(dir, 'lucid.yml');
-  const token = execFileSync(process.execPath, [CLI, 'init', '--config', config], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  const token = execFileSync(process.execPath, [cli, 'init', '--config', config], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
   if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token)) throw new Error(`lucid init printed no token: ${JSON.stringify(token)}`);
   // The store path in the generated config, relative to its folder (sqlite://data/lucid.sqlite).
-  return { dir, config, token, dataFile: path.join(dir, 'data', 'lucid.sqlite') };
+  return { dir, config, token, cli, dataFile: path.join(dir, 'data', 'lucid.sqlite') };
 }
 
 /** Starts `lucid server` on a free port; resolves once /health answers 200, with the time that took. */
 export async function startLucid(lucid, { name = 'lucid', env = {} } = {}) {
   const port = await freePort();
-  const handle = start(name, process.execPath, [CLI, 'server', '--config', lucid.config, '--port', String(port)], {
+  const handle = start(name, process.execPath, [...(lucid.nodeArgs ?? []), lucid.cli ?? CLI, 'server', '--config', lucid.config, '--port', String(port)], {
     cwd: lucid.dir,
     env: { ...process.env, LUCID_LOG_LEVEL: 'warn', ...env },
   });

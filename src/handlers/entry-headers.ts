@@ -1,10 +1,11 @@
 /** The headers GET and HEAD share, derived from one entry. */
 import { isLocked, type Entry } from '../store/types.js';
 
-export function entryHeaders(entry: Entry, now: number): Record<string, string | number> {
+/** `size` is the value's length in bytes (HEAD knows it without the value). */
+export function entryHeaders(entry: Omit<Entry, 'value'>, size: number, now: number): Record<string, string | number> {
   const headers: Record<string, string | number> = {
     'Content-Type': entry.contentType,
-    'Content-Length': entry.value.length,
+    'Content-Length': size,
     ETag: entry.etag,
     'Last-Modified': new Date(entry.updatedAt).toUTCString(),
   };

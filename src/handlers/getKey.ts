@@ -8,5 +8,5 @@ import type { Handler } from './types.js';
 export const getKey: Handler<'getKey'> = async ({ request, params, store, now }) => {
   const entry = await readEntry(store, params.key);
   if (!noneMatch(request.headers['if-none-match'], entry)) return { status: 304, headers: { ETag: entry.etag } };
-  return { status: 200, body: entry.value, headers: entryHeaders(entry, now) };
+  return { status: 200, body: entry.value, headers: entryHeaders(entry, entry.value.length, now) };
 };

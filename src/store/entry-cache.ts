@@ -62,6 +62,11 @@ export class EntryCache {
     }
   }
 
+  /** The cached entry, if any, without loading it (and without counting a hit or a miss). */
+  peek(key: string): Entry | undefined {
+    return this.#lru?.get(key);
+  }
+
   /** Marks writes of `keys` as begun: loads in flight for them will not be kept. */
   begin(keys: readonly string[]): void {
     for (const key of keys) {

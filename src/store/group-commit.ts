@@ -3,14 +3,21 @@
  * committed wait, and then share the next one. Each write is acknowledged (its promise resolves)
  * only after the COMMIT of the transaction holding it returned; when anything in a batch fails
  * (a statement, or the COMMIT itself), the batch is rolled back and every write in it is refused
- * with that error. A write alone is committed at once: no timer, batches form only under load.
+ * with that error.
+ *
+ * The driver runs statements synchronously, so a batch would otherwise hold only the writes that
+ * reached it within one chain of promises. Instead a batch starts on the event loop's next check
+ * phase (setImmediate): every write submitted while the current turn's I/O callbacks ran (all the
+ * requests read from the sockets in one poll) shares it. There is no timer: a write alone waits
+ * for that one turn only, and batches form only under load. A commit that fsyncs (synchronous
+ * FULL) blocks the loop while it runs; the requests arriving meanwhile make up the next batch.
  */
 
-/** The statements that bracket a batch, run on the one connection that writes. */
+/** The statements that bracket a batch, run on the one connection that writes (synchronous or not). */
 export interface Transactor {
-  begin(): Promise<unknown>;
-  commit(): Promise<unknown>;
-  rollback(): Promise<unknown>;
+  begin(): unknown;
+  commit(): unknown;
+  rollback(): unknown;
 }
 
 /** One write of a batch: its statements, and the keys it writes (for the batch hook). */
@@ -52,6 +59,7 @@ export class GroupCommit {
   }
 
   async #flush(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
     while (this.#waiting.length > 0) {
       const batch = this.#waiting.splice(0, MAX_BATCH);
       const error = await this.#run(batch);
@@ -80,7 +88,9 @@ export class GroupCommit {
       return undefined;
     } catch (error) {
       // A failed COMMIT may leave the transaction open (SQLITE_BUSY); an I/O error may already have rolled it back.
-      await this.#transactor.rollback().catch(() => undefined);
+      await Promise.resolve()
+        .then(() => this.#transactor.rollback())
+        .catch(() => undefined);
       return error;
     }
   }

@@ -1,6 +1,7 @@
 /**
  * What the shared stores (Redis, PostgreSQL) have in common: their options, the clock-based
- * liveness rules they share with the embedded store, and how an entry goes into their change log.
+ * liveness rules they share with the embedded store, and how an entry goes into their change log;
+ * and the one guard every store (the embedded one too) runs its backend calls through.
  */
 import { StoreUnavailableError } from '../errors.js';
 import { encodeEntry } from './frame.js';
@@ -73,11 +74,16 @@ export function changeFromLog(
   return change;
 }
 
-/** Runs a backend call, turning every failure (and a call slower than `timeoutMs`) into StoreUnavailableError. */
-export async function guarded<T>(closed: boolean, timeoutMs: number, operation: () => Promise<T>): Promise<T> {
+/**
+ * Runs a store call, turning every failure into StoreUnavailableError (503): a closed store refuses
+ * at once, and a call slower than `timeoutMs` fails (0: no time limit, for the embedded store, whose
+ * calls run on this thread and cannot hang on a network). Every store's calls go through here.
+ */
+export async function guarded<T>(closed: boolean, timeoutMs: number, operation: () => T | Promise<T>): Promise<T> {
   if (closed) throw new StoreUnavailableError(new Error('The store is closed.'));
   let timer: NodeJS.Timeout | undefined;
   try {
+    if (timeoutMs <= 0) return await operation();
     return await Promise.race([
       operation(),
       new Promise<never>((_resolve, reject) => {

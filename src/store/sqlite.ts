@@ -1,17 +1,19 @@
 /**
- * The embedded default store: Keyv over @keyv/sqlite, one file in the data directory.
+ * The embedded default store: Keyv over a better-sqlite3 adapter (sqlite-adapter.ts), one file in
+ * the data directory.
  *
  * Values go through Keyv with a binary serializer (frame.ts), so they are stored as BLOBs with no
- * base64 inflation. What Keyv cannot do is done here, on the adapter's own connection or a small
- * pool of read-only ones (sqlite-readers.ts):
+ * base64 inflation. What Keyv cannot do is done here, on the adapter's own connection or on one
+ * read-only connection beside it:
  * - atomicity: one process owns the file (a pid lock file refuses a second one), and every
  *   read-modify-write of a key runs in that process's per-key queue, so a lock check and the write
  *   it guards, or the read and write of an increment, cannot interleave with another write;
  * - expiry: an indexed generated column reads each frame's expiry, and a background sweep deletes
  *   expired rows (announcing each as `expired`); reads treat an expired row as missing even before
  *   the sweep reaches it;
- * - reads: a prepared statement on one of a few read-only connections, so reads run in parallel
- *   rather than queueing on Keyv's single connection;
+ * - reads: the read cache (entry-cache.ts), else a prepared statement on the read-only connection,
+ *   which sees committed rows only (never an open batch's); better-sqlite3 runs it synchronously, a
+ *   point read costing microseconds where a thread-pool round trip cost a callback and a promise;
  * - listing: keyset pages over the primary key, so a page costs its size whatever the table's;
  * - changes: announced to subscribers from inside the key's queue, after the write committed, so
  *   they arrive in order per key;
@@ -21,21 +23,21 @@
  *   (sqlite-snapshot.ts); `readOnly` opens the file that way beside a server that owns it;
  * - bulk loading (`bulk`, for import and rekey): writes batched into transactions.
  */
-import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import KeyvSqlite from '@keyv/sqlite';
+import type Database from 'better-sqlite3';
 import Keyv from 'keyv';
-import type sqlite3 from 'sqlite3';
 import { StoreInUseError, StoreUnavailableError } from '../errors.js';
 import { HEAD_BYTES, decodeEntry, decodeHead, encodeEntry, expirySql } from './frame.js';
 import { EntryCache } from './entry-cache.js';
 import { GroupCommit, type BatchHook } from './group-commit.js';
 import { KeyQueue } from './key-queue.js';
+import { guarded } from './shared.js';
+import { BetterSqliteAdapter, TABLE, openReadOnly } from './sqlite-adapter.js';
 import { secureStoreFiles, withPrivateUmask, type Warn } from './sqlite-files.js';
 import { Sweeper } from './sweeper.js';
-import { ReadPool } from './sqlite-readers.js';
-import { all, closeDb, openReadOnly, snapshotRows } from './sqlite-snapshot.js';
+import { snapshotRows } from './sqlite-snapshot.js';
 import { isLive, liveEntry, type Change, type Clock, type Decide, type DecideMany, type Entry, type KeyInfo, type ListOptions, type Store, type StoredEntry } from './types.js';
 
 const NAMESPACE = 'lucid';
@@ -47,11 +49,8 @@ const NAMESPACE = 'lucid';
  */
 const rowKey = (key: string): string => `${NAMESPACE}:${key}`;
 const lucidKey = (row: string): string => row.slice(NAMESPACE.length + 1);
-const TABLE = 'keyv';
 const SWEEP_BATCH = 500;
 const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
-/** Read-only connections for reads; libuv's thread pool runs 4 by default. */
-const READERS = 4;
 /** Bulk mode commits every this many writes, or sooner when their values add up to BULK_BATCH_BYTES. */
 const BULK_BATCH = 2000;
 const BULK_BATCH_BYTES = 32 * 1024 * 1024;
@@ -89,39 +88,43 @@ export interface SqliteStoreOptions {
 /** Opens (creating when needed) the SQLite file and returns a ready store; throws a clear Error when it cannot. */
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   const file = path.resolve(options.file);
-  if (options.readOnly) return openReadOnlyStore(file, options.clock ?? Date.now);
+  try {
+    if (options.readOnly) return openReadOnlyStore(file, options.clock ?? Date.now);
+  } catch (error) {
+    throw new Error(`Cannot open the SQLite store at ${file}: ${(error as Error).message}`, { cause: error });
+  }
   secureStoreFiles(file, options.warn ?? (() => undefined));
   const releaseOwnership = claimFile(file);
   try {
-    return await withPrivateUmask(() => openOwned(file, releaseOwnership, options));
+    return await withPrivateUmask(async () => openOwned(file, releaseOwnership, options));
   } catch (error) {
     releaseOwnership();
     throw new Error(`Cannot open the SQLite store at ${file}: ${(error as Error).message}`, { cause: error });
   }
 }
 
-/** Opens the file this process now owns: WAL, the expiry column and index, the read pool. */
-async function openOwned(file: string, releaseOwnership: () => void, options: SqliteStoreOptions): Promise<Store> {
-  const adapter = new KeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: 5000 });
-  adapter.on('error', () => undefined); // Every failure also rejects the query that met it.
-  await adapter.query(`PRAGMA journal_mode=WAL`);
-  await adapter.query(`PRAGMA synchronous=${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-  const columns = (await adapter.query(`PRAGMA table_xinfo(${TABLE})`)) as Array<{ name: string }>;
-  if (!columns.some((column) => column.name === 'lucid_expires_at')) {
-    await adapter.query(`ALTER TABLE ${TABLE} ADD COLUMN lucid_expires_at INTEGER GENERATED ALWAYS AS (${expirySql('value')}) VIRTUAL`);
+/** Opens the file this process now owns: WAL, the expiry column and index, the read-only connection. */
+function openOwned(file: string, releaseOwnership: () => void, options: SqliteStoreOptions): Store {
+  const adapter = new BetterSqliteAdapter(file, ['journal_mode = WAL', `synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`]);
+  try {
+    const columns = adapter.all<{ name: string }>(`PRAGMA table_xinfo(${TABLE})`);
+    if (!columns.some((column) => column.name === 'lucid_expires_at')) {
+      adapter.exec(`ALTER TABLE ${TABLE} ADD COLUMN lucid_expires_at INTEGER GENERATED ALWAYS AS (${expirySql('value')}) VIRTUAL`);
+    }
+    adapter.exec(`CREATE INDEX IF NOT EXISTS ${TABLE}_lucid_expires_at ON ${TABLE}(lucid_expires_at) WHERE lucid_expires_at > 0`);
+    return new SqliteStore(adapter, openReadOnly(file), releaseOwnership, options);
+  } catch (error) {
+    adapter.db.close();
+    throw error;
   }
-  await adapter.query(`CREATE INDEX IF NOT EXISTS ${TABLE}_lucid_expires_at ON ${TABLE}(lucid_expires_at) WHERE lucid_expires_at > 0`);
-  const readers = await ReadPool.open(file, READERS, `SELECT value FROM ${TABLE} WHERE key = ?`);
-  const scan = await openReadOnly(file);
-  return new SqliteStore(adapter, readers, scan, releaseOwnership, options);
 }
 
 class SqliteStore implements Store {
   readonly #keyv: Keyv<Entry>;
-  readonly #adapter: KeyvSqlite;
-  readonly #readers: ReadPool;
-  /** A read-only connection for listing, counting and the sweep's scan: it sees committed rows only, never an open batch's. */
-  readonly #scan: sqlite3.Database;
+  readonly #adapter: BetterSqliteAdapter;
+  /** The read-only connection for point reads, listing, counting and the sweep's scan: committed rows only, never an open batch's. */
+  readonly #reader: Database.Database;
+  readonly #readEntry: (key: string) => Entry | undefined;
   readonly #queue = new KeyQueue();
   readonly #cache: EntryCache;
   readonly #batches: GroupCommit;
@@ -140,18 +143,18 @@ class SqliteStore implements Store {
   #closed = false;
   #disconnected = false;
 
-  constructor(adapter: KeyvSqlite, readers: ReadPool, scan: sqlite3.Database, release: () => void, options: SqliteStoreOptions) {
+  constructor(adapter: BetterSqliteAdapter, reader: Database.Database, release: () => void, options: SqliteStoreOptions) {
     this.#adapter = adapter;
-    this.#readers = readers;
-    this.#scan = scan;
+    this.#reader = reader;
+    this.#readEntry = entryReader(reader);
     this.#release = release;
     this.#file = path.resolve(options.file);
     this.#bulk = options.bulk ?? false;
     this.#clock = options.clock ?? Date.now;
     // Bulk mode keeps its open batch in #uncommitted instead; the cache would only duplicate it.
     this.#cache = new EntryCache(this.#bulk ? 0 : (options.cacheBytes ?? DEFAULT_CACHE_BYTES));
-    const query = (sql: string) => () => adapter.query(sql);
-    this.#batches = new GroupCommit({ begin: query('BEGIN IMMEDIATE'), commit: query('COMMIT'), rollback: query('ROLLBACK') }, options.onBatch);
+    const exec = (sql: string) => () => adapter.exec(sql);
+    this.#batches = new GroupCommit({ begin: exec('BEGIN IMMEDIATE'), commit: exec('COMMIT'), rollback: exec('ROLLBACK') }, options.onBatch);
     this.#keyv = new Keyv<Entry>({
       store: adapter,
       namespace: NAMESPACE,
@@ -159,7 +162,7 @@ class SqliteStore implements Store {
       throwOnErrors: true,
       // Keyv hands the serializer { value, expires }; Lucid keeps its own expiry inside the frame.
       serialize: ((data: { value: Entry }) => encodeEntry(data.value)) as never,
-      // Never called: reads go through the read pool, not Keyv's get (see #read).
+      // Never called: reads go through the read-only connection, not Keyv's get (see #read).
       deserialize: (() => undefined) as never,
     });
     this.#keyv.on('error', () => undefined);
@@ -206,6 +209,13 @@ class SqliteStore implements Store {
     return listPage(this.#scanQuery, (key) => this.#read(key), options, this.#clock());
   }
 
+  /** HEAD: the cached entry's metadata, else the frame's head and the value's length, never the value's bytes. */
+  async head(key: string): Promise<KeyInfo | undefined> {
+    const held = this.#uncommitted.has(key) ? (this.#uncommitted.get(key) ?? undefined) : this.#cache.peek(key);
+    if (held !== undefined && !this.#disconnected) return infoOf(key, liveEntry(held, this.#clock()));
+    return readHead(this.#scanQuery, (each) => this.#read(each), key, this.#clock());
+  }
+
   entries(prefix: string): AsyncIterable<StoredEntry> {
     if (this.#disconnected) throw new StoreUnavailableError(new Error('The store is closed.'));
     return liveEntries(this.#file, prefix, this.#clock);
@@ -244,7 +254,7 @@ class SqliteStore implements Store {
 
   async ping(): Promise<void> {
     // Touches the table, so a broken or vanished database file fails here (SELECT 1 would not).
-    await this.#guard(() => this.#adapter.query(`SELECT 1 FROM ${TABLE} LIMIT 1`));
+    await this.#guard(() => this.#adapter.all(`SELECT 1 FROM ${TABLE} LIMIT 1`));
   }
 
   async close(): Promise<void> {
@@ -255,15 +265,13 @@ class SqliteStore implements Store {
     await this.#batches.drain();
     if (this.#bulk) await this.#commitBatch();
     this.#disconnected = true;
-    await this.#readers.close();
-    await closeDb(this.#scan);
+    this.#reader.close();
     await this.#keyv.disconnect();
     this.#release();
   }
 
   /** Listing, counting and the sweep's scan: committed rows only (bulk mode: its own connection, which sees the open batch). */
-  readonly #scanQuery: Query = (sql, ...parameters) =>
-    this.#guard(() => (this.#bulk ? this.#adapter.query(sql, ...parameters) : all(this.#scan, sql, ...parameters)));
+  readonly #scanQuery: Query = (sql, ...parameters) => this.#guard(() => all(this.#bulk ? this.#adapter.db : this.#reader, sql, ...parameters));
 
   /** The live entry under `key`, expiring (and announcing) it first when it is past its expiry; call only inside the key's queue. */
   async #current(key: string, now: number): Promise<Entry | undefined> {
@@ -304,7 +312,7 @@ class SqliteStore implements Store {
   /** Bulk mode: applies one write of `key` (`entry`, or null for a delete) inside the open batch's transaction. */
   async #write(key: string, entry: Entry | null, operation: () => Promise<unknown>): Promise<void> {
     const step = this.#writes.then(async () => {
-      if (this.#batched === 0) await this.#guard(() => this.#adapter.query('BEGIN IMMEDIATE'));
+      if (this.#batched === 0) await this.#guard(() => this.#adapter.exec('BEGIN IMMEDIATE'));
       await this.#guard(operation);
       this.#uncommitted.set(key, entry);
       this.#uncommittedBytes += entry?.value.length ?? 0;
@@ -322,23 +330,20 @@ class SqliteStore implements Store {
 
   async #commit(): Promise<void> {
     if (this.#batched === 0) return;
-    await this.#guard(() => this.#adapter.query('COMMIT'));
+    await this.#guard(() => this.#adapter.exec('COMMIT'));
     this.#batched = 0;
     this.#uncommitted.clear();
     this.#uncommittedBytes = 0;
   }
 
-  /** Reads from the cache, else through the read pool (Keyv's get would queue behind every other query on its one connection). */
+  /** Reads from the cache, else from the read-only connection (committed rows only). */
   async #read(key: string): Promise<Entry | undefined> {
     // A closed store answers nothing, not even from its cache: a reader must not see a value the
     // store can no longer vouch for.
-    if (this.#disconnected) throw new StoreUnavailableError(new Error('The store is closed.'));
-    // Bulk mode: the open batch's own writes, which the read pool cannot see until they commit.
+    if (this.#disconnected) return this.#guard(() => undefined);
+    // Bulk mode: the open batch's own writes, which the read-only connection cannot see until they commit.
     if (this.#uncommitted.has(key)) return this.#uncommitted.get(key) ?? undefined;
-    return this.#cache.read(key, async () => {
-      const row = await this.#guard(() => this.#readers.get<{ value: unknown }>(rowKey(key)));
-      return Buffer.isBuffer(row?.value) ? decodeEntry(row.value) : undefined;
-    });
+    return this.#cache.read(key, () => this.#guard(() => this.#readEntry(key)));
   }
 
   /** Deletes an expired row and announces the expiry; call only inside the key's queue. */
@@ -351,17 +356,34 @@ class SqliteStore implements Store {
     for (const listener of this.#listeners) listener(change);
   }
 
-  async #guard<T>(operation: () => Promise<T>): Promise<T> {
-    if (this.#disconnected) throw new StoreUnavailableError(new Error('The store is closed.'));
-    try {
-      return await operation();
-    } catch (error) {
-      throw new StoreUnavailableError(error);
-    }
+  /** Every call on the file: a closed store or a failing call answers StoreUnavailableError (503). */
+  #guard<T>(operation: () => T | Promise<T>): Promise<T> {
+    return guarded(this.#disconnected, 0, operation);
   }
 }
 
 type Query = (sql: string, ...parameters: unknown[]) => Promise<unknown>;
+
+/** Statements prepared once per connection and SQL text (listing, counting and the sweep reuse a handful). */
+const prepared = new WeakMap<Database.Database, Map<string, Database.Statement>>();
+
+/** Every row `sql` answers on `db`, its statement prepared once. */
+function all(db: Database.Database, sql: string, ...parameters: unknown[]): unknown[] {
+  let statements = prepared.get(db);
+  if (statements === undefined) prepared.set(db, (statements = new Map()));
+  let statement = statements.get(sql);
+  if (statement === undefined) statements.set(sql, (statement = db.prepare(sql)));
+  return statement.all(...parameters);
+}
+
+/** The one way an entry is read from a file: its row by a prepared point read, the frame decoded (undefined when missing). */
+function entryReader(db: Database.Database): (key: string) => Entry | undefined {
+  const statement = db.prepare<[string], { value: unknown }>(`SELECT value FROM ${TABLE} WHERE key = ?`);
+  return (key) => {
+    const row = statement.get(rowKey(key));
+    return Buffer.isBuffer(row?.value) ? decodeEntry(row.value) : undefined;
+  };
+}
 
 /** How many live keys: all rows minus the expired ones (the expiry index answers that part); measured at 100k keys in test/unit/sqlite-store.test.ts. */
 async function countLive(query: Query, now: number): Promise<number> {
@@ -403,6 +425,29 @@ async function listPage(query: Query, read: (key: string) => Promise<Entry | und
   return page;
 }
 
+/** A live entry's KeyInfo (undefined for none). */
+function infoOf(key: string, entry: Entry | undefined): KeyInfo | undefined {
+  if (entry === undefined) return undefined;
+  const { value, ...metadata } = entry;
+  return { key, size: value.length, entry: metadata };
+}
+
+/** One key's metadata and value size read with `query` (the frame's head and length only), or by `read` when its metadata is longer than the head. */
+async function readHead(query: Query, read: (key: string) => Promise<Entry | undefined>, key: string, now: number): Promise<KeyInfo | undefined> {
+  const rows = (await query(`SELECT length(value) AS total, substr(value, 1, ${HEAD_BYTES}) AS head FROM ${TABLE} WHERE key = ?`, rowKey(key))) as Array<{
+    total: number;
+    head: unknown;
+  }>;
+  const row = rows[0];
+  if (row === undefined || !Buffer.isBuffer(row.head)) return undefined;
+  try {
+    const { metadata, valueOffset } = decodeHead(row.head);
+    return isLive(metadata, now) ? { key, size: row.total - valueOffset, entry: metadata } : undefined;
+  } catch {
+    return infoOf(key, liveEntry(await read(key), now));
+  }
+}
+
 /** Every live entry under `prefix` from one snapshot of `file` (sqlite-snapshot.ts), live as of the snapshot's start. */
 async function* liveEntries(file: string, prefix: string, clock: Clock): AsyncGenerator<StoredEntry> {
   const low = rowKey(prefix);
@@ -413,39 +458,30 @@ async function* liveEntries(file: string, prefix: string, clock: Clock): AsyncGe
   }
 }
 
-/** A store over a file another process may own: reads on read-only connections, no pid lock, every write refused. */
-async function openReadOnlyStore(file: string, clock: Clock): Promise<Store> {
-  if (!existsSync(file)) throw new Error(`There is no store at ${file}.`);
-  const db = await openReadOnly(file).catch((error: unknown) => {
-    throw new Error(`Cannot open the SQLite store at ${file}: ${(error as Error).message}`, { cause: error });
-  });
-  const readers = await ReadPool.open(file, 1, `SELECT value FROM ${TABLE} WHERE key = ?`);
-  const guard = async <T>(operation: () => Promise<T>): Promise<T> => {
-    try {
-      return await operation();
-    } catch (error) {
-      throw new StoreUnavailableError(error);
-    }
-  };
-  const read = async (key: string) => {
-    const row = await guard(() => readers.get<{ value: unknown }>(rowKey(key)));
-    return Buffer.isBuffer(row?.value) ? decodeEntry(row.value) : undefined;
-  };
+/** A store over a file another process may own: reads on a read-only connection, no pid lock, every write refused. */
+function openReadOnlyStore(file: string, clock: Clock): Store {
+  const db = openReadOnly(file);
+  const readEntry = entryReader(db);
+  let closed = false;
+  const query: Query = (sql, ...parameters) => guarded(closed, 0, () => all(db, sql, ...parameters));
+  const read = (key: string) => guarded(closed, 0, () => readEntry(key));
   const refuse = () => Promise.reject(new Error(`The store at ${file} is open read-only.`));
   return {
     get: async (key) => liveEntry(await read(key), clock()),
     update: refuse,
     purgeExpired: refuse,
-    list: (options) => listPage((sql, ...parameters) => guard(() => all(db, sql, ...parameters)), read, options, clock()),
+    list: (options) => listPage(query, read, options, clock()),
+    head: (key) => readHead(query, read, key, clock()),
     entries: (prefix) => liveEntries(file, prefix, clock),
-    count: () => countLive((sql, ...parameters) => guard(() => all(db, sql, ...parameters)), clock()),
+    count: () => countLive(query, clock()),
     subscribe: () => () => undefined,
     ping: async () => {
-      await guard(() => all(db, `SELECT 1 FROM ${TABLE} LIMIT 1`));
+      await query(`SELECT 1 FROM ${TABLE} LIMIT 1`);
     },
     close: async () => {
-      await readers.close();
-      await closeDb(db);
+      if (closed) return;
+      closed = true;
+      db.close();
     },
   };
 }

@@ -140,6 +140,11 @@ export interface Store {
   /** Live keys in key order, one page at a time; expired keys never appear. */
   list(options: ListOptions): Promise<KeyInfo[]>;
   /**
+   * The live key's metadata and value size without its value's bytes (HEAD), or undefined when it
+   * is missing or expired. Optional: without it HEAD reads the whole entry through `get`.
+   */
+  head?(key: string): Promise<KeyInfo | undefined>;
+  /**
    * Every live entry under `prefix`, in key order, from one consistent snapshot where the backend
    * offers one (SQLite: one read transaction), so writes made while it runs are not half-seen.
    * Breaking out of the loop releases the snapshot. Used by `lucid export` and `lucid rekey`

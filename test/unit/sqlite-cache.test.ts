@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import sqlite3 from 'sqlite3';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { emptyCounts, exportStore, importStore } from '../../src/backup.js';
 import { applyOperation, deleteValue, importEntry, putValue } from '../../src/kv.js';
@@ -32,15 +32,18 @@ async function open(options: Partial<SqliteStoreOptions> = {}) {
   return { store, truth, file, advance };
 }
 
-/** Runs `sql` on a connection of its own to `file` (behind the store's back). */
-function behindTheBack(file: string, sql: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const db = new sqlite3.Database(file, (error) => {
-      if (error) return reject(error);
-      db.configure('busyTimeout', 5000);
-      db.exec(sql, (execError) => db.close(() => (execError ? reject(execError) : resolve())));
-    });
-  });
+/**
+ * Runs `sql` on a connection of its own to `file` (behind the store's back). It uses the store's own
+ * driver: two SQLite libraries in one process do not see each other's POSIX locks, so closing the
+ * other's connection would drop the store's locks and leave its schema cache stale.
+ */
+async function behindTheBack(file: string, sql: string): Promise<void> {
+  const db = new Database(file, { timeout: 5000 });
+  try {
+    db.exec(sql);
+  } finally {
+    db.close();
+  }
 }
 
 const text = async (store: Store, key: string) => (await store.get(key))?.value.toString();

@@ -88,19 +88,20 @@ describe('sqlite store', () => {
     opened.push(store);
     await putValue(store, 'short', Buffer.from('x'), 'text/plain');
     await applyOperation(store, 'short', 'ttl', 1);
-    const sqlite3 = (await import('sqlite3')).default;
-    const rows = () =>
-      new Promise<unknown[]>((resolve, reject) => {
-        const db = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (error) => {
-          if (error) return reject(error);
-          db.all(`SELECT key FROM keyv WHERE key = 'lucid:short'`, (err, result) => (err ? reject(err) : db.close(() => resolve(result))));
-        });
-      });
+    const Database = (await import('better-sqlite3')).default;
+    const rows = () => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return db.prepare(`SELECT key FROM keyv WHERE key = 'lucid:short'`).all();
+      } finally {
+        db.close();
+      }
+    };
     await sleep(100); // several sweeps, none of which may take a row that has not expired
-    expect(await rows()).toHaveLength(1);
+    expect(rows()).toHaveLength(1);
     time.advance(1000);
-    await until(async () => (await rows()).length === 0);
-    expect(await rows()).toHaveLength(0);
+    await until(async () => rows().length === 0);
+    expect(rows()).toHaveLength(0);
   });
 
   it('lists a key whose metadata is longer than the head it reads, with the right size and type', async () => {
@@ -229,5 +230,32 @@ describe('sqlite store files', () => {
     expect((await readEntry(store, 'k')).value.toString()).toBe('v');
     await store.close();
   });
-});
 
+  it('answers HEAD from metadata: size and fields as get has them, from the cache, the file, a read-only open, and long metadata', async () => {
+    let now = Date.parse('2026-11-26T12:00:00Z');
+    const file = path.join(tempDir(), 'lucid.sqlite');
+    const store = await openSqliteStore({ file, sweepIntervalMs: 0, clock: () => now, cacheBytes: 0 });
+    const cached = await openSqliteStore({ file: path.join(tempDir(), 'lucid.sqlite'), sweepIntervalMs: 0, clock: () => now });
+    const opened = [store, cached];
+    const long = `application/x-long; note="${'n'.repeat(6000)}"`;
+    for (const each of [store, cached]) {
+      await putValue(each, 'big', Buffer.alloc(300_000, 7), 'application/octet-stream');
+      await putValue(each, 'long', Buffer.from('12345'), long);
+      await putValue(each, 'short', Buffer.from('x'), 'text/plain');
+      await applyOperation(each, 'short', 'ttl', 1);
+    }
+    const reader = await openSqliteStore({ file, readOnly: true, clock: () => now });
+    opened.push(reader);
+    for (const each of [store, cached, reader]) {
+      for (const key of ['big', 'long', 'short']) {
+        const { value, ...metadata } = await readEntry(each, key);
+        expect(await each.head!(key), key).toEqual({ key, size: value.length, entry: metadata });
+      }
+      expect(await each.head!('missing')).toBeUndefined();
+    }
+    now += 2000;
+    for (const each of [store, cached, reader]) expect(await each.head!('short')).toBeUndefined();
+    await Promise.all(opened.map((each) => each.close()));
+    await expect(store.head!('big')).rejects.toThrow(/unavailable/);
+  });
+});

@@ -1,0 +1,90 @@
+/**
+ * A Keyv store adapter over better-sqlite3: the embedded store's one writing connection.
+ *
+ * It keeps @keyv/sqlite's table (`keyv`, key VARCHAR(255) PRIMARY KEY, value) and its upsert, so
+ * every file an earlier Lucid wrote opens as it is. The difference is the driver: better-sqlite3 runs
+ * a statement synchronously on the calling thread, where node-sqlite3 sent each one (BEGIN, the
+ * write, COMMIT) through libuv's thread pool and back. Profiled under a PUT load, those round trips
+ * and their callbacks were the largest cost left on the write path (bench/README.md). Statements
+ * are prepared once. The methods keep Keyv's promise-returning shape; errors reject them.
+ */
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
+
+export const TABLE = 'keyv';
+const KEY_SIZE = 255;
+
+export class BetterSqliteAdapter extends EventEmitter {
+  /** Read by Keyv (its `opts.dialect` and `opts.url` checks); nothing here depends on it. */
+  readonly opts: Record<string, unknown>;
+  namespace?: string | undefined;
+  readonly ttlSupport = false;
+  readonly db: Database.Database;
+  readonly #get: Database.Statement<[string], { value: unknown }>;
+  readonly #upsert: Database.Statement<[string, unknown]>;
+  readonly #delete: Database.Statement<[string]>;
+
+  /** Opens (creating when needed) `file` with `pragmas` applied, and the table when missing. */
+  constructor(file: string, pragmas: readonly string[] = []) {
+    super();
+    this.opts = { dialect: 'sqlite', url: `sqlite://${file}`, table: TABLE };
+    this.db = new Database(file, { timeout: 5000 });
+    for (const pragma of pragmas) this.db.pragma(pragma);
+    this.db.exec(`CREATE TABLE IF NOT EXISTS ${TABLE}(key VARCHAR(${KEY_SIZE}) PRIMARY KEY, value TEXT )`);
+    this.#get = this.db.prepare(`SELECT value FROM ${TABLE} WHERE key = ?`);
+    this.#upsert = this.db.prepare(`INSERT INTO ${TABLE} (key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`);
+    this.#delete = this.db.prepare(`DELETE FROM ${TABLE} WHERE key = ?`);
+  }
+
+  /** Runs `sql` (no result); for BEGIN / COMMIT / ROLLBACK and schema changes. */
+  exec(sql: string): void {
+    this.db.exec(sql);
+  }
+
+  /** Every row `sql` answers, with `parameters` bound. */
+  all<Row>(sql: string, ...parameters: unknown[]): Row[] {
+    return this.db.prepare(sql).all(...parameters) as Row[];
+  }
+
+  async get<Value>(key: string): Promise<Value | undefined> {
+    return this.#get.get(key)?.value as Value | undefined;
+  }
+
+  async getMany<Value>(keys: string[]): Promise<Array<Value | undefined>> {
+    return keys.map((key) => this.#get.get(key)?.value as Value | undefined);
+  }
+
+  async has(key: string): Promise<boolean> {
+    return this.#get.get(key) !== undefined;
+  }
+
+  async set(key: string, value: unknown): Promise<void> {
+    this.#upsert.run(key, value);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.#delete.run(key).changes > 0;
+  }
+
+  async deleteMany(keys: string[]): Promise<boolean> {
+    let deleted = false;
+    for (const key of keys) if (this.#delete.run(key).changes > 0) deleted = true;
+    return deleted;
+  }
+
+  async clear(): Promise<void> {
+    const pattern = this.namespace === undefined ? '%' : `${this.namespace.replace(/[\\%_]/g, '\\$&')}:%`;
+    this.db.prepare(`DELETE FROM ${TABLE} WHERE key LIKE ? ESCAPE '\\'`).run(pattern);
+  }
+
+  async disconnect(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** Opens `file` read-only (a clear Error when there is none), with a busy timeout. */
+export function openReadOnly(file: string): Database.Database {
+  if (!existsSync(file)) throw new Error(`There is no store at ${file}.`);
+  return new Database(file, { readonly: true, fileMustExist: true, timeout: 5000 });
+}
