@@ -115,6 +115,8 @@ check: lint
 lint: install lint-spec
 	npx tsc -p tsconfig.check.json
 	npx eslint .
+	@npx prettier --check . >/dev/null 2>&1 || { npx prettier --list-different .; echo "lint: these files are not formatted. Fix: make fix (or npx prettier --write .)"; exit 1; }
+	@echo "lint: prettier finds every file formatted"
 
 # The contract's own lint (redocly.yaml; accepted exceptions in .redocly.lint-ignore.yaml).
 # Fails on errors and also on any warning.
@@ -130,6 +132,7 @@ mock: install
 
 fix: install
 	npx eslint . --fix
+	npx prettier --write .
 
 clean:
 	rm -rf dist .tmp test/browser/screenshots bench/results

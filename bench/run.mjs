@@ -58,7 +58,10 @@ if (args.help) {
   console.log(USAGE);
   process.exit(0);
 }
-if ([args.smoke, args.long, args.scale, args['scale-out']].filter(Boolean).length > 1 && !(args.long && (args.scale || args['scale-out']))) {
+if (
+  [args.smoke, args.long, args.scale, args['scale-out']].filter(Boolean).length > 1 &&
+  !(args.long && (args.scale || args['scale-out']))
+) {
   console.error(`--smoke, --scale and --scale-out cannot be combined (only --long goes with the last two)\n${USAGE}`);
   process.exit(2);
 }
@@ -106,7 +109,10 @@ const results = {
     memoryBytes: os.totalmem(),
     loadBefore: os.loadavg(),
   },
-  tools: { driver: options.driver, autocannon: JSON.parse(readFileSync(path.join(ROOT, 'node_modules/autocannon/package.json'), 'utf8')).version },
+  tools: {
+    driver: options.driver,
+    autocannon: JSON.parse(readFileSync(path.join(ROOT, 'node_modules/autocannon/package.json'), 'utf8')).version,
+  },
   cases: [],
   scale: undefined,
   notes: [],
@@ -137,26 +143,49 @@ const COUNTERS = 50;
 /** Measures one case and records it; `expect` lists the statuses the case should see (2xx only). */
 async function runCase(record, { name, group, description, url, requests, expect = [200], against = {} }) {
   log(`  ${name} ...`);
-  const measured = await measureRequests({ driver: options.driver, url, requests, connections: options.connections, duration: options.duration, warmup: options.warmup });
+  const measured = await measureRequests({
+    driver: options.driver,
+    url,
+    requests,
+    connections: options.connections,
+    duration: options.duration,
+    warmup: options.warmup,
+  });
   const driver = options.driver === 'wrk' && requests.some((r) => r.method === 'HEAD') ? 'autocannon' : options.driver;
   const entry = { name, group, description, driver, against, ...measured };
   record.push(entry);
   const unexpected = Object.entries(measured.statusCodes ?? {}).filter(([code]) => !expect.includes(Number(code)));
-  if (measured.non2xx > 0) results.problems.push(`${name}: ${measured.non2xx} non-2xx answers (${JSON.stringify(measured.statusCodes ?? {})})`);
-  else if (unexpected.length > 0) results.problems.push(`${name}: unexpected statuses ${JSON.stringify(Object.fromEntries(unexpected))} (expected ${expect.join(', ')})`);
-  if (measured.errors > 0) results.problems.push(`${name}: ${measured.errors} connection errors (${measured.timeouts} timeouts)`);
+  if (measured.non2xx > 0)
+    results.problems.push(
+      `${name}: ${measured.non2xx} non-2xx answers (${JSON.stringify(measured.statusCodes ?? {})})`,
+    );
+  else if (unexpected.length > 0)
+    results.problems.push(
+      `${name}: unexpected statuses ${JSON.stringify(Object.fromEntries(unexpected))} (expected ${expect.join(', ')})`,
+    );
+  if (measured.errors > 0)
+    results.problems.push(`${name}: ${measured.errors} connection errors (${measured.timeouts} timeouts)`);
   if (measured.warmup && (measured.warmup.non2xx > 0 || measured.warmup.errors > 0)) {
-    results.problems.push(`${name}: warm-up saw ${measured.warmup.non2xx} non-2xx answers and ${measured.warmup.errors} errors`);
+    results.problems.push(
+      `${name}: warm-up saw ${measured.warmup.non2xx} non-2xx answers and ${measured.warmup.errors} errors`,
+    );
   }
   if (measured.requests === 0) results.problems.push(`${name}: no request completed`);
-  log(`    ${measured.rps.toFixed(0)} req/s, p50 ${measured.p50} ms, p99 ${measured.p99} ms, non-2xx ${measured.non2xx}, errors ${measured.errors}`);
+  log(
+    `    ${measured.rps.toFixed(0)} req/s, p50 ${measured.p50} ms, p99 ${measured.p99} ms, non-2xx ${measured.non2xx}, errors ${measured.errors}`,
+  );
   return entry;
 }
 
 /** Starts a baseline server script, runs `body(url)`, stops it. */
 async function withBaseline(script, args, body) {
   const port = await freePort();
-  const handle = start(script, process.execPath, [path.join(ROOT, 'bench', 'baselines', script), String(port), ...args], { cwd: ROOT });
+  const handle = start(
+    script,
+    process.execPath,
+    [path.join(ROOT, 'bench', 'baselines', script), String(port), ...args],
+    { cwd: ROOT },
+  );
   try {
     const url = `http://127.0.0.1:${port}`;
     await waitForHttp(handle, `${url}/`);
@@ -180,14 +209,32 @@ async function baselines(authorization, round, rounds) {
   // The same Authorization header as Lucid's requests, so every case sends the same bytes.
   const requests = [{ method: 'GET', path: '/', headers: { authorization } }];
   await withBaseline('node-http.mjs', ['1024'], (url) =>
-    runCase(baselineSamples, { name: NODE_1K, group: 'baseline', description: 'bare node:http, constant 1 KiB', url, requests }),
+    runCase(baselineSamples, {
+      name: NODE_1K,
+      group: 'baseline',
+      description: 'bare node:http, constant 1 KiB',
+      url,
+      requests,
+    }),
   );
   if (mode === 'smoke') return;
   await withBaseline('node-http.mjs', [String(64 * 1024)], (url) =>
-    runCase(baselineSamples, { name: NODE_64K, group: 'baseline', description: 'bare node:http, constant 64 KiB', url, requests }),
+    runCase(baselineSamples, {
+      name: NODE_64K,
+      group: 'baseline',
+      description: 'bare node:http, constant 64 KiB',
+      url,
+      requests,
+    }),
   );
   await withBaseline('express.mjs', [], (url) =>
-    runCase(baselineSamples, { name: 'express 1 KiB', group: 'baseline', description: 'minimal express 5 app, constant 1 KiB', url, requests }),
+    runCase(baselineSamples, {
+      name: 'express 1 KiB',
+      group: 'baseline',
+      description: 'minimal express 5 app, constant 1 KiB',
+      url,
+      requests,
+    }),
   );
 }
 
@@ -214,7 +261,9 @@ function combineBaselines() {
     if (samples.length > 1) {
       const rates = samples.map((s) => s.rps);
       const spread = (Math.max(...rates) - Math.min(...rates)) / mean(rates);
-      results.notes.push(`${name}: ${rates.map((r) => r.toFixed(0)).join(' then ')} req/s before and after the other cases (spread ${(spread * 100).toFixed(0)} %); the table shows the mean.`);
+      results.notes.push(
+        `${name}: ${rates.map((r) => r.toFixed(0)).join(' then ')} req/s before and after the other cases (spread ${(spread * 100).toFixed(0)} %); the table shows the mean.`,
+      );
     }
   }
   results.cases.unshift(...rows);
@@ -237,18 +286,38 @@ function defaultCases(auth) {
     path: '/api/txn',
     headers: json,
     share: 0.1,
-    body: JSON.stringify({ success: [{ op: 'decrement', key: `b/n/${i}` }, { op: 'increment', key: `b/n/${(i + 1) % COUNTERS}` }] }),
+    body: JSON.stringify({
+      success: [
+        { op: 'decrement', key: `b/n/${i}` },
+        { op: 'increment', key: `b/n/${(i + 1) % COUNTERS}` },
+      ],
+    }),
   }));
   return [
-    { name: 'Lucid GET 1 KiB', description: `GET one of ${SEEDED_1K} 1 KiB keys at random`, requests: [get], against: { node: NODE_1K, nodeTarget: 0.5, etcd: ETCD_RANGE, etcdTarget: 3, p99Target: 5 } },
+    {
+      name: 'Lucid GET 1 KiB',
+      description: `GET one of ${SEEDED_1K} 1 KiB keys at random`,
+      requests: [get],
+      against: { node: NODE_1K, nodeTarget: 0.5, etcd: ETCD_RANGE, etcdTarget: 3, p99Target: 5 },
+    },
     {
       name: 'Lucid GET 64 KiB',
       description: `GET one of ${SEEDED_64K} 64 KiB keys at random`,
       requests: [{ method: 'GET', headers: auth, path: '/api/kv/b/64k/', keys: SEEDED_64K }],
       against: { node: NODE_64K, nodeTarget: 0.5 },
     },
-    { name: 'Lucid HEAD 1 KiB', description: `HEAD one of ${SEEDED_1K} 1 KiB keys at random`, requests: [{ ...get, method: 'HEAD' }], against: { node: NODE_1K } },
-    { name: 'Lucid PUT 1 KiB update', description: `PUT 1 KiB over one of ${SEEDED_1K} existing keys at random (200)`, requests: [put], against: { node: NODE_1K, nodeTarget: 0.25, etcd: ETCD_PUT, etcdTarget: 1.5, p99Target: 5 } },
+    {
+      name: 'Lucid HEAD 1 KiB',
+      description: `HEAD one of ${SEEDED_1K} 1 KiB keys at random`,
+      requests: [{ ...get, method: 'HEAD' }],
+      against: { node: NODE_1K },
+    },
+    {
+      name: 'Lucid PUT 1 KiB update',
+      description: `PUT 1 KiB over one of ${SEEDED_1K} existing keys at random (200)`,
+      requests: [put],
+      against: { node: NODE_1K, nodeTarget: 0.25, etcd: ETCD_PUT, etcdTarget: 1.5, p99Target: 5 },
+    },
     {
       name: 'Lucid PUT 1 KiB new key',
       description: 'PUT 1 KiB under a key never used before, one per request (201)',
@@ -259,7 +328,9 @@ function defaultCases(auth) {
     {
       name: 'Lucid PATCH increment',
       description: `PATCH {"operation":"increment"} on one of ${COUNTERS} counters at random`,
-      requests: [{ method: 'PATCH', path: '/api/kv/b/n/', keys: COUNTERS, headers: json, body: '{"operation":"increment"}' }],
+      requests: [
+        { method: 'PATCH', path: '/api/kv/b/n/', keys: COUNTERS, headers: json, body: '{"operation":"increment"}' },
+      ],
       against: { node: NODE_1K, nodeTarget: 0.2 },
     },
     {
@@ -272,7 +343,14 @@ function defaultCases(auth) {
       against: { node: NODE_1K, nodeTarget: 0.4 },
     },
     ...(specHas('/api/txn')
-      ? [{ name: 'Lucid txn transfer', description: `POST /api/txn: decrement one of ${COUNTERS} counters and increment the next`, requests: transfers, against: { node: NODE_1K, etcd: ETCD_PUT } }]
+      ? [
+          {
+            name: 'Lucid txn transfer',
+            description: `POST /api/txn: decrement one of ${COUNTERS} counters and increment the next`,
+            requests: transfers,
+            against: { node: NODE_1K, etcd: ETCD_PUT },
+          },
+        ]
       : []),
   ];
 }
@@ -302,11 +380,16 @@ async function withLucid(lucid, { name, env = {}, seedAll = true }, body) {
  * config and token, both servers up at once); `body` gets a list of { server, token, suffix }.
  */
 async function withLucids(lucid, { name, env = {}, seedAll = true }, body) {
-  const here = async (servers) => withLucid(lucid, { name, env, seedAll }, (server) => body([{ server, token: lucid.token, suffix: '' }, ...servers]));
+  const here = async (servers) =>
+    withLucid(lucid, { name, env, seedAll }, (server) =>
+      body([{ server, token: lucid.token, suffix: '' }, ...servers]),
+    );
   if (options.compare === undefined) return here([]);
   const other = initLucid('lucid-bench-compare-', path.join(options.compare, 'dist/cli/main.js'));
   const suffix = ` [${path.basename(options.compare)}]`;
-  return withLucid(other, { name: `${name}-compare`, env, seedAll }, (server) => here([{ server, token: other.token, suffix }]));
+  return withLucid(other, { name: `${name}-compare`, env, seedAll }, (server) =>
+    here([{ server, token: other.token, suffix }]),
+  );
 }
 
 /** Runs case `c` (made for a token by `make`) on every server, one after the other. */
@@ -331,13 +414,23 @@ async function lucidCases(lucid) {
   const full = 'Lucid PUT 1 KiB update, synchronous: full';
   if (wanted(full)) {
     log('lucid with sqlite.synchronous: full');
-    await withLucids(lucid, { name: 'lucid-full', env: { LUCID_SQLITE_SYNCHRONOUS: 'full' }, seedAll: false }, (servers) =>
-      runOnEach(servers, (auth) => ({
-        name: full,
-        description: 'the PUT update case with every commit fsync’d (etcd’s durability class)',
-        requests: [{ method: 'PUT', headers: { ...auth, 'content-type': 'application/octet-stream' }, bodyBytes: 1024, ...keys1k() }],
-        against: { node: NODE_1K, etcd: ETCD_PUT, etcdTarget: 1.0 },
-      })),
+    await withLucids(
+      lucid,
+      { name: 'lucid-full', env: { LUCID_SQLITE_SYNCHRONOUS: 'full' }, seedAll: false },
+      (servers) =>
+        runOnEach(servers, (auth) => ({
+          name: full,
+          description: 'the PUT update case with every commit fsync’d (etcd’s durability class)',
+          requests: [
+            {
+              method: 'PUT',
+              headers: { ...auth, 'content-type': 'application/octet-stream' },
+              bodyBytes: 1024,
+              ...keys1k(),
+            },
+          ],
+          against: { node: NODE_1K, etcd: ETCD_PUT, etcdTarget: 1.0 },
+        })),
     );
   }
   if (!options.redis || !wanted('Lucid on Redis GET 1 KiB')) return;
@@ -347,18 +440,34 @@ async function lucidCases(lucid) {
   log(`lucid on Redis (${args.redis}, namespace ${env.LUCID_STORE_NAMESPACE})`);
   try {
     await withLucid(lucid, { name: 'lucid-redis', env, seedAll: false }, async (server) => {
-      await runCase(results.cases, { group: 'lucid', url: server.url, name: 'Lucid on Redis GET 1 KiB', description: 'one node on Redis, GET of one of 1000 keys', requests: [{ method: 'GET', headers: auth, ...keys1k() }], against: { node: NODE_1K, nodeTarget: 0.3 } });
+      await runCase(results.cases, {
+        group: 'lucid',
+        url: server.url,
+        name: 'Lucid on Redis GET 1 KiB',
+        description: 'one node on Redis, GET of one of 1000 keys',
+        requests: [{ method: 'GET', headers: auth, ...keys1k() }],
+        against: { node: NODE_1K, nodeTarget: 0.3 },
+      });
       await runCase(results.cases, {
         group: 'lucid',
         url: server.url,
         name: 'Lucid on Redis PUT 1 KiB update',
         description: 'one node on Redis, PUT over one of 1000 keys',
-        requests: [{ method: 'PUT', headers: { ...auth, 'content-type': 'application/octet-stream' }, bodyBytes: 1024, ...keys1k() }],
+        requests: [
+          {
+            method: 'PUT',
+            headers: { ...auth, 'content-type': 'application/octet-stream' },
+            bodyBytes: 1024,
+            ...keys1k(),
+          },
+        ],
         against: { node: NODE_1K, etcd: ETCD_PUT },
       });
     });
   } finally {
-    await dropRedisNamespace(args.redis, env.LUCID_STORE_NAMESPACE).catch((error) => results.notes.push(`could not clean Redis namespace: ${error.message}`));
+    await dropRedisNamespace(args.redis, env.LUCID_STORE_NAMESPACE).catch((error) =>
+      results.notes.push(`could not clean Redis namespace: ${error.message}`),
+    );
   }
 }
 
@@ -378,7 +487,8 @@ async function etcdCases() {
     const headers = { authorization: etcd.token, 'content-type': 'application/json' };
     const value = VALUE_1K.toString('base64');
     // One request kind per key (etcd takes the key in the body), each as likely.
-    const kinds = (make) => Array.from({ length: SEEDED_1K }, (_, i) => ({ method: 'POST', headers, share: 1 / SEEDED_1K, ...make(i) }));
+    const kinds = (make) =>
+      Array.from({ length: SEEDED_1K }, (_, i) => ({ method: 'POST', headers, share: 1 / SEEDED_1K, ...make(i) }));
     const url = etcd.url;
     await runCase(results.cases, {
       name: ETCD_RANGE,
@@ -413,8 +523,10 @@ function addRatios() {
     if (etcdRow) c.vsEtcd = { name: etcd, ratio: c.rps / etcdRow.rps, target: etcdTarget };
     if (p99Target !== undefined) c.p99Target = p99Target;
     const misses = [];
-    if (c.vsNode?.target !== undefined && c.vsNode.ratio < c.vsNode.target) misses.push(`${c.vsNode.ratio.toFixed(2)}× ${node} < ${c.vsNode.target}×`);
-    if (c.vsEtcd?.target !== undefined && c.vsEtcd.ratio < c.vsEtcd.target) misses.push(`${c.vsEtcd.ratio.toFixed(2)}× ${etcd} < ${c.vsEtcd.target}×`);
+    if (c.vsNode?.target !== undefined && c.vsNode.ratio < c.vsNode.target)
+      misses.push(`${c.vsNode.ratio.toFixed(2)}× ${node} < ${c.vsNode.target}×`);
+    if (c.vsEtcd?.target !== undefined && c.vsEtcd.ratio < c.vsEtcd.target)
+      misses.push(`${c.vsEtcd.ratio.toFixed(2)}× ${etcd} < ${c.vsEtcd.target}×`);
     if (p99Target !== undefined && c.p99 > p99Target) misses.push(`p99 ${c.p99.toFixed(1)} ms > ${p99Target} ms`);
     const targeted = c.vsNode?.target !== undefined || c.vsEtcd?.target !== undefined || p99Target !== undefined;
     if (targeted) c.targets = misses.length === 0 ? 'met' : `missed: ${misses.join('; ')}`;
@@ -426,7 +538,9 @@ function printTables() {
   if (results.cases.length > 0) console.log(textTable(caseRows(results.cases)));
   if (results.scaleOut?.points?.length) {
     const so = results.scaleOut;
-    console.log(`\nscale-out on Redis (${so.driver}, ${so.connections} connections spread over the nodes, ${so.keys} keys of ${so.valueBytes} B, random keys)`);
+    console.log(
+      `\nscale-out on Redis (${so.driver}, ${so.connections} connections spread over the nodes, ${so.keys} keys of ${so.valueBytes} B, random keys)`,
+    );
     console.log(textTable(scaleOutRows(so)));
   }
   if (results.scale?.points?.length) {
@@ -456,11 +570,23 @@ try {
   }
   if (options.scale) {
     const checkpoints = [...new Set([Math.min(10_000, options.keys), options.keys])];
-    results.scale = await runScale({ checkpoints, connections: options.connections, duration: options.duration, warmup: options.warmup, log });
+    results.scale = await runScale({
+      checkpoints,
+      connections: options.connections,
+      duration: options.duration,
+      warmup: options.warmup,
+      log,
+    });
   }
   if (options.scaleOut) {
     log(`scale-out on ${args.redis}`);
-    results.scaleOut = await runScaleOut({ redisUrl: args.redis, connections: options.connections, duration: options.duration, warmup: options.warmup, log });
+    results.scaleOut = await runScaleOut({
+      redisUrl: args.redis,
+      connections: options.connections,
+      duration: options.duration,
+      warmup: options.warmup,
+      log,
+    });
   }
 } catch (error) {
   failed = true;
@@ -477,6 +603,9 @@ results.finishedAt = new Date().toISOString();
 results.durationSeconds = (performance.now() - started) / 1000;
 printTables();
 const files = writeResults(args.out, results, drawChart(results));
-console.log(`\nwrote ${Object.values(files).map((file) => path.relative(process.cwd(), file)).join(', ')}`);
+console.log(
+  `\nwrote ${Object.values(files)
+    .map((file) => path.relative(process.cwd(), file))
+    .join(', ')}`,
+);
 process.exit(failed || results.problems.length > 0 ? 1 : 0);
-

@@ -14,13 +14,23 @@ const CLI = path.join(ROOT, 'dist/cli/main.js');
 const PORTS = [7021, 7022, 7023];
 const store = process.env.LUCID_STORE ?? 'redis://127.0.0.1:6379/0';
 const config = path.resolve(process.env.LUCID_CONFIG ?? 'lucid.yml');
-const lucid = (args, options = {}) => execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], ...options }).trim();
+const lucid = (args, options = {}) =>
+  execFileSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    ...options,
+  }).trim();
 
 const env = { ...process.env, LUCID_STORE: store, LUCID_CONFIG: config };
-const token = existsSync(config) ? lucid(['token', 'issue', '--scope', 'admin'], { env }) : lucid(['init', '--config', config], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+const token = existsSync(config)
+  ? lucid(['token', 'issue', '--scope', 'admin'], { env })
+  : lucid(['init', '--config', config], { env, stdio: ['ignore', 'pipe', 'ignore'] });
 
 const nodes = PORTS.map((port, i) => {
-  const child = spawn(process.execPath, [CLI, 'server', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'server', '--port', String(port)], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const label = `[node ${i + 1} :${port}]`;
   for (const stream of [child.stdout, child.stderr]) {
     let partial = '';
@@ -41,7 +51,13 @@ let stopping = false;
 function stop(code = 0) {
   stopping = true;
   for (const node of nodes) if (node.exitCode === null) node.kill('SIGTERM');
-  Promise.all(nodes.map((node) => (node.exitCode === null && node.signalCode === null ? new Promise((resolve) => node.on('exit', resolve)) : undefined))).then(() => process.exit(code));
+  Promise.all(
+    nodes.map((node) =>
+      node.exitCode === null && node.signalCode === null
+        ? new Promise((resolve) => node.on('exit', resolve))
+        : undefined,
+    ),
+  ).then(() => process.exit(code));
 }
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));

@@ -61,7 +61,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const clock = deps.clock ?? Date.now;
   const authority = config.auth.enabled ? TokenAuthority.fromConfig(config.auth, clock) : undefined;
   const revocations =
-    authority && new RevocationList(config.auth.revocationFile, (error) => logger.warn({ err: error }, 'cannot read the revocations'), store.revocations);
+    authority &&
+    new RevocationList(
+      config.auth.revocationFile,
+      (error) => logger.warn({ err: error }, 'cannot read the revocations'),
+      store.revocations,
+    );
   const feed = new NotificationFeed(store, config.notifications);
   const streams = new Set<ServerResponse>();
   const metrics = new Metrics({ store, notificationClients: () => streams.size });
@@ -169,12 +174,21 @@ function staticFiles(config: Config, metrics: Metrics, logger: Logger): express.
     if (listed().has(req.path.slice(1))) next();
     else fail(res, new LucidError('ROUTE_NOT_FOUND'));
   };
-  app.use('/docs/assets', onlyListed(() => DOCS_ASSETS), express.static(SWAGGER_UI_DIR, { index: false, maxAge: '1h', fallthrough: true }));
+  app.use(
+    '/docs/assets',
+    onlyListed(() => DOCS_ASSETS),
+    express.static(SWAGGER_UI_DIR, { index: false, maxAge: '1h', fallthrough: true }),
+  );
   if (config.ui.enabled) {
     app.use(
       '/ui/assets',
       onlyListed(consoleAssets),
-      express.static(CONSOLE_ASSETS_DIR, { index: false, fallthrough: true, immutable: true, maxAge: ASSET_MAX_AGE_SECONDS * 1000 }),
+      express.static(CONSOLE_ASSETS_DIR, {
+        index: false,
+        fallthrough: true,
+        immutable: true,
+        maxAge: ASSET_MAX_AGE_SECONDS * 1000,
+      }),
     );
   }
   app.use((_req: Request, res: Response) => fail(res, new LucidError('ROUTE_NOT_FOUND')));
@@ -195,7 +209,10 @@ function assertMatchesSpec(api: OpenAPIBackend, reply: AnyReply, operationId: st
   const headers = Object.fromEntries(Object.entries(reply.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
   // 'any': documented headers are optional (OpenAPI's default); 'superset' would demand every one, Lucid-Expires-At
   // included.
-  const headerResult = api.validateResponseHeaders(headers, operationId, { statusCode: reply.status, setMatchType: 'any' as never });
+  const headerResult = api.validateResponseHeaders(headers, operationId, {
+    statusCode: reply.status,
+    setMatchType: 'any' as never,
+  });
   for (const error of headerResult.errors ?? []) problems.push(`headers${error.instancePath} ${error.message}`);
   if (problems.length > 0) {
     throw new Error(`Response ${reply.status} of ${operationId} breaks the spec: ${problems.join('; ')}`);

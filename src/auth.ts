@@ -127,7 +127,12 @@ export class TokenAuthority {
       {
         secret: auth.secret,
         publicKeys: loadVerificationKeys(auth),
-        rules: { requireExp: auth.requireExp, issuer: list(auth.issuer), audience: list(auth.audience), clockSkewSeconds: auth.clockSkewSeconds },
+        rules: {
+          requireExp: auth.requireExp,
+          issuer: list(auth.issuer),
+          audience: list(auth.audience),
+          clockSkewSeconds: auth.clockSkewSeconds,
+        },
       },
       clock,
     );
@@ -183,7 +188,13 @@ export class TokenAuthority {
       if (external && !claims.sub) return undefined;
       const expiresAt = claims.exp === undefined ? Number.POSITIVE_INFINITY : claims.exp * 1000;
       return {
-        principal: { subject: claims.sub ?? '', tokenId: typeof claims.jti === 'string' ? claims.jti : undefined, expiresAt, scope, prefix },
+        principal: {
+          subject: claims.sub ?? '',
+          tokenId: typeof claims.jti === 'string' ? claims.jti : undefined,
+          expiresAt,
+          scope,
+          prefix,
+        },
         validFrom: claims.nbf === undefined ? Number.NEGATIVE_INFINITY : (claims.nbf - clockSkewSeconds) * 1000,
         validUntil: expiresAt + clockSkewSeconds * 1000,
       };
@@ -219,7 +230,10 @@ export class TokenAuthority {
    */
   issue(subject: string, expiresInSeconds: number, limits: { scope?: Scope; prefix?: string } = {}): string {
     if (this.#secret === undefined) throw new ConfigError('There is no auth.secret to sign tokens with.');
-    const claims: Record<string, string | number> = { scope: limits.scope ?? 'write', iat: Math.floor(this.clock() / 1000) };
+    const claims: Record<string, string | number> = {
+      scope: limits.scope ?? 'write',
+      iat: Math.floor(this.clock() / 1000),
+    };
     if (limits.prefix) claims.prefix = limits.prefix;
     return jwt.sign(claims, this.#secret, {
       algorithm: 'HS256',
@@ -268,7 +282,9 @@ export function loadVerificationKeys(auth: Pick<AuthSettings, 'publicKeyFile' | 
     try {
       key = createPublicKey(pem);
     } catch (error) {
-      throw new ConfigError(`auth.publicKeyFile ${auth.publicKeyFile} holds no PEM public key: ${(error as Error).message}`);
+      throw new ConfigError(
+        `auth.publicKeyFile ${auth.publicKeyFile} holds no PEM public key: ${(error as Error).message}`,
+      );
     }
     keys.push({ algorithm: algorithmOf(key, `auth.publicKeyFile ${auth.publicKeyFile}`), key });
   }
@@ -282,15 +298,19 @@ export function loadVerificationKeys(auth: Pick<AuthSettings, 'publicKeyFile' | 
       throw new ConfigError(`${where} is not valid JSON: ${(error as Error).message}`);
     }
     const entries = (document as { keys?: unknown } | null)?.keys;
-    if (!Array.isArray(entries) || entries.length === 0) throw new ConfigError(`${where} must be a JWKS document: {"keys": [...]} with at least one key.`);
+    if (!Array.isArray(entries) || entries.length === 0)
+      throw new ConfigError(`${where} must be a JWKS document: {"keys": [...]} with at least one key.`);
     const kids = new Set<string>();
     for (const [index, entry] of entries.entries()) {
       const jwk = entry as JsonWebKey & { kid?: unknown; alg?: unknown; use?: unknown };
       const at = `${where}, key ${index}`;
       if (typeof jwk !== 'object' || jwk === null) throw new ConfigError(`${at} is not a JSON object.`);
-      if (jwk.kid !== undefined && (typeof jwk.kid !== 'string' || jwk.kid === '')) throw new ConfigError(`${at}: kid must be a non-empty string.`);
-      if (jwk.use !== undefined && jwk.use !== 'sig') throw new ConfigError(`${at}: use is "${String(jwk.use)}", not "sig".`);
-      if (jwk.d !== undefined) throw new ConfigError(`${at} is a private key: the JWKS file must hold public keys only.`);
+      if (jwk.kid !== undefined && (typeof jwk.kid !== 'string' || jwk.kid === ''))
+        throw new ConfigError(`${at}: kid must be a non-empty string.`);
+      if (jwk.use !== undefined && jwk.use !== 'sig')
+        throw new ConfigError(`${at}: use is "${String(jwk.use)}", not "sig".`);
+      if (jwk.d !== undefined)
+        throw new ConfigError(`${at} is a private key: the JWKS file must hold public keys only.`);
       let key: KeyObject;
       try {
         key = createPublicKey({ key: jwk, format: 'jwk' });
@@ -298,9 +318,11 @@ export function loadVerificationKeys(auth: Pick<AuthSettings, 'publicKeyFile' | 
         throw new ConfigError(`${at} is not a usable public key: ${(error as Error).message}`);
       }
       const algorithm = algorithmOf(key, at);
-      if (jwk.alg !== undefined && jwk.alg !== algorithm) throw new ConfigError(`${at}: alg is "${String(jwk.alg)}" but the key can only verify ${algorithm}.`);
+      if (jwk.alg !== undefined && jwk.alg !== algorithm)
+        throw new ConfigError(`${at}: alg is "${String(jwk.alg)}" but the key can only verify ${algorithm}.`);
       const kid = jwk.kid as string | undefined;
-      if (entries.length > 1 && kid === undefined) throw new ConfigError(`${at} has no kid: with several keys, each needs one.`);
+      if (entries.length > 1 && kid === undefined)
+        throw new ConfigError(`${at} has no kid: with several keys, each needs one.`);
       if (kid !== undefined && kids.has(kid)) throw new ConfigError(`${at}: kid "${kid}" is used twice.`);
       if (kid !== undefined) kids.add(kid);
       keys.push({ algorithm, key, kid: kid ?? '' });
@@ -321,7 +343,8 @@ function readKeyFile(file: string, option: string): string {
 function algorithmOf(key: KeyObject, where: string): PublicAlgorithm {
   const details = key.asymmetricKeyDetails ?? {};
   if (key.asymmetricKeyType === 'rsa') {
-    if ((details.modulusLength ?? 0) < 2048) throw new ConfigError(`${where}: an RSA key must have at least 2048 bits.`);
+    if ((details.modulusLength ?? 0) < 2048)
+      throw new ConfigError(`${where}: an RSA key must have at least 2048 bits.`);
     return 'RS256';
   }
   if (key.asymmetricKeyType === 'ec' && details.namedCurve === 'prime256v1') return 'ES256';

@@ -49,12 +49,23 @@ export interface ExportSummary {
 }
 
 /** Writes every live entry under `prefix` to `out` as one export; resolves when the last line is written. */
-export async function exportStore(store: Store, prefix: string, out: Writable, onEntry?: (summary: ExportSummary) => void): Promise<ExportSummary> {
+export async function exportStore(
+  store: Store,
+  prefix: string,
+  out: Writable,
+  onEntry?: (summary: ExportSummary) => void,
+): Promise<ExportSummary> {
   const summary: ExportSummary = { count: 0, valueBytes: 0 };
   const write = async (document: object) => {
     if (!out.write(`${JSON.stringify(document)}\n`)) await once(out, 'drain');
   };
-  await write({ format: FORMAT, version: FORMAT_VERSION, exportedAt: new Date().toISOString(), prefix, lucid: VERSION });
+  await write({
+    format: FORMAT,
+    version: FORMAT_VERSION,
+    exportedAt: new Date().toISOString(),
+    prefix,
+    lucid: VERSION,
+  });
   for await (const { key, entry } of storeEntries(store, prefix)) {
     const line: ExportLine = {
       key,
@@ -91,7 +102,12 @@ export interface ImportOptions {
  * as they are read: when the file turns out damaged or truncated, what came before it has been
  * imported, and the error (a BackupFormatError) says so through `counts`, which is always up to date.
  */
-export async function importStore(store: Store, input: Readable, counts: ImportCounts, options: ImportOptions = {}): Promise<void> {
+export async function importStore(
+  store: Store,
+  input: Readable,
+  counts: ImportCounts,
+  options: ImportOptions = {},
+): Promise<void> {
   const lines = createInterface({ input, crlfDelay: Infinity });
   const window = new ImportWindow(store, counts, options);
   let lineNumber = 0;
@@ -100,7 +116,8 @@ export async function importStore(store: Store, input: Readable, counts: ImportC
     for await (const line of lines) {
       lineNumber += 1;
       if (window.failure !== undefined) break;
-      if (ended) throw new BackupFormatError(`line ${lineNumber} follows the end line: the file is damaged`, lineNumber);
+      if (ended)
+        throw new BackupFormatError(`line ${lineNumber} follows the end line: the file is damaged`, lineNumber);
       const document = parseLine(line, lineNumber);
       if (lineNumber === 1) {
         checkHeader(document);
@@ -127,7 +144,10 @@ export async function importStore(store: Store, input: Readable, counts: ImportC
   if (window.failure !== undefined) throw window.failure;
   if (lineNumber === 0) throw new BackupFormatError('the file is empty: it is not a Lucid export', 0);
   if (!ended) {
-    throw new BackupFormatError(`the file ends at line ${lineNumber} without its end line: it is truncated`, lineNumber);
+    throw new BackupFormatError(
+      `the file ends at line ${lineNumber} without its end line: it is truncated`,
+      lineNumber,
+    );
   }
 }
 
@@ -177,9 +197,13 @@ function countMismatch(counted: unknown, held: number): string {
 }
 
 function checkHeader(document: unknown): void {
-  if (!isRecord(document) || document.format !== FORMAT) throw new BackupFormatError('the first line is not a Lucid export header: this is not a Lucid export', 1);
+  if (!isRecord(document) || document.format !== FORMAT)
+    throw new BackupFormatError('the first line is not a Lucid export header: this is not a Lucid export', 1);
   if (document.version !== FORMAT_VERSION) {
-    throw new BackupFormatError(`the export has format version ${String(document.version)}; this Lucid reads version ${FORMAT_VERSION}`, 1);
+    throw new BackupFormatError(
+      `the export has format version ${String(document.version)}; this Lucid reads version ${FORMAT_VERSION}`,
+      1,
+    );
   }
 }
 
@@ -187,13 +211,16 @@ function parseEntry(document: unknown, line: number): { key: string; entry: Entr
   const bad = (what: string) => new BackupFormatError(`line ${line}: ${what}: the file is damaged`, line);
   if (!isRecord(document)) throw bad('not an entry');
   const { key, value } = document;
-  if (typeof key !== 'string' || key.length === 0 || [...key].length > MAX_KEY_CHARACTERS) throw bad('the key is missing or longer than 512 characters');
+  if (typeof key !== 'string' || key.length === 0 || [...key].length > MAX_KEY_CHARACTERS)
+    throw bad('the key is missing or longer than 512 characters');
   // Strict base64: Buffer.from would silently skip damaged characters and restore different bytes.
-  if (typeof value !== 'string' || value.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) throw bad(`the value of "${key}" is not base64`);
+  if (typeof value !== 'string' || value.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(value))
+    throw bad(`the value of "${key}" is not base64`);
   const time = (name: string, nullable: boolean): number | null => {
     const field = document[name];
     if (nullable && field === null) return null;
-    if (typeof field !== 'number' || !Number.isSafeInteger(field) || field < 0) throw bad(`${name} of "${key}" is not a time in milliseconds`);
+    if (typeof field !== 'number' || !Number.isSafeInteger(field) || field < 0)
+      throw bad(`${name} of "${key}" is not a time in milliseconds`);
     return field;
   };
   const text = (name: string, nullable: boolean): string | null => {
@@ -203,7 +230,8 @@ function parseEntry(document: unknown, line: number): { key: string; entry: Entr
     return field;
   };
   if (typeof document.locked !== 'boolean') throw bad(`locked of "${key}" is not true or false`);
-  if (typeof document.version !== 'number' || !Number.isSafeInteger(document.version) || document.version < 1) throw bad(`version of "${key}" is not a positive integer`);
+  if (typeof document.version !== 'number' || !Number.isSafeInteger(document.version) || document.version < 1)
+    throw bad(`version of "${key}" is not a positive integer`);
   const entry: Entry = {
     value: Buffer.from(value, 'base64'),
     contentType: text('contentType', false)!,

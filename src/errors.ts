@@ -44,7 +44,10 @@ const catalogue: Record<ErrorCode, CatalogueEntry> = {
   KEY_LOCKED: { status: 409, message: 'The specified key cannot be updated.' },
   ALREADY_LOCKED: { status: 409, message: 'The specified key is already locked.' },
   NOT_LOCKED: { status: 409, message: 'The specified key is not locked.' },
-  LOCK_HELD_BY_OTHER: { status: 409, message: 'The specified key is locked by another holder: only the holder or an admin token can unlock it.' },
+  LOCK_HELD_BY_OTHER: {
+    status: 409,
+    message: 'The specified key is locked by another holder: only the holder or an admin token can unlock it.',
+  },
   PRECONDITION_FAILED: { status: 412, message: 'The specified key does not match the precondition.' },
   FORBIDDEN_PREFIX: { status: 403, message: 'This token is not allowed to access this key.' },
   FORBIDDEN_SCOPE: { status: 403, message: 'This token is not allowed to do this: its scope is too narrow.' },
@@ -58,13 +61,22 @@ const catalogue: Record<ErrorCode, CatalogueEntry> = {
   VALUE_TOO_LARGE: { status: 413, message: 'The value is larger than the limit.' },
   ROUTE_NOT_FOUND: { status: 404, message: 'There is nothing at this path.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this path.' },
-  BODY_UNREADABLE: { status: 400, message: 'The request body could not be read: check its Content-Encoding and Content-Length.' },
+  BODY_UNREADABLE: {
+    status: 400,
+    message: 'The request body could not be read: check its Content-Encoding and Content-Length.',
+  },
   UNSUPPORTED_ENCODING: { status: 400, message: 'The body encoding is not supported.' },
   BAD_PERCENT_ENCODING: { status: 400, message: 'The path is not valid percent-encoding.' },
   // Requests Node's parser or timers refuse before they become requests (server.ts).
   NOT_HTTP: { status: 400, message: 'The request is not valid HTTP/1.1.' },
-  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are larger than the server accepts (server.maxHeaderBytes).' },
-  REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time (server.headersTimeoutMs / server.requestTimeoutMs).' },
+  HEADERS_TOO_LARGE: {
+    status: 431,
+    message: 'The request headers are larger than the server accepts (server.maxHeaderBytes).',
+  },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    message: 'The request did not arrive in time (server.headersTimeoutMs / server.requestTimeoutMs).',
+  },
   STORE_UNAVAILABLE: { status: 503, message: 'The store is unavailable, retry later.' },
   INTERNAL: { status: 500, message: 'Internal server error.' },
 };

@@ -3,7 +3,16 @@
  * over the current entry and run atomically by the store's `update`, preconditions included.
  */
 import { randomBytes } from 'node:crypto';
-import { MAX_DIGITS, MAX_NUMBER_TEXT_BYTES, addDecimals, countDigits, decimalFromNumber, formatDecimal, negate, parseDecimal } from './decimal.js';
+import {
+  MAX_DIGITS,
+  MAX_NUMBER_TEXT_BYTES,
+  addDecimals,
+  countDigits,
+  decimalFromNumber,
+  formatDecimal,
+  negate,
+  parseDecimal,
+} from './decimal.js';
 import { LucidError, SUCCESS } from './errors.js';
 import { isLocked, type ChangeType, type Decision, type Entry, type Store } from './store/types.js';
 
@@ -80,7 +89,9 @@ function checkPreconditions(conditions: Preconditions, current: Entry | undefine
 
 function checkSeconds(seconds: number | undefined, what: string, minimum: number): number {
   if (seconds === undefined || !Number.isInteger(seconds) || seconds < minimum || seconds > MAX_TTL_SECONDS) {
-    throw new LucidError('INVALID_REQUEST', { message: `The ${what} must be a whole number of seconds from ${minimum} to ${MAX_TTL_SECONDS}.` });
+    throw new LucidError('INVALID_REQUEST', {
+      message: `The ${what} must be a whole number of seconds from ${minimum} to ${MAX_TTL_SECONDS}.`,
+    });
   }
   return seconds;
 }
@@ -113,13 +124,33 @@ export function putValue(
  * The entry a PUT makes of the key's live entry at `now` (a pure decision, shared by PUT and
  * transactions): a new key, or the bytes and content type replaced; KEY_LOCKED when it is locked.
  */
-export function putEntry(current: Entry | undefined, now: number, value: Buffer, contentType: string, options: PutOptions = {}): { created: boolean; entry: Entry } {
+export function putEntry(
+  current: Entry | undefined,
+  now: number,
+  value: Buffer,
+  contentType: string,
+  options: PutOptions = {},
+): { created: boolean; entry: Entry } {
   if (current !== undefined) unlocked(current, now);
   checkPreconditions(options, current);
-  const expiresAt = options.ttlSeconds === undefined ? (current?.expiresAt ?? null) : now + checkSeconds(options.ttlSeconds, 'ttl', 1) * 1000;
+  const expiresAt =
+    options.ttlSeconds === undefined
+      ? (current?.expiresAt ?? null)
+      : now + checkSeconds(options.ttlSeconds, 'ttl', 1) * 1000;
   const entry: Entry =
     current === undefined
-      ? { value, contentType, createdAt: now, updatedAt: now, expiresAt, locked: false, lockHolder: null, lockExpiresAt: null, version: 1, etag: newEtag(1) }
+      ? {
+          value,
+          contentType,
+          createdAt: now,
+          updatedAt: now,
+          expiresAt,
+          locked: false,
+          lockHolder: null,
+          lockExpiresAt: null,
+          version: 1,
+          etag: newEtag(1),
+        }
       : revise(current, now, { value, contentType, expiresAt });
   return { created: current === undefined, entry };
 }
@@ -133,7 +164,12 @@ export function deletable(current: Entry | undefined, now: number): Entry {
  * The entry an increment or decrement by `argument` (default 1) makes of the key's live entry (a
  * pure decision, shared by PATCH and transactions), and the new number as text.
  */
-export function countEntry(current: Entry | undefined, now: number, operation: 'increment' | 'decrement', argument: number | undefined): { entry: Entry; value: string } {
+export function countEntry(
+  current: Entry | undefined,
+  now: number,
+  operation: 'increment' | 'decrement',
+  argument: number | undefined,
+): { entry: Entry; value: string } {
   const entry = unlocked(existing(current), now);
   const value = counted(entry, operation, argument);
   return { entry: revise(entry, now, { value: Buffer.from(value, 'utf8') }), value };
@@ -143,7 +179,8 @@ export function countEntry(current: Entry | undefined, now: number, operation: '
 function counted(entry: Entry, operation: 'increment' | 'decrement', argument: number | undefined): string {
   // JSON numbers past ±1.8e308 (1e400) parse to ±Infinity, which no decimal can hold: found by the fuzzer, it was a
   // 500.
-  if (argument !== undefined && !Number.isFinite(argument)) throw new LucidError('INVALID_REQUEST', { message: `The ${operation} value must be a finite number.` });
+  if (argument !== undefined && !Number.isFinite(argument))
+    throw new LucidError('INVALID_REQUEST', { message: `The ${operation} value must be a finite number.` });
   return formatDecimal(countWith(entry.value, operation, argument ?? 1));
 }
 
@@ -170,7 +207,12 @@ export function applyOperation(
 ): Promise<OperationOutcome> {
   return store.update(key, (current, now): Decision<OperationOutcome> => {
     const entry = existing(current);
-    const outcome = (message: string, change: ChangeType, changes: Partial<Entry>, value?: string): Decision<OperationOutcome> => {
+    const outcome = (
+      message: string,
+      change: ChangeType,
+      changes: Partial<Entry>,
+      value?: string,
+    ): Decision<OperationOutcome> => {
       checkPreconditions(conditions, entry);
       const write = revise(entry, now, changes);
       return { result: { message, entry: write, value }, write, change };
@@ -207,7 +249,11 @@ export function applyOperation(
  * (the stored text's length is checked before it is even decoded), and the result too: a number
  * past the bound is a 400, never seconds of CPU or a null answer.
  */
-function countWith(stored: Buffer, operation: 'increment' | 'decrement', argument: number): ReturnType<typeof addDecimals> {
+function countWith(
+  stored: Buffer,
+  operation: 'increment' | 'decrement',
+  argument: number,
+): ReturnType<typeof addDecimals> {
   const tooLong = (what: string) =>
     new LucidError('NUMBER_TOO_LONG', {
       message:
@@ -247,7 +293,12 @@ export type ImportOutcome = 'created' | 'replaced' | 'unchanged' | 'skipped' | '
  *   like any other: a version above both and a fresh ETag, so no ETag of this key's comes back
  *   ('replaced').
  */
-export function importEntry(store: Store, key: string, entry: Entry, options: { skipExisting?: boolean } = {}): Promise<ImportOutcome> {
+export function importEntry(
+  store: Store,
+  key: string,
+  entry: Entry,
+  options: { skipExisting?: boolean } = {},
+): Promise<ImportOutcome> {
   return store.update(key, (current, now): Decision<ImportOutcome> => {
     if (entry.expiresAt !== null && entry.expiresAt <= now) return { result: 'expired' };
     if (current === undefined) return { result: 'created', write: entry, change: 'created' };

@@ -66,7 +66,8 @@ export class Metrics {
       registers,
       async collect() {
         try {
-          if (counted === undefined || performance.now() - counted.at >= keysCacheMs) counted = { at: performance.now(), keys: await store.count() };
+          if (counted === undefined || performance.now() - counted.at >= keysCacheMs)
+            counted = { at: performance.now(), keys: await store.count() };
           this.set(counted.keys);
         } catch {
           counted = undefined;

@@ -139,7 +139,11 @@ export class NotificationFeed {
   }
 
   #render(change: Change, id: string): string {
-    const data: Record<string, unknown> = { type: change.type, key: change.key, time: new Date(change.time).toISOString() };
+    const data: Record<string, unknown> = {
+      type: change.type,
+      key: change.key,
+      time: new Date(change.time).toISOString(),
+    };
     if (change.txn !== undefined) data.txn = change.txn;
     const entry = change.entry;
     if (entry !== undefined) {

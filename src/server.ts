@@ -62,10 +62,15 @@ export function configuredKeyring(config: Config): Keyring | undefined {
 export async function openStore(config: Config, logger: Logger, options: OpenStoreOptions = {}): Promise<Store> {
   // A reader beside running servers (export) leaves expiry sweeps to them.
   const opened = options.readOnly ? { ...config, expiry: { ...config.expiry, sweepIntervalMs: 0 } } : config;
-  const backend = await openBackend(opened, (error) => logger.warn({ err: error }, 'store background work failed'), options.clock, {
-    warn: (message) => logger.warn(message),
-    ...options,
-  });
+  const backend = await openBackend(
+    opened,
+    (error) => logger.warn({ err: error }, 'store background work failed'),
+    options.clock,
+    {
+      warn: (message) => logger.warn(message),
+      ...options,
+    },
+  );
   try {
     return await applyEncryption(backend, configuredKeyring(config), { writable: !options.readOnly });
   } catch (error) {
@@ -83,7 +88,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let metricsServer: http.Server | undefined;
   let built: App | undefined;
   try {
-    const lucid = await createApp({ config, store, logger, clock: options.clock, validateResponses: options.validateResponses });
+    const lucid = await createApp({
+      config,
+      store,
+      logger,
+      clock: options.clock,
+      validateResponses: options.validateResponses,
+    });
     built = lucid;
     http1 = httpListener(config.server, tls, lucid.listener);
     const { server } = http1;
@@ -122,11 +133,20 @@ interface HttpListener {
 }
 
 /** The HTTP(S) server around `listener`, with Lucid's limits, timeouts and graceful stop. */
-function httpListener(settings: Config['server'], tls: { cert: Buffer; key: Buffer } | null | undefined, listener: http.RequestListener): HttpListener {
+function httpListener(
+  settings: Config['server'],
+  tls: { cert: Buffer; key: Buffer } | null | undefined,
+  listener: http.RequestListener,
+): HttpListener {
   // Node checks headersTimeoutMs and requestTimeoutMs only every connectionsCheckingInterval
   // (30 s by default), so a slow-header client would hold its socket up to 30 s past the limit.
-  const limits: http.ServerOptions = { maxHeaderSize: settings.maxHeaderBytes, connectionsCheckingInterval: TIMEOUT_CHECK_MS };
-  const server = tls ? createHttpsServer(tls, { ...limits, handshakeTimeout: settings.headersTimeoutMs }, listener) : http.createServer(limits, listener);
+  const limits: http.ServerOptions = {
+    maxHeaderSize: settings.maxHeaderBytes,
+    connectionsCheckingInterval: TIMEOUT_CHECK_MS,
+  };
+  const server = tls
+    ? createHttpsServer(tls, { ...limits, handshakeTimeout: settings.headersTimeoutMs }, listener)
+    : http.createServer(limits, listener);
   server.maxConnections = settings.maxConnections;
   server.on('clientError', answerClientError);
   // `Expect: 100-continue` is answered only when a handler reads the body, after authentication.
@@ -212,10 +232,17 @@ export const TLS_CIPHERS = [
  * timed out is destroyed: Node only reports it (`tlsClientError`) and would keep the socket, so
  * idle or half-sent ClientHellos could hold every slot of server.maxConnections forever.
  */
-function createHttpsServer(tls: { cert: Buffer; key: Buffer }, options: https.ServerOptions, app: http.RequestListener): https.Server {
+function createHttpsServer(
+  tls: { cert: Buffer; key: Buffer },
+  options: https.ServerOptions,
+  app: http.RequestListener,
+): https.Server {
   let server: https.Server;
   try {
-    server = https.createServer({ ...options, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ciphers: TLS_CIPHERS, honorCipherOrder: true }, app);
+    server = https.createServer(
+      { ...options, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ciphers: TLS_CIPHERS, honorCipherOrder: true },
+      app,
+    );
   } catch (error) {
     throw new ConfigError(`server.tls: the certificate and key cannot be used together: ${(error as Error).message}`);
   }
@@ -230,8 +257,18 @@ function createHttpsServer(tls: { cert: Buffer; key: Buffer }, options: https.Se
 function metricsListener(metrics: Metrics, logger: Logger): http.Server {
   return http.createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
-    const reply = (status: number, body: string | Buffer, contentType: string, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { 'Content-Type': contentType, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', ...headers });
+    const reply = (
+      status: number,
+      body: string | Buffer,
+      contentType: string,
+      headers: Record<string, string> = {},
+    ) => {
+      res.writeHead(status, {
+        'Content-Type': contentType,
+        'Cache-Control': 'no-store',
+        'X-Content-Type-Options': 'nosniff',
+        ...headers,
+      });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
     // The same answers, from the same catalogue, as the API's own errors.
@@ -259,9 +296,10 @@ function listen(server: http.Server, port: number, host: string, option = 'the p
       if (error.code === 'EADDRINUSE') {
         const fix = option === 'the port' ? 'pass --port' : `change ${option}`;
         reject(new Error(`Port ${port} on ${host} is already in use: stop the other process or ${fix}.`));
-      }
-      else if (error.code === 'EADDRNOTAVAIL') reject(new Error(`Cannot listen on ${host}: the address is not available on this machine.`));
-      else if (error.code === 'EACCES') reject(new Error(`Not allowed to listen on port ${port} (ports below 1024 need privileges).`));
+      } else if (error.code === 'EADDRNOTAVAIL')
+        reject(new Error(`Cannot listen on ${host}: the address is not available on this machine.`));
+      else if (error.code === 'EACCES')
+        reject(new Error(`Not allowed to listen on port ${port} (ports below 1024 need privileges).`));
       else reject(error);
     };
     server.once('error', onError);
@@ -284,7 +322,11 @@ const CLIENT_ERRORS: Record<string, ErrorCode> = {
  */
 function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   // A reset connection, or one whose response has already begun: nothing more can be said on it.
-  if (error.code === 'ECONNRESET' || !socket.writable || (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
+  if (
+    error.code === 'ECONNRESET' ||
+    !socket.writable ||
+    (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent
+  ) {
     socket.destroy();
     return;
   }

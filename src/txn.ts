@@ -45,17 +45,25 @@ export function checkTxn(request: TxnRequest, principal: Principal): void {
     if (!key.startsWith(principal.prefix)) throw new LucidError('FORBIDDEN_PREFIX', { key });
   }
   if (branches.flat().some((op) => op.op !== 'get') && !allows(principal, 'write')) {
-    throw new LucidError('FORBIDDEN_SCOPE', { message: `This token's scope (${principal.scope}) does not allow this: its write ops need write.` });
+    throw new LucidError('FORBIDDEN_SCOPE', {
+      message: `This token's scope (${principal.scope}) does not allow this: its write ops need write.`,
+    });
   }
   const items = compare.length + branches[0]!.length + branches[1]!.length;
   if (items > MAX_TXN_ITEMS) {
-    throw new LucidError('INVALID_REQUEST', { message: `A transaction holds at most ${MAX_TXN_ITEMS} compares and ops; this one holds ${items}.` });
+    throw new LucidError('INVALID_REQUEST', {
+      message: `A transaction holds at most ${MAX_TXN_ITEMS} compares and ops; this one holds ${items}.`,
+    });
   }
   for (const branch of branches) {
     const written = new Set<string>();
     for (const { op, key } of branch) {
       if (op === 'get') continue;
-      if (written.has(key)) throw new LucidError('INVALID_REQUEST', { message: `The key "${key}" is written by two ops of one branch.`, key });
+      if (written.has(key))
+        throw new LucidError('INVALID_REQUEST', {
+          message: `The key "${key}" is written by two ops of one branch.`,
+          key,
+        });
       written.add(key);
     }
   }
@@ -63,15 +71,24 @@ export function checkTxn(request: TxnRequest, principal: Principal): void {
 
 /** Decodes base64 strictly (Buffer.from skips what is not base64); undefined when it is not base64. */
 export function decodeBase64(text: string): Buffer | undefined {
-  return /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text) ? Buffer.from(text, 'base64') : undefined;
+  return /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)
+    ? Buffer.from(text, 'base64')
+    : undefined;
 }
 
 function bytesOf(key: string, text: string | undefined, base64: string | undefined): Buffer {
   if ((text === undefined) === (base64 === undefined)) {
-    throw new LucidError('INVALID_REQUEST', { message: `Invalid request: the op on "${key}" needs exactly one of value and valueBase64.`, key });
+    throw new LucidError('INVALID_REQUEST', {
+      message: `Invalid request: the op on "${key}" needs exactly one of value and valueBase64.`,
+      key,
+    });
   }
   const bytes = text === undefined ? decodeBase64(base64!) : Buffer.from(text, 'utf8');
-  if (bytes === undefined) throw new LucidError('INVALID_REQUEST', { message: `Invalid request: valueBase64 for "${key}" is not base64.`, key });
+  if (bytes === undefined)
+    throw new LucidError('INVALID_REQUEST', {
+      message: `Invalid request: valueBase64 for "${key}" is not base64.`,
+      key,
+    });
   return bytes;
 }
 
@@ -90,7 +107,8 @@ export async function prepareOp(op: TxnOp, sniff: (value: Buffer) => Promise<str
       return { op: op.op, key: op.key };
     case 'put': {
       const value = bytesOf(op.key, op.value, op.valueBase64);
-      if (value.length === 0) throw new LucidError('EMPTY_BODY', { message: `The value of "${op.key}" must not be empty.`, key: op.key });
+      if (value.length === 0)
+        throw new LucidError('EMPTY_BODY', { message: `The value of "${op.key}" must not be empty.`, key: op.key });
       return { op: 'put', key: op.key, value, contentType: op.contentType ?? (await sniff(value)), ttl: op.ttl };
     }
     default:
@@ -158,7 +176,8 @@ export function decideTxn(
     try {
       return runOp(op, state, writes, now);
     } catch (error) {
-      if (error instanceof LucidError && error.key === undefined) throw new LucidError(error.code, { message: error.message, cause: error, key: op.key, headers: error.headers });
+      if (error instanceof LucidError && error.key === undefined)
+        throw new LucidError(error.code, { message: error.message, cause: error, key: op.key, headers: error.headers });
       throw error;
     }
   });
@@ -171,7 +190,8 @@ export function runTxn(
   conditions: readonly Condition[],
   branches: { success: readonly PreparedOp[]; failure: readonly PreparedOp[] },
 ): Promise<TxnOutcome> {
-  if (store.transact === undefined) throw new LucidError('INTERNAL', { message: 'This store cannot run transactions.' });
+  if (store.transact === undefined)
+    throw new LucidError('INTERNAL', { message: 'This store cannot run transactions.' });
   const keys = [...new Set([...conditions, ...branches.success, ...branches.failure].map(({ key }) => key))];
   return store.transact(keys, (current, now) => decideTxn(conditions, branches, current, now));
 }

@@ -3,4 +3,6 @@ import { readFileSync } from 'node:fs';
 
 export const PACKAGE_ROOT = new URL('..', import.meta.url);
 export const SPEC_PATH = new URL('spec/lucid.yaml', PACKAGE_ROOT);
-export const VERSION: string = (JSON.parse(readFileSync(new URL('package.json', PACKAGE_ROOT), 'utf8')) as { version: string }).version;
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('package.json', PACKAGE_ROOT), 'utf8')) as { version: string }
+).version;

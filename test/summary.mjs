@@ -19,7 +19,9 @@ for (const name of expected) {
   // vitest's JSON reporter, or the contract gate's { passed, failed }.
   const suitePassed = report.numPassedTests ?? report.passed ?? 0;
   const suiteFailed = (report.numFailedTests ?? report.failed ?? 0) + (report.numTodoTests ?? 0);
-  console.log(`  ${name}: ${suitePassed} passed, ${suiteFailed} failed${report.numPendingTests ? `, ${report.numPendingTests} skipped` : ''}`);
+  console.log(
+    `  ${name}: ${suitePassed} passed, ${suiteFailed} failed${report.numPendingTests ? `, ${report.numPendingTests} skipped` : ''}`,
+  );
   if (suitePassed === 0) problems.push(`${name}: ran no test`);
   passed += suitePassed;
   failed += suiteFailed;

@@ -1,7 +1,8 @@
 // The run as a picture: one SVG (no browser, no library: plain text), a bar of req/s per case
 // (baselines and peers in grey, Lucid in blue, a missed target in red) with its p99 beside it.
 
-const escape = (text) => String(text).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+const escape = (text) =>
+  String(text).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 const COLOURS = { baseline: '#9aa0a6', etcd: '#6f7a86', lucid: '#1a73e8', missed: '#d93025' };
 
 /** The SVG text of `results.cases` (an empty string when there are none). */

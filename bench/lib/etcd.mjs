@@ -11,7 +11,9 @@ import { freePort, start, tempDir, waitForHttp } from './processes.mjs';
 /** The etcd binary's version line, or undefined when `etcd` is not on PATH. */
 export function etcdVersion() {
   try {
-    return execFileSync('etcd', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')[0].trim();
+    return execFileSync('etcd', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .split('\n')[0]
+      .trim();
   } catch {
     return undefined;
   }
@@ -37,18 +39,30 @@ export async function startEtcd() {
   const client = `http://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
   const handle = start('etcd', 'etcd', [
-    '--name', 'bench',
-    '--data-dir', path.join(dir, 'data'),
-    '--listen-client-urls', client,
-    '--advertise-client-urls', client,
-    '--listen-peer-urls', peer,
-    '--initial-advertise-peer-urls', peer,
-    '--initial-cluster', `bench=${peer}`,
-    '--auth-token', 'simple',
-    '--auth-token-ttl', '3600',
-    '--logger', 'zap',
-    '--log-outputs', 'stderr',
-    '--log-level', 'error',
+    '--name',
+    'bench',
+    '--data-dir',
+    path.join(dir, 'data'),
+    '--listen-client-urls',
+    client,
+    '--advertise-client-urls',
+    client,
+    '--listen-peer-urls',
+    peer,
+    '--initial-advertise-peer-urls',
+    peer,
+    '--initial-cluster',
+    `bench=${peer}`,
+    '--auth-token',
+    'simple',
+    '--auth-token-ttl',
+    '3600',
+    '--logger',
+    'zap',
+    '--log-outputs',
+    'stderr',
+    '--log-level',
+    'error',
   ]);
   const startupMs = await waitForHttp(handle, `${client}/health`);
   const password = randomBytes(18).toString('base64url');
@@ -67,5 +81,7 @@ export async function startEtcd() {
 /** Puts `count` values under `${prefix}${i}`. */
 export async function seedEtcd(etcd, prefix, count, value) {
   const encoded = value.toString('base64');
-  await inParallel(count, 16, (i) => post(etcd.url, '/v3/kv/put', { key: b64(`${prefix}${i}`), value: encoded }, etcd.token));
+  await inParallel(count, 16, (i) =>
+    post(etcd.url, '/v3/kv/put', { key: b64(`${prefix}${i}`), value: encoded }, etcd.token),
+  );
 }

@@ -14,11 +14,17 @@ export function chooseDriver(preferWrk = true) {
  */
 export function measureRequests({ driver, url, requests, connections, duration, warmup }) {
   // wrk's parser waits for the body a HEAD answer's Content-Length announces: HEAD goes to autocannon.
-  if (driver === 'wrk' && requests.every((r) => r.method !== 'HEAD')) return measureWrk({ url, requests, connections, duration, warmup });
+  if (driver === 'wrk' && requests.every((r) => r.method !== 'HEAD'))
+    return measureWrk({ url, requests, connections, duration, warmup });
   let fresh = 0;
   const concrete = (r) => ({
     method: r.method ?? 'GET',
-    path: r.keys !== undefined ? `${r.path}${Math.floor(Math.random() * r.keys)}` : r.fresh ? `${r.path}${Date.now().toString(16)}-${fresh++}` : r.path,
+    path:
+      r.keys !== undefined
+        ? `${r.path}${Math.floor(Math.random() * r.keys)}`
+        : r.fresh
+          ? `${r.path}${Date.now().toString(16)}-${fresh++}`
+          : r.path,
     headers: { ...r.headers },
     body: r.bodyBytes !== undefined ? Buffer.alloc(r.bodyBytes, 'x') : r.body,
   });
@@ -86,7 +92,13 @@ export async function measure({ url, request, connections, duration, warmup, hea
             {
               setupRequest: (defaults) => {
                 const dynamic = setupRequest();
-                return { ...defaults, method: constant.method ?? 'GET', body: constant.body, ...dynamic, headers: { ...constant.headers, ...dynamic.headers } };
+                return {
+                  ...defaults,
+                  method: constant.method ?? 'GET',
+                  body: constant.body,
+                  ...dynamic,
+                  headers: { ...constant.headers, ...dynamic.headers },
+                };
               },
             },
           ],
@@ -108,7 +120,11 @@ export async function measure({ url, request, connections, duration, warmup, hea
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
-    statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, { count }]) => [code, Number(count)])),
-    warmup: warmupResult ? { requests: warmupResult.requests.total, non2xx: warmupResult.non2xx, errors: warmupResult.errors } : undefined,
+    statusCodes: Object.fromEntries(
+      Object.entries(result.statusCodeStats ?? {}).map(([code, { count }]) => [code, Number(count)]),
+    ),
+    warmup: warmupResult
+      ? { requests: warmupResult.requests.total, non2xx: warmupResult.non2xx, errors: warmupResult.errors }
+      : undefined,
   };
 }

@@ -12,7 +12,8 @@ export const CLI = path.join(ROOT, 'dist/cli/main.js');
 
 export function assertBuilt() {
   for (const file of ['dist/cli/main.js', 'dist/store/sqlite.js', 'dist/kv.js']) {
-    if (!existsSync(path.join(ROOT, file))) throw new Error(`${file} is missing: build first (make build, or npx tsc -p tsconfig.json).`);
+    if (!existsSync(path.join(ROOT, file)))
+      throw new Error(`${file} is missing: build first (make build, or npx tsc -p tsconfig.json).`);
   }
 }
 
@@ -23,7 +24,10 @@ export function assertBuilt() {
 export function initLucid(prefix = 'lucid-bench-', cli = CLI) {
   const dir = tempDir(prefix);
   const config = path.join(dir, 'lucid.yml');
-  const token = execFileSync(process.execPath, [cli, 'init', '--config', config], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  const token = execFileSync(process.execPath, [cli, 'init', '--config', config], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).trim();
   if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token)) throw new Error(`lucid init printed no token: ${JSON.stringify(token)}`);
   // The store path in the generated config, relative to its folder (sqlite://data/lucid.sqlite).
   return { dir, config, token, cli, dataFile: path.join(dir, 'data', 'lucid.sqlite') };
@@ -32,10 +36,15 @@ export function initLucid(prefix = 'lucid-bench-', cli = CLI) {
 /** Starts `lucid server` on a free port; resolves once /health answers 200, with the time that took. */
 export async function startLucid(lucid, { name = 'lucid', env = {} } = {}) {
   const port = await freePort();
-  const handle = start(name, process.execPath, [...(lucid.nodeArgs ?? []), lucid.cli ?? CLI, 'server', '--config', lucid.config, '--port', String(port)], {
-    cwd: lucid.dir,
-    env: { ...process.env, LUCID_LOG_LEVEL: 'warn', ...env },
-  });
+  const handle = start(
+    name,
+    process.execPath,
+    [...(lucid.nodeArgs ?? []), lucid.cli ?? CLI, 'server', '--config', lucid.config, '--port', String(port)],
+    {
+      cwd: lucid.dir,
+      env: { ...process.env, LUCID_LOG_LEVEL: 'warn', ...env },
+    },
+  );
   const url = `http://127.0.0.1:${port}`;
   const startupMs = await waitForHttp(handle, `${url}/health`);
   return { handle, url, port, startupMs };

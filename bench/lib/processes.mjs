@@ -112,7 +112,8 @@ export async function waitForHttp(handle, url, { timeoutMs = 60_000, intervalMs 
     } catch {
       // Not listening yet.
     }
-    if (performance.now() > deadline) throw new Error(`${handle.name} did not answer 200 on ${url} within ${timeoutMs} ms:\n${handle.output()}`);
+    if (performance.now() > deadline)
+      throw new Error(`${handle.name} did not answer 200 on ${url} within ${timeoutMs} ms:\n${handle.output()}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

@@ -2,16 +2,35 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-const fixed = (value, digits = 0) => (value === undefined || value === null || Number.isNaN(value) ? '-' : Number(value).toFixed(digits));
-const ms = (value) => (value === undefined || value === null ? '-' : value < 10 ? Number(value).toFixed(2).replace(/\.?0+$/, '') || '0' : fixed(value, 0));
+const fixed = (value, digits = 0) =>
+  value === undefined || value === null || Number.isNaN(value) ? '-' : Number(value).toFixed(digits);
+const ms = (value) =>
+  value === undefined || value === null
+    ? '-'
+    : value < 10
+      ? Number(value)
+          .toFixed(2)
+          .replace(/\.?0+$/, '') || '0'
+      : fixed(value, 0);
 const ratio = (value) => (value === undefined ? '-' : value >= 0.1 ? `${value.toFixed(2)}×` : `${value.toFixed(3)}×`);
 const mib = (bytes) => (bytes === undefined ? '-' : `${(bytes / 1024 / 1024).toFixed(0)} MiB`);
 
-const against = (versus) => (versus === undefined ? '-' : `${ratio(versus.ratio)}${versus.target === undefined ? '' : ` (≥ ${versus.target}×)`}`);
+const against = (versus) =>
+  versus === undefined ? '-' : `${ratio(versus.ratio)}${versus.target === undefined ? '' : ` (≥ ${versus.target}×)`}`;
 
 /** Rows of the main table: [header, ...rows] as arrays of strings. */
 export function caseRows(cases) {
-  const header = ['case', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'vs node:http (target)', 'vs etcd (target)', 'targets'];
+  const header = [
+    'case',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'non-2xx',
+    'errors',
+    'vs node:http (target)',
+    'vs etcd (target)',
+    'targets',
+  ];
   const rows = cases.map((c) => [
     c.name,
     fixed(c.rps),
@@ -27,7 +46,18 @@ export function caseRows(cases) {
 }
 
 export function scaleRows(scale) {
-  const header = ['keys', 'load keys/s', 'start-up ms', 'RSS at start', 'RSS after GETs', 'GET req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'disk bytes / stored byte'];
+  const header = [
+    'keys',
+    'load keys/s',
+    'start-up ms',
+    'RSS at start',
+    'RSS after GETs',
+    'GET req/s',
+    'p50 ms',
+    'p99 ms',
+    'non-2xx',
+    'disk bytes / stored byte',
+  ];
   const rows = scale.points.map((p) => [
     p.keys.toLocaleString('en-US'),
     fixed(p.loadRate),
@@ -44,7 +74,16 @@ export function scaleRows(scale) {
 }
 
 export function scaleOutRows(scaleOut) {
-  const header = ['nodes', 'GET req/s', 'GET vs 1 node', 'GET p99 ms', 'PUT req/s', 'PUT vs 1 node', 'PUT p99 ms', 'non-2xx'];
+  const header = [
+    'nodes',
+    'GET req/s',
+    'GET vs 1 node',
+    'GET p99 ms',
+    'PUT req/s',
+    'PUT vs 1 node',
+    'PUT p99 ms',
+    'non-2xx',
+  ];
   const rows = scaleOut.points.map((p) => [
     String(p.nodes),
     fixed(p.GET.rps),
@@ -53,7 +92,9 @@ export function scaleOutRows(scaleOut) {
     fixed(p.PUT.rps),
     `${p.PUT.ratio.toFixed(2)}×`,
     ms(p.PUT.p99),
-    p.GET.non2xx + p.PUT.non2xx + p.GET.errors + p.PUT.errors > 0 ? `${p.GET.non2xx + p.PUT.non2xx}/${p.GET.errors + p.PUT.errors} !!` : '0',
+    p.GET.non2xx + p.PUT.non2xx + p.GET.errors + p.PUT.errors > 0
+      ? `${p.GET.non2xx + p.PUT.non2xx}/${p.GET.errors + p.PUT.errors} !!`
+      : '0',
   ]);
   return [header, ...rows];
 }
@@ -63,7 +104,8 @@ const numeric = /^[\d.,×\- !/()MiB]+$/;
 /** A plain-text table with aligned columns (numbers right-aligned). */
 export function textTable(rows) {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  const line = (row) => row.map((cell, i) => (i > 0 && numeric.test(cell) ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  ');
+  const line = (row) =>
+    row.map((cell, i) => (i > 0 && numeric.test(cell) ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  ');
   return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
@@ -88,10 +130,20 @@ export function markdown(results) {
   const parts = [`# Lucid load benchmark, ${results.startedAt}`, '', describeRun(results), ''];
   if (results.cases.length > 0) parts.push(markdownTable(caseRows(results.cases)), '');
   if (results.scale?.points?.length) {
-    parts.push(`## Scale (${results.scale.valueBytes} B values, GET of random keys)`, '', markdownTable(scaleRows(results.scale)), '');
+    parts.push(
+      `## Scale (${results.scale.valueBytes} B values, GET of random keys)`,
+      '',
+      markdownTable(scaleRows(results.scale)),
+      '',
+    );
   }
   if (results.scaleOut?.points?.length) {
-    parts.push(`## Scale-out on Redis (${results.scaleOut.driver}, ${results.scaleOut.connections} connections spread over the nodes, ${results.scaleOut.keys} keys of ${results.scaleOut.valueBytes} B)`, '', markdownTable(scaleOutRows(results.scaleOut)), '');
+    parts.push(
+      `## Scale-out on Redis (${results.scaleOut.driver}, ${results.scaleOut.connections} connections spread over the nodes, ${results.scaleOut.keys} keys of ${results.scaleOut.valueBytes} B)`,
+      '',
+      markdownTable(scaleOutRows(results.scaleOut)),
+      '',
+    );
   }
   for (const note of results.notes) parts.push(`- ${note}`);
   for (const problem of results.problems) parts.push(`- **PROBLEM**: ${problem}`);

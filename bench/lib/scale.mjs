@@ -19,7 +19,11 @@ async function load(dataFile, from, to, value, { concurrency = 64, log }) {
   const store = await openSqliteStore({ file: dataFile, sweepIntervalMs: 0 });
   const bar = process.stderr.isTTY
     ? new cliProgress.SingleBar(
-        { format: '  loading {bar} {percentage}% | {value}/{total} keys | {rate} keys/s | eta {eta_formatted}', hideCursor: true, stream: process.stderr },
+        {
+          format: '  loading {bar} {percentage}% | {value}/{total} keys | {rate} keys/s | eta {eta_formatted}',
+          hideCursor: true,
+          stream: process.stderr,
+        },
         cliProgress.Presets.shades_classic,
       )
     : undefined;
@@ -32,7 +36,8 @@ async function load(dataFile, from, to, value, { concurrency = 64, log }) {
       const i = next++;
       await putValue(store, scaleKey(i), value, 'application/octet-stream');
       done += 1;
-      if (bar && done % 1000 === 0) bar.update(from + done, { rate: Math.round(done / ((performance.now() - started) / 1000)) });
+      if (bar && done % 1000 === 0)
+        bar.update(from + done, { rate: Math.round(done / ((performance.now() - started) / 1000)) });
     }
   };
   try {
@@ -43,7 +48,9 @@ async function load(dataFile, from, to, value, { concurrency = 64, log }) {
     await store.close();
   }
   const seconds = (performance.now() - started) / 1000;
-  log(`  loaded ${(to - from).toLocaleString('en-US')} keys in ${seconds.toFixed(1)} s (${Math.round((to - from) / seconds)} keys/s)`);
+  log(
+    `  loaded ${(to - from).toLocaleString('en-US')} keys in ${seconds.toFixed(1)} s (${Math.round((to - from) / seconds)} keys/s)`,
+  );
   return { seconds, rate: (to - from) / seconds };
 }
 
@@ -58,7 +65,9 @@ export async function runScale({ checkpoints, valueBytes = 1024, connections, du
   let loaded = 0;
   try {
     for (const keys of checkpoints) {
-      log(`scale: loading keys ${loaded.toLocaleString('en-US')}..${keys.toLocaleString('en-US')} through dist/store/sqlite.js`);
+      log(
+        `scale: loading keys ${loaded.toLocaleString('en-US')}..${keys.toLocaleString('en-US')} through dist/store/sqlite.js`,
+      );
       const loading = await load(lucid.dataFile, loaded, keys, value, { log });
       // Rate over this step; the overall rate is kept too.
       const previous = points.at(-1);
@@ -68,7 +77,9 @@ export async function runScale({ checkpoints, valueBytes = 1024, connections, du
       const server = await startLucid(lucid, { name: `lucid (${keys} keys)` });
       try {
         const rssAtStart = rssBytes(server.handle.pid);
-        log(`scale: ${keys.toLocaleString('en-US')} keys, server up in ${server.startupMs.toFixed(0)} ms; GET random keys`);
+        log(
+          `scale: ${keys.toLocaleString('en-US')} keys, server up in ${server.startupMs.toFixed(0)} ms; GET random keys`,
+        );
         const get = await measureRequests({
           driver: chooseDriver(),
           url: server.url,

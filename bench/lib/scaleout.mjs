@@ -22,13 +22,24 @@ async function loadNodes(nodes, { method, token, connections, duration, warmup, 
       method,
       path: '/api/kv/so/',
       keys: KEYS,
-      headers: { authorization: `Bearer ${token}`, ...(method === 'PUT' && { 'content-type': 'application/octet-stream' }) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(method === 'PUT' && { 'content-type': 'application/octet-stream' }),
+      },
       ...(method === 'PUT' && { bodyBytes: VALUE.length }),
     },
   ];
-  const measured = await Promise.all(nodes.map((node) => measureRequests({ driver, url: node.url, requests, connections: share, duration, warmup })));
+  const measured = await Promise.all(
+    nodes.map((node) => measureRequests({ driver, url: node.url, requests, connections: share, duration, warmup })),
+  );
   const sum = (field) => measured.reduce((total, m) => total + (m[field] ?? 0), 0);
-  return { rps: sum('rps'), non2xx: sum('non2xx'), errors: sum('errors'), p99: Math.max(...measured.map((m) => m.p99 ?? 0)), perNode: measured.map((m) => m.rps) };
+  return {
+    rps: sum('rps'),
+    non2xx: sum('non2xx'),
+    errors: sum('errors'),
+    p99: Math.max(...measured.map((m) => m.p99 ?? 0)),
+    perNode: measured.map((m) => m.rps),
+  };
 }
 
 export async function runScaleOut({ redisUrl, counts = [1, 2, 3], connections, duration, warmup, log }) {
@@ -47,8 +58,17 @@ export async function runScaleOut({ redisUrl, counts = [1, 2, 3], connections, d
       log(`  scale-out: ${count} node(s) on Redis (${driver}) ...`);
       const sample = {};
       for (const method of ['GET', 'PUT']) {
-        sample[method] = await loadNodes(nodes.slice(0, count), { method, token: lucid.token, connections, duration, warmup, driver });
-        log(`    ${method} ${sample[method].rps.toFixed(0)} req/s (per node ${sample[method].perNode.map((r) => r.toFixed(0)).join(' / ')}), non-2xx ${sample[method].non2xx}`);
+        sample[method] = await loadNodes(nodes.slice(0, count), {
+          method,
+          token: lucid.token,
+          connections,
+          duration,
+          warmup,
+          driver,
+        });
+        log(
+          `    ${method} ${sample[method].rps.toFixed(0)} req/s (per node ${sample[method].perNode.map((r) => r.toFixed(0)).join(' / ')}), non-2xx ${sample[method].non2xx}`,
+        );
       }
       samples.get(count).push(sample);
     }
@@ -63,7 +83,11 @@ export async function runScaleOut({ redisUrl, counts = [1, 2, 3], connections, d
     errors: list.reduce((total, s) => total + s[method].errors, 0),
     samples: list.map((s) => s[method].rps),
   });
-  const points = counts.map((count) => ({ nodes: count, GET: mean(samples.get(count), 'GET'), PUT: mean(samples.get(count), 'PUT') }));
+  const points = counts.map((count) => ({
+    nodes: count,
+    GET: mean(samples.get(count), 'GET'),
+    PUT: mean(samples.get(count), 'PUT'),
+  }));
   for (const point of points) {
     point.GET.ratio = point.GET.rps / points[0].GET.rps;
     point.PUT.ratio = point.PUT.rps / points[0].PUT.rps;

@@ -33,8 +33,14 @@ function requestLua(request) {
   const headers = Object.entries(request.headers ?? {})
     .map(([name, value]) => `[${lua(name)}] = ${lua(value)}`)
     .join(', ');
-  const body = request.bodyBytes !== undefined ? `string.rep("x", ${request.bodyBytes})` : request.body !== undefined ? lua(request.body) : 'nil';
-  const suffix = request.keys !== undefined ? ` .. math.random(0, ${request.keys - 1})` : request.fresh ? ' .. next_id()' : '';
+  const body =
+    request.bodyBytes !== undefined
+      ? `string.rep("x", ${request.bodyBytes})`
+      : request.body !== undefined
+        ? lua(request.body)
+        : 'nil';
+  const suffix =
+    request.keys !== undefined ? ` .. math.random(0, ${request.keys - 1})` : request.fresh ? ' .. next_id()' : '';
   return [
     'do',
     `  local headers, body = { ${headers} }, ${body}`,
@@ -94,12 +100,23 @@ export async function measureWrk({ url, requests, connections, duration, warmup 
   writeFileSync(script, wrkScript(requests));
   const run = (seconds) =>
     new Promise((resolve, reject) => {
-      const args = ['-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--latency', '--timeout', '10s', '-s', script, url];
+      const args = [
+        '-t1',
+        `-c${connections}`,
+        `-d${Math.max(1, Math.round(seconds))}s`,
+        '--latency',
+        '--timeout',
+        '10s',
+        '-s',
+        script,
+        url,
+      ];
       track(
         execFile('wrk', args, { encoding: 'utf8' }, (error, stdout, stderr) => {
           if (error) reject(error);
           // A script that does not load makes wrk send plain GETs of `url` instead: never a figure.
-          else if (!/^STATUSES /m.test(stdout)) reject(new Error(`wrk did not run the case's script: ${stderr.trim() || stdout.trim()}`));
+          else if (!/^STATUSES /m.test(stdout))
+            reject(new Error(`wrk did not run the case's script: ${stderr.trim() || stdout.trim()}`));
           else resolve(stdout);
         }),
       );

@@ -2,7 +2,16 @@
  * `lucid export` and `lucid import`: a consistent snapshot of the store to a file (or stdout), and
  * back. The format is backup.ts's; this module owns files, gzip, the progress bar and the summary.
  */
-import { closeSync, createReadStream, createWriteStream, openSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  openSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { finished, pipeline } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
@@ -35,10 +44,16 @@ export async function exportCommand(options: ExportOptions, err: (text: string) 
   const started = Date.now();
   const bar = progress('Exporting | {value} keys | {rate} keys/s | {duration_formatted}', 0, { rate: 0 });
   try {
-    const destination: Writable = partial === undefined ? process.stdout : createWriteStream(partial, { mode: 0o600, flags: 'wx' });
+    const destination: Writable =
+      partial === undefined ? process.stdout : createWriteStream(partial, { mode: 0o600, flags: 'wx' });
     const compressor = gzip ? createGzip() : undefined;
     const sink = compressor ?? destination;
-    const written = compressor !== undefined ? pipeline(compressor, destination) : partial === undefined ? Promise.resolve() : finished(destination);
+    const written =
+      compressor !== undefined
+        ? pipeline(compressor, destination)
+        : partial === undefined
+          ? Promise.resolve()
+          : finished(destination);
     const summary = await exportStore(store, prefix, sink, ({ count }) => {
       if (count % 500 === 0) bar.update(count, { rate: rate(count, Date.now() - started) });
     });
@@ -54,7 +69,10 @@ export async function exportCommand(options: ExportOptions, err: (text: string) 
     );
   } catch (error) {
     if (partial !== undefined) rmSync(partial, { force: true });
-    if ((error as NodeJS.ErrnoException).code === 'EPIPE') throw new Error('stdout was closed before the export was complete (the reading end stopped early).', { cause: error });
+    if ((error as NodeJS.ErrnoException).code === 'EPIPE')
+      throw new Error('stdout was closed before the export was complete (the reading end stopped early).', {
+        cause: error,
+      });
     throw error;
   } finally {
     bar.stop();
@@ -74,7 +92,10 @@ export async function importCommand(file: string, options: ImportOptions, err: (
   const store = await openWritable(() => openStore(config, pino({ level: 'silent' }), { bulk: true }));
   const counts = emptyCounts();
   const started = Date.now();
-  const bar = progress('Importing | {bar} {percentage}% | {keys} keys | {rate} keys/s | {eta_formatted} left', size, { keys: 0, rate: 0 });
+  const bar = progress('Importing | {bar} {percentage}% | {keys} keys | {rate} keys/s | {eta_formatted} left', size, {
+    keys: 0,
+    rate: 0,
+  });
   try {
     const raw = createReadStream(file);
     let read = 0;

@@ -28,7 +28,10 @@ export const TLS_CERT_FILE = 'tls/localhost-cert.pem';
 export const TLS_KEY_FILE = 'tls/localhost-key.pem';
 const TLS_DAYS = 365;
 
-export async function init(options: InitOptions, io: { out: (text: string) => void; err: (text: string) => void }): Promise<void> {
+export async function init(
+  options: InitOptions,
+  io: { out: (text: string) => void; err: (text: string) => void },
+): Promise<void> {
   const file = configPath(options.config);
   if (existsSync(file) && !options.force) {
     throw new ConfigError(
@@ -37,7 +40,8 @@ export async function init(options: InitOptions, io: { out: (text: string) => vo
     );
   }
   const secret = options.secret ?? generateSecret();
-  if (secret.length < MIN_SECRET_LENGTH) throw new ConfigError(`--secret must be at least ${MIN_SECRET_LENGTH} characters.`);
+  if (secret.length < MIN_SECRET_LENGTH)
+    throw new ConfigError(`--secret must be at least ${MIN_SECRET_LENGTH} characters.`);
   const text = configText(options, secret);
   mkdirSync(path.dirname(file), { recursive: true });
   if (options.tls) await writeSelfSignedCertificate(path.dirname(file));
@@ -47,7 +51,9 @@ export async function init(options: InitOptions, io: { out: (text: string) => vo
   writeFileSync(temporary, text, { mode: 0o600, flag: 'wx' });
   renameSync(temporary, file);
   const { config } = loadConfig({ file });
-  const token = new TokenAuthority(config.auth.secret).issue(ROOT_SUBJECT, parseLifetime(DEFAULT_TOKEN_LIFETIME), { scope: 'admin' });
+  const token = new TokenAuthority(config.auth.secret).issue(ROOT_SUBJECT, parseLifetime(DEFAULT_TOKEN_LIFETIME), {
+    scope: 'admin',
+  });
   io.err(`Wrote ${file} (mode 0600) with a new secret${options.encrypt ? ' and encryption key' : ''}.\n`);
   if (config.server.tls) {
     io.err(
@@ -78,7 +84,7 @@ function configText(options: InitOptions, secret: string): string {
           `    key: ${TLS_KEY_FILE}`,
         ]
       : []),
-    '# sqlite://PATH, relative to this file\'s folder.',
+    "# sqlite://PATH, relative to this file's folder.",
     `store: ${defaults.store}`,
     'auth:',
     '  enabled: true',
@@ -114,7 +120,14 @@ async function writeSelfSignedCertificate(dir: string): Promise<void> {
       { name: 'basicConstraints', cA: false },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
       { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }, { type: 7, ip: '::1' }] },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 7, ip: '127.0.0.1' },
+          { type: 7, ip: '::1' },
+        ],
+      },
     ],
   });
   const certFile = path.join(dir, TLS_CERT_FILE);

@@ -22,7 +22,10 @@ program
   .option('-c, --config <file>', 'config file to write (default: $LUCID_CONFIG or ./lucid.yml)')
   .option('--secret <secret>', 'use this secret instead of generating one (at least 32 characters)')
   .option('-f, --force', 'overwrite an existing config file')
-  .option('--tls', 'also write a self-signed certificate for localhost (tls/ beside the config) and serve HTTPS with it')
+  .option(
+    '--tls',
+    'also write a self-signed certificate for localhost (tls/ beside the config) and serve HTTPS with it',
+  )
   .option('--encrypt', 'also generate an encryption key (encryption at rest, AES-256-GCM)')
   .action((options) => init(options, io));
 
@@ -46,7 +49,8 @@ token
   .action((options) => {
     const token = issueToken(options);
     io.out(`${token}\n`);
-    if (process.stderr.isTTY) io.err(`(token id ${tokenId(token)}; revoke it with \`lucid token revoke ${tokenId(token)}\`)\n`);
+    if (process.stderr.isTTY)
+      io.err(`(token id ${tokenId(token)}; revoke it with \`lucid token revoke ${tokenId(token)}\`)\n`);
   });
 token
   .command('revoke')

@@ -9,7 +9,10 @@ export interface Progress {
 /** A bar with `format` (cli-progress tokens) counting up to `total`; 0 when the total is unknown. */
 export function progress(format: string, total: number, payload: Record<string, unknown> = {}): Progress {
   if (!process.stderr.isTTY) return { update: () => undefined, stop: () => undefined };
-  const bar = new cliProgress.SingleBar({ format, stream: process.stderr, fps: 5, clearOnComplete: true, hideCursor: true }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    { format, stream: process.stderr, fps: 5, clearOnComplete: true, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
   bar.start(total, 0, payload);
   return { update: (value, extra) => bar.update(value, extra), stop: () => bar.stop() };
 }
@@ -21,5 +24,5 @@ export function seconds(ms: number): string {
 
 /** Items per second, rounded. */
 export function rate(count: number, ms: number): string {
-  return `${Math.round(count / Math.max(ms, 1) * 1000)}`;
+  return `${Math.round((count / Math.max(ms, 1)) * 1000)}`;
 }

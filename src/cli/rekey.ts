@@ -14,13 +14,21 @@ export interface RekeyOptions {
   newKey?: string;
 }
 
-export async function rekeyCommand(options: RekeyOptions, io: { out: (text: string) => void; err: (text: string) => void }): Promise<void> {
+export async function rekeyCommand(
+  options: RekeyOptions,
+  io: { out: (text: string) => void; err: (text: string) => void },
+): Promise<void> {
   const { config } = loadConfig({ file: options.config });
   const newKey = options.newKey ?? generateKey();
   const target = parseKey(newKey, '--new-key');
   const { key, previousKeys } = config.encryption;
-  const configured = [key, ...previousKeys].filter((text) => text !== '').map((text) => ({ text, key: parseKey(text) }));
-  const keyring = new Keyring(target, configured.map((candidate) => candidate.key));
+  const configured = [key, ...previousKeys]
+    .filter((text) => text !== '')
+    .map((text) => ({ text, key: parseKey(text) }));
+  const keyring = new Keyring(
+    target,
+    configured.map((candidate) => candidate.key),
+  );
   const store = await openWritable(() => openBackend(config, () => undefined, undefined, { bulk: true }));
   // Printed before anything is re-encrypted: a generated key must not be lost to an interruption.
   io.out(`encryption:\n  key: "${newKey}"\n`);

@@ -15,7 +15,8 @@ export interface ServerCommandOptions {
 export async function serve(options: ServerCommandOptions, err: (text: string) => void): Promise<void> {
   const overrides: DeepPartial<Config> = { server: {} };
   if (options.port !== undefined) {
-    if (!/^\d+$/.test(options.port) || Number(options.port) > 65535) throw new ConfigError(`--port must be a number from 0 to 65535; got "${options.port}".`);
+    if (!/^\d+$/.test(options.port) || Number(options.port) > 65535)
+      throw new ConfigError(`--port must be a number from 0 to 65535; got "${options.port}".`);
     overrides.server!.port = Number(options.port);
   }
   if (options.host !== undefined) overrides.server!.host = options.host;

@@ -19,19 +19,24 @@ export interface IssueOptions {
 
 export function parseLifetime(text: string): number {
   const seconds = parseDuration(text);
-  if (seconds === undefined) throw new ConfigError(`--expires-in must be a duration like 90s, 15m, 12h, 30d or 1y; got "${text}".`);
+  if (seconds === undefined)
+    throw new ConfigError(`--expires-in must be a duration like 90s, 15m, 12h, 30d or 1y; got "${text}".`);
   return seconds;
 }
 
 export function issueToken(options: IssueOptions): string {
   const lifetime = parseLifetime(options.expiresIn ?? DEFAULT_TOKEN_LIFETIME);
   const scope = (options.scope ?? 'write') as Scope;
-  if (!SCOPES.includes(scope)) throw new ConfigError(`--scope must be one of ${SCOPES.join(', ')}; got "${options.scope}".`);
+  if (!SCOPES.includes(scope))
+    throw new ConfigError(`--scope must be one of ${SCOPES.join(', ')}; got "${options.scope}".`);
   const { config } = loadConfig({ file: options.config });
   if (!config.auth.enabled && config.auth.secret.length === 0) {
     throw new ConfigError('Auth is disabled and there is no secret to sign tokens with.');
   }
-  return TokenAuthority.fromConfig(config.auth).issue(options.subject ?? ROOT_SUBJECT, lifetime, { scope, prefix: options.prefix });
+  return TokenAuthority.fromConfig(config.auth).issue(options.subject ?? ROOT_SUBJECT, lifetime, {
+    scope,
+    prefix: options.prefix,
+  });
 }
 
 /** The id (`jti`) of a token, read without verifying it (for messages only). */
@@ -53,14 +58,18 @@ const REVOCATION_BY_ID_MS = 11 * 365 * 24 * 3600 * 1000;
  */
 export async function revoke(idOrToken: string, options: { config?: string }): Promise<string> {
   const id = idOrToken.includes('.') ? tokenId(idOrToken) : idOrToken;
-  if (id === undefined || !/^[A-Za-z0-9_-]{1,128}$/.test(id)) throw new ConfigError(`"${idOrToken}" is neither a token id nor a token that has one.`);
+  if (id === undefined || !/^[A-Za-z0-9_-]{1,128}$/.test(id))
+    throw new ConfigError(`"${idOrToken}" is neither a token id nor a token that has one.`);
   const { config } = loadConfig({ file: options.config });
   if (!isShared(config.store)) {
     revokeToken(config.auth.revocationFile, id);
     return id;
   }
   const claims = idOrToken.includes('.') ? jwt.decode(idOrToken) : null;
-  const until = typeof claims === 'object' && typeof claims?.exp === 'number' ? claims.exp * 1000 : Date.now() + REVOCATION_BY_ID_MS;
+  const until =
+    typeof claims === 'object' && typeof claims?.exp === 'number'
+      ? claims.exp * 1000
+      : Date.now() + REVOCATION_BY_ID_MS;
   const store = await openBackend({ ...config, expiry: { sweepIntervalMs: 0 } }, () => undefined);
   try {
     await store.revocations!.add(id, until);

@@ -62,6 +62,7 @@ export class LucidApiError extends Error {
 
 /** Error bodies are `{"message": "..."}`; HEAD answers have none. */
 function messageOf(body: unknown): string | undefined {
-  if (typeof body === 'object' && body !== null && typeof (body as Partial<Message>).message === 'string') return (body as Message).message;
+  if (typeof body === 'object' && body !== null && typeof (body as Partial<Message>).message === 'string')
+    return (body as Message).message;
   return undefined;
 }

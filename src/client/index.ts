@@ -164,13 +164,19 @@ class HttpLucidClient implements LucidClient {
   head(key: string): Promise<LucidMetadata>;
   head(key: string, options: GetOptions): Promise<LucidMetadata | NotModified>;
   async head(key: string, { ifNoneMatch }: GetOptions = {}): Promise<LucidMetadata | NotModified> {
-    const { response } = await this.api.HEAD('/api/kv/{key}', { params: { path: { key }, header: { 'If-None-Match': ifNoneMatch } } });
+    const { response } = await this.api.HEAD('/api/kv/{key}', {
+      params: { path: { key }, header: { 'If-None-Match': ifNoneMatch } },
+    });
     if (response.status === 304) return notModifiedOf(response);
     if (!response.ok) throw new LucidApiError(response);
     return metadataOf(response);
   }
 
-  async put(key: string, value: LucidRawValue, { contentType, ifMatch, ifNoneMatch, ttl }: PutOptions = {}): Promise<PutResult> {
+  async put(
+    key: string,
+    value: LucidRawValue,
+    { contentType, ifMatch, ifNoneMatch, ttl }: PutOptions = {},
+  ): Promise<PutResult> {
     const { error, response } = await this.api.PUT('/api/kv/{key}', {
       params: { path: { key }, query: { ttl }, header: { 'If-Match': ifMatch, 'If-None-Match': ifNoneMatch } },
       body: rawBody(value),
@@ -187,12 +193,18 @@ class HttpLucidClient implements LucidClient {
   }
 
   async delete(key: string, { ifMatch }: ConditionalOptions = {}): Promise<void> {
-    const { error, response } = await this.api.DELETE('/api/kv/{key}', { params: { path: { key }, header: { 'If-Match': ifMatch } } });
+    const { error, response } = await this.api.DELETE('/api/kv/{key}', {
+      params: { path: { key }, header: { 'If-Match': ifMatch } },
+    });
     if (!response.ok) throw new LucidApiError(response, error);
   }
 
   async lock(key: string, { lease, ifMatch }: LockOptions = {}): Promise<{ etag: ETag }> {
-    const { etag } = await this.#patch(key, lease === undefined ? { operation: 'lock' } : { operation: 'lock', value: lease }, ifMatch);
+    const { etag } = await this.#patch(
+      key,
+      lease === undefined ? { operation: 'lock' } : { operation: 'lock', value: lease },
+      ifMatch,
+    );
     return { etag };
   }
 
@@ -242,7 +254,10 @@ class HttpLucidClient implements LucidClient {
   }
 
   notificationsUrl(query: NotificationsOptions = {}): string {
-    const params: NonNullable<operations['streamNotifications']['parameters']['query']> = { ...query, token: this.#token };
+    const params: NonNullable<operations['streamNotifications']['parameters']['query']> = {
+      ...query,
+      token: this.#token,
+    };
     const serializers = { querySerializer: createQuerySerializer(), pathSerializer: defaultPathSerializer };
     return createFinalURL(NOTIFICATIONS, { baseUrl: this.#baseUrl, params: { query: params }, ...serializers });
   }
@@ -256,9 +271,15 @@ class HttpLucidClient implements LucidClient {
     return { result: data, etag: etagOf(response) };
   }
 
-  async #step(key: string, operation: 'increment' | 'decrement', by: number | undefined, ifMatch: IfMatch | undefined): Promise<number> {
+  async #step(
+    key: string,
+    operation: 'increment' | 'decrement',
+    by: number | undefined,
+    ifMatch: IfMatch | undefined,
+  ): Promise<number> {
     const { result } = await this.#patch(key, by === undefined ? { operation } : { operation, value: by }, ifMatch);
-    if (typeof result.value !== 'number') throw new TypeError(`Lucid answered ${operation} without a value: ${JSON.stringify(result)}`);
+    if (typeof result.value !== 'number')
+      throw new TypeError(`Lucid answered ${operation} without a value: ${JSON.stringify(result)}`);
     return result.value;
   }
 }

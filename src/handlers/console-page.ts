@@ -6,5 +6,9 @@ import type { Reply } from './types.js';
 export function consoleReply(config: Config): Reply<'getRoot' | 'getConsole'> {
   const page = config.ui.enabled ? consolePage() : undefined;
   if (page !== undefined) return { status: 200, body: page, headers: { ...CONSOLE_HEADERS } };
-  return { status: 200, body: welcomePage(config.ui.enabled ? 'missing' : 'disabled'), headers: { ...WELCOME_HEADERS } };
+  return {
+    status: 200,
+    body: welcomePage(config.ui.enabled ? 'missing' : 'disabled'),
+    headers: { ...WELCOME_HEADERS },
+  };
 }

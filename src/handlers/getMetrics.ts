@@ -8,7 +8,9 @@ import type { Handler } from './types.js';
  */
 export const getMetrics: Handler<'getMetrics'> = async ({ metrics, principal }) => {
   if (principal.prefix !== '') {
-    throw new LucidError('FORBIDDEN_PREFIX', { message: 'The metrics cover the whole store: a token limited to a prefix cannot read them.' });
+    throw new LucidError('FORBIDDEN_PREFIX', {
+      message: 'The metrics cover the whole store: a token limited to a prefix cannot read them.',
+    });
   }
   const { contentType, body } = await metrics.render();
   return { status: 200, body, headers: { 'Content-Type': contentType, 'Cache-Control': 'no-store' } };

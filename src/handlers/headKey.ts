@@ -4,7 +4,10 @@ import type { KeyInfo, Store } from '../store/types.js';
 import { entryHeaders } from './entry-headers.js';
 import type { Handler } from './types.js';
 
-/** HEAD /api/kv/{key}: GET's headers, the value's Content-Length, no body; the value itself is not read where the store can help it. */
+/**
+ * HEAD /api/kv/{key}: GET's headers, the value's Content-Length, no body; the value itself is not read where the store
+ * can help it.
+ */
 export const headKey: Handler<'headKey'> = async ({ request, params, store, now }) => {
   const { entry, size } = await readHead(store, params.key);
   if (!noneMatch(request.headers['if-none-match'], entry)) return { status: 304, headers: { ETag: entry.etag } };

@@ -17,7 +17,23 @@ import { streamNotifications } from './streamNotifications.js';
 import { transaction } from './transaction.js';
 import type { HandlerMap, OperationId } from './types.js';
 
-export const handlers: HandlerMap = { getRoot, getConsole, getHealth, getOpenApiYaml, getOpenApiJson, getDocs, getMetrics, listKeys, streamNotifications, putKey, getKey, headKey, deleteKey, patchKey, transaction };
+export const handlers: HandlerMap = {
+  getRoot,
+  getConsole,
+  getHealth,
+  getOpenApiYaml,
+  getOpenApiJson,
+  getDocs,
+  getMetrics,
+  listKeys,
+  streamNotifications,
+  putKey,
+  getKey,
+  headKey,
+  deleteKey,
+  patchKey,
+  transaction,
+};
 
 /** The scope a token needs for each operation (null: no token at all). Checked in one place, app.ts. */
 export const requiredScope: { [Op in OperationId]: Scope | null } = {

@@ -37,6 +37,7 @@ export const listKeys: Handler<'listKeys'> = async ({ query, store, principal, n
 function decodeCursor(cursor: string): string {
   if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new LucidError('INVALID_CURSOR');
   const key = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (key.length === 0 || Buffer.from(key, 'utf8').toString('base64url') !== cursor) throw new LucidError('INVALID_CURSOR');
+  if (key.length === 0 || Buffer.from(key, 'utf8').toString('base64url') !== cursor)
+    throw new LucidError('INVALID_CURSOR');
   return key;
 }

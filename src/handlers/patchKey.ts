@@ -11,6 +11,7 @@ export const patchKey: Handler<'patchKey'> = async ({ request, params, body, sto
   const outcome = await applyOperation(store, params.key, operation, value, actor, preconditions(request));
   const reply: components['schemas']['OperationResult'] = { message: outcome.message };
   if (outcome.value !== undefined) reply.value = Number(outcome.value);
-  if (operation === 'ttl') reply.expiresAt = outcome.entry.expiresAt === null ? null : new Date(outcome.entry.expiresAt).toISOString();
+  if (operation === 'ttl')
+    reply.expiresAt = outcome.entry.expiresAt === null ? null : new Date(outcome.entry.expiresAt).toISOString();
   return { status: 200, body: reply, headers: { ETag: outcome.entry.etag } };
 };

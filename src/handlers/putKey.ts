@@ -18,14 +18,24 @@ export const putKey: Handler<'putKey'> = async ({ request, response, params, que
   // Checked on the header alone, before the body is read (header values are latin1: one byte a character).
   const given = request.headers['content-type'];
   if (given !== undefined && given.length > MAX_CONTENT_TYPE_BYTES) {
-    throw new LucidError('INVALID_REQUEST', { message: `The Content-Type is longer than ${MAX_CONTENT_TYPE_BYTES} bytes.` });
+    throw new LucidError('INVALID_REQUEST', {
+      message: `The Content-Type is longer than ${MAX_CONTENT_TYPE_BYTES} bytes.`,
+    });
   }
   const limit = config.limits.maxValueBytes;
-  const value = await readBody(request, response, limit, () => new LucidError('VALUE_TOO_LARGE', { message: `The value is larger than the limit of ${limit} bytes.` }));
+  const value = await readBody(
+    request,
+    response,
+    limit,
+    () => new LucidError('VALUE_TOO_LARGE', { message: `The value is larger than the limit of ${limit} bytes.` }),
+  );
   if (value.length === 0) throw new LucidError('EMPTY_BODY');
   const contentType = request.headers['content-type'] ?? (await sniffContentType(value));
   const ttlSeconds = query.ttl;
-  const { created, entry } = await putValue(store, params.key, value, contentType, { ...preconditions(request), ttlSeconds });
+  const { created, entry } = await putValue(store, params.key, value, contentType, {
+    ...preconditions(request),
+    ttlSeconds,
+  });
   return created
     ? { status: 201, body: { message: SUCCESS.created }, headers: { ETag: entry.etag } }
     : { status: 200, body: { message: SUCCESS.updated }, headers: { ETag: entry.etag } };

@@ -10,5 +10,7 @@ export function effectivePrefix(principal: Principal, requested: string | undefi
   const wanted = requested ?? '';
   if (wanted.startsWith(principal.prefix)) return wanted;
   if (principal.prefix.startsWith(wanted)) return principal.prefix;
-  throw new LucidError('FORBIDDEN_PREFIX', { message: `This token is limited to keys starting with "${principal.prefix}".` });
+  throw new LucidError('FORBIDDEN_PREFIX', {
+    message: `This token is limited to keys starting with "${principal.prefix}".`,
+  });
 }

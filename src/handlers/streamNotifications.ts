@@ -53,7 +53,8 @@ export const streamNotifications: Handler<'streamNotifications'> = async (contex
     tokenId === undefined || revocations === undefined
       ? undefined
       : revocations.onChange(() => {
-          if (revocations.has(tokenId)) endWith({ code: 'token_revoked', message: 'The token of this stream was revoked.' });
+          if (revocations.has(tokenId))
+            endWith({ code: 'token_revoked', message: 'The token of this stream was revoked.' });
         });
   const expiry = new Alarm(expiresAt + config.auth.clockSkewSeconds * 1000 - now, () =>
     endWith({ code: 'token_expired', message: 'The token of this stream has expired.' }),

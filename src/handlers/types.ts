@@ -14,9 +14,18 @@ type Parameters<Op extends OperationId> = operations[Op]['parameters'];
 /** The path parameters the spec declares for `Op`, decoded (`{}` when it has none). */
 export type PathOf<Op extends OperationId> = Parameters<Op> extends { path: infer P } ? P : Record<never, string>;
 /** The query parameters the spec declares for `Op`, coerced to their declared types (each optional). */
-export type QueryOf<Op extends OperationId> = Parameters<Op> extends { query?: infer Q } ? ([Q] extends [never] ? Record<never, unknown> : NonNullable<Q>) : Record<never, unknown>;
+export type QueryOf<Op extends OperationId> =
+  Parameters<Op> extends { query?: infer Q }
+    ? [Q] extends [never]
+      ? Record<never, unknown>
+      : NonNullable<Q>
+    : Record<never, unknown>;
 /** The JSON body the spec declares for `Op`, validated; `undefined` for operations without one. */
-export type BodyOf<Op extends OperationId> = operations[Op] extends { requestBody: { content: { 'application/json': infer B } } } ? B : undefined;
+export type BodyOf<Op extends OperationId> = operations[Op] extends {
+  requestBody: { content: { 'application/json': infer B } };
+}
+  ? B
+  : undefined;
 
 type Responses<Op extends OperationId> = operations[Op]['responses'];
 export type StatusOf<Op extends OperationId> = keyof Responses<Op> & number;
@@ -77,7 +86,11 @@ export interface HandlerContext<Op extends OperationId = OperationId> {
 }
 
 /** The context as the request path builds it, before it is handed to the operation's handler. */
-export type AnyContext = Omit<HandlerContext, 'params' | 'query' | 'body'> & { params: Record<string, string>; query: Record<string, unknown>; body: unknown };
+export type AnyContext = Omit<HandlerContext, 'params' | 'query' | 'body'> & {
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+  body: unknown;
+};
 
 export type Handler<Op extends OperationId> = (context: HandlerContext<Op>) => Promise<Reply<Op>>;
 

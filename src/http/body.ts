@@ -80,7 +80,12 @@ export function lingerOnClose(req: IncomingMessage): void {
  * (from Content-Length, or while reading) without buffering past it. What is left of a refused body
  * is discarded as it arrives.
  */
-export function readBody(req: IncomingMessage, res: ServerResponse, limit: number, tooLarge: () => LucidError): Promise<Buffer> {
+export function readBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limit: number,
+  tooLarge: () => LucidError,
+): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) return Promise.reject(tooLarge());
   allowBody(req, res);
@@ -129,14 +134,19 @@ function collect(stream: Readable, limit: number, tooLarge: () => LucidError): P
   });
 }
 
-
 /**
  * Reads and parses a JSON body of at most `limit` bytes (after inflating gzip, deflate or br).
  * Whatever its Content-Type says, a body that parses as JSON is taken (`curl -d` labels JSON as a
  * form); a missing body or one that is not JSON is refused with `hint`, which says what to send.
  */
-export async function readJson(req: IncomingMessage, res: ServerResponse, limit: number, hint: string): Promise<unknown> {
-  const tooLarge = () => new LucidError('VALUE_TOO_LARGE', { message: `The operation body is larger than ${formatBytes(limit)}.` });
+export async function readJson(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limit: number,
+  hint: string,
+): Promise<unknown> {
+  const tooLarge = () =>
+    new LucidError('VALUE_TOO_LARGE', { message: `The operation body is larger than ${formatBytes(limit)}.` });
   checkCharset(req.headers['content-type']);
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   let raw: Buffer;

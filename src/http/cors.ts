@@ -4,8 +4,23 @@ import cors from 'cors';
 
 /** Methods and headers the API takes, and the headers a browser app on an allowed origin may read. */
 const CORS_METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'POST'];
-const CORS_REQUEST_HEADERS = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Last-Event-ID', 'X-Request-Id'];
-const CORS_EXPOSED_HEADERS = ['ETag', 'Last-Modified', 'Lucid-Expires-At', 'Lucid-Lock-Holder', 'Lucid-Lock-Expires-At', 'WWW-Authenticate', 'X-Request-Id'];
+const CORS_REQUEST_HEADERS = [
+  'Authorization',
+  'Content-Type',
+  'If-Match',
+  'If-None-Match',
+  'Last-Event-ID',
+  'X-Request-Id',
+];
+const CORS_EXPOSED_HEADERS = [
+  'ETag',
+  'Last-Modified',
+  'Lucid-Expires-At',
+  'Lucid-Lock-Holder',
+  'Lucid-Lock-Expires-At',
+  'WWW-Authenticate',
+  'X-Request-Id',
+];
 
 export type CorsStage = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
 

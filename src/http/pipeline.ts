@@ -27,7 +27,12 @@ import { send, type HeaderList } from './reply.js';
 import { RouteTable, type Route } from './routes.js';
 
 /** With auth off, every request acts as this principal. */
-export const ANONYMOUS: Principal = { subject: 'anonymous', expiresAt: Number.POSITIVE_INFINITY, scope: 'admin', prefix: '' };
+export const ANONYMOUS: Principal = {
+  subject: 'anonymous',
+  expiresAt: Number.POSITIVE_INFINITY,
+  scope: 'admin',
+  prefix: '',
+};
 
 /** The largest JSON body an operation takes, unless the spec gives it another (`x-lucid-body-limit`). */
 const JSON_BODY_LIMIT = 64 * 1024;
@@ -123,7 +128,21 @@ class Pipeline {
     validate(operation, match.params, query, req, body);
     if (operation.streams) setHeaders(res, withRequestId(operation.headers, exchange.id));
     const { store, feed, revocations, metrics, config, contract } = deps;
-    const context = { request: req, response: res, params: match.params, query, body, principal, store, feed, revocations, metrics, config, contract, now: deps.clock() };
+    const context = {
+      request: req,
+      response: res,
+      params: match.params,
+      query,
+      body,
+      principal,
+      store,
+      feed,
+      revocations,
+      metrics,
+      config,
+      contract,
+      now: deps.clock(),
+    };
     const reply = await operation.handler(context);
     if (reply.streamed) {
       deps.streams.add(res);
@@ -158,7 +177,10 @@ class Pipeline {
       this.finish(exchange, exchange.res.statusCode, false);
       return;
     }
-    const headers = { ...known.headers, ...(known.code === 'UNAUTHORIZED' && { 'WWW-Authenticate': challenge(exchange.req) }) };
+    const headers = {
+      ...known.headers,
+      ...(known.code === 'UNAUTHORIZED' && { 'WWW-Authenticate': challenge(exchange.req) }),
+    };
     const body = known.key === undefined ? { message: known.message } : { message: known.message, key: known.key };
     this.respond(exchange, { status: known.status, body, headers }, this.deps.headers.api);
   }
@@ -172,8 +194,17 @@ class Pipeline {
 
 /** One line per answered request, when `log.access` is on. */
 function accessLine(logger: Logger, { id, req }: Exchange, status: number, seconds: number): void {
-  const request = { id, method: req.method, url: loggableUrl(req.url ?? '/'), userAgent: req.headers['user-agent'], remoteAddress: req.socket.remoteAddress };
-  logger.info({ req: request, res: { statusCode: status }, responseTime: Math.round(seconds * 1000) }, 'request completed');
+  const request = {
+    id,
+    method: req.method,
+    url: loggableUrl(req.url ?? '/'),
+    userAgent: req.headers['user-agent'],
+    remoteAddress: req.socket.remoteAddress,
+  };
+  logger.info(
+    { req: request, res: { statusCode: status }, responseTime: Math.round(seconds * 1000) },
+    'request completed',
+  );
 }
 
 /** Builds every operation's compiled form; fails at once when the spec and the handlers disagree. */
@@ -186,16 +217,23 @@ function compile(deps: PipelineDeps): Map<string, CompiledOperation> {
     const validators = deps.api.validator.getRequestValidatorsForOperation(operationId) ?? [];
     const jsonBody = requestBodySchema(operation);
     // openapi-backend compiles the body's validator first (when the body is JSON), then the parameters'.
-    const [validateBody, validateParameters] = jsonBody === undefined ? [undefined, validators[0]] : [validators[0], validators[1]];
+    const [validateBody, validateParameters] =
+      jsonBody === undefined ? [undefined, validators[0]] : [validators[0], validators[1]];
     if (validateParameters === undefined) throw new Error(`Operation ${operationId} has no compiled validator`);
     compiled.set(operationId, {
       operation,
       operationId,
       method: operation.method.toUpperCase(),
       secured: (operation.security ?? []).length > 0,
-      tokenParameter: parameters(operation).some((parameter) => parameter.in === 'query' && parameter.name === 'token') ? 'token' : undefined,
+      tokenParameter: parameters(operation).some((parameter) => parameter.in === 'query' && parameter.name === 'token')
+        ? 'token'
+        : undefined,
       scope: requiredScope[operationId],
-      json: jsonBody && { hint: bodyHint(jsonBody), lowerCase: caseInsensitiveProperties(jsonBody.schema), limit: bodyLimit(operation, deps.config) },
+      json: jsonBody && {
+        hint: bodyHint(jsonBody),
+        lowerCase: caseInsensitiveProperties(jsonBody.schema),
+        limit: bodyLimit(operation, deps.config),
+      },
       validateBody,
       validateParameters,
       handler,
@@ -207,7 +245,12 @@ function compile(deps: PipelineDeps): Map<string, CompiledOperation> {
 }
 
 /** The token's principal; UNAUTHORIZED for a secured operation without a valid, unrevoked token. */
-function authenticate(operation: CompiledOperation, req: IncomingMessage, query: Record<string, unknown>, deps: PipelineDeps): Principal {
+function authenticate(
+  operation: CompiledOperation,
+  req: IncomingMessage,
+  query: Record<string, unknown>,
+  deps: PipelineDeps,
+): Principal {
   if (!operation.secured || deps.authority === undefined) return ANONYMOUS;
   let token = bearerToken(req.headers.authorization);
   if (token === undefined && operation.tokenParameter !== undefined) {
@@ -215,7 +258,8 @@ function authenticate(operation: CompiledOperation, req: IncomingMessage, query:
     if (typeof value === 'string') token = value;
   }
   const principal = token === undefined ? undefined : deps.authority.verify(token);
-  if (principal === undefined || (principal.tokenId !== undefined && deps.revocations?.has(principal.tokenId))) throw new LucidError('UNAUTHORIZED');
+  if (principal === undefined || (principal.tokenId !== undefined && deps.revocations?.has(principal.tokenId)))
+    throw new LucidError('UNAUTHORIZED');
   return principal;
 }
 
@@ -226,7 +270,9 @@ function authenticate(operation: CompiledOperation, req: IncomingMessage, query:
 function authorise(operation: CompiledOperation, principal: Principal, params: Record<string, string>): void {
   const needed = operation.scope;
   if (needed !== null && !allows(principal, needed)) {
-    throw new LucidError('FORBIDDEN_SCOPE', { message: `This token's scope (${principal.scope}) does not allow this: it needs ${needed}.` });
+    throw new LucidError('FORBIDDEN_SCOPE', {
+      message: `This token's scope (${principal.scope}) does not allow this: it needs ${needed}.`,
+    });
   }
   const key = params.key;
   if (key !== undefined && !key.startsWith(principal.prefix)) throw new LucidError('FORBIDDEN_PREFIX');
@@ -238,16 +284,28 @@ async function readJsonBody(operation: CompiledOperation, req: IncomingMessage, 
   // Names the spec marks case-insensitive (`x-lucid-case-insensitive`) are matched as lower case.
   if (lowerCase.length > 0 && typeof body === 'object' && body !== null) {
     const record = body as Record<string, unknown>;
-    for (const name of lowerCase) if (typeof record[name] === 'string') record[name] = (record[name] as string).toLowerCase();
+    for (const name of lowerCase)
+      if (typeof record[name] === 'string') record[name] = (record[name] as string).toLowerCase();
   }
   return body;
 }
 
-/** Validates the path, query and headers (coercing the query to its declared types) and the JSON body, with the spec's compiled validators. */
-function validate(operation: CompiledOperation, params: Record<string, string>, query: Record<string, unknown>, req: IncomingMessage, body: unknown): void {
+/**
+ * Validates the path, query and headers (coercing the query to its declared types) and the JSON body, with the spec's
+ * compiled validators.
+ */
+function validate(
+  operation: CompiledOperation,
+  params: Record<string, string>,
+  query: Record<string, unknown>,
+  req: IncomingMessage,
+  body: unknown,
+): void {
   const errors: ErrorObject[] = [];
-  if (operation.validateBody !== undefined && !operation.validateBody({ requestBody: body })) errors.push(...(operation.validateBody.errors ?? []));
-  if (!operation.validateParameters({ path: params, query, header: req.headers })) errors.push(...(operation.validateParameters.errors ?? []));
+  if (operation.validateBody !== undefined && !operation.validateBody({ requestBody: body }))
+    errors.push(...(operation.validateBody.errors ?? []));
+  if (!operation.validateParameters({ path: params, query, header: req.headers }))
+    errors.push(...(operation.validateParameters.errors ?? []));
   if (errors.length > 0) throw new LucidError('INVALID_REQUEST', { message: describeValidation(errors) });
 }
 
@@ -275,7 +333,9 @@ function toLucidError(error: unknown): LucidError {
 
 /** What a 401 tells the client: how to authenticate, and whether the token it sent was the problem. */
 function challenge(req: IncomingMessage): string {
-  return req.headers.authorization === undefined ? 'Bearer realm="lucid"' : 'Bearer realm="lucid", error="invalid_token"';
+  return req.headers.authorization === undefined
+    ? 'Bearer realm="lucid"'
+    : 'Bearer realm="lucid", error="invalid_token"';
 }
 
 /** An incoming X-Request-Id Lucid adopts as its own: short, and only characters safe in a header and a log. */
@@ -328,7 +388,9 @@ function bodyLimit(operation: Operation, config: Config): number {
 
 /** What to send: the shortest example the spec gives for the body. */
 function bodyHint(media: MediaType): string {
-  const examples = [media.example, ...Object.values(media.examples ?? {}).map((example) => example.value)].filter((example) => example !== undefined);
+  const examples = [media.example, ...Object.values(media.examples ?? {}).map((example) => example.value)].filter(
+    (example) => example !== undefined,
+  );
   const shortest = examples.map((example) => JSON.stringify(example)).sort((a, b) => a.length - b.length)[0];
   return `send Content-Type: application/json with a body like ${shortest ?? '{}'}.`;
 }

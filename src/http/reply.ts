@@ -18,11 +18,16 @@ export type HeaderList = string[];
  */
 export function apiHeaders(tls: boolean): HeaderList {
   const headers = [
-    'Server', `Lucid/${VERSION}`,
-    'X-Content-Type-Options', 'nosniff',
-    'Content-Security-Policy', "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-    'X-Frame-Options', 'DENY',
-    'Referrer-Policy', 'no-referrer',
+    'Server',
+    `Lucid/${VERSION}`,
+    'X-Content-Type-Options',
+    'nosniff',
+    'Content-Security-Policy',
+    "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    'X-Frame-Options',
+    'DENY',
+    'Referrer-Policy',
+    'no-referrer',
   ];
   if (tls) headers.push('Strict-Transport-Security', HSTS);
   return headers;
@@ -33,7 +38,10 @@ const HSTS = 'max-age=15552000';
 /** Helmet's options for pages (console, docs) and their assets: its full set, the CSP their own. */
 export function helmetOptions(tls: boolean): Parameters<typeof helmet>[0] {
   return {
-    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"], frameAncestors: ["'none'"] } },
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { defaultSrc: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"], frameAncestors: ["'none'"] },
+    },
     strictTransportSecurity: tls ? { maxAge: 180 * 24 * 3600, includeSubDomains: false } : false,
     xFrameOptions: { action: 'deny' },
   };
@@ -58,7 +66,13 @@ export function pageHeaders(tls: boolean): HeaderList {
  * Writes `reply` with `base` and its own headers. A Buffer body is sent as it is; any other body
  * as JSON. `close` marks the answer `Connection: close` (the body has not all arrived).
  */
-export function send(req: IncomingMessage, res: ServerResponse, reply: AnyReply, base: HeaderList, close: boolean): void {
+export function send(
+  req: IncomingMessage,
+  res: ServerResponse,
+  reply: AnyReply,
+  base: HeaderList,
+  close: boolean,
+): void {
   const headers = base.slice();
   let omitted: Set<string> | undefined;
   if (reply.headers !== undefined) {

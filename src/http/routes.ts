@@ -44,7 +44,8 @@ export class RouteTable {
   constructor(operations: readonly Operation[]) {
     const byPath = new Map<string, Route[]>();
     for (const operation of operations) {
-      if (operation.operationId === undefined) throw new Error(`${operation.method.toUpperCase()} ${operation.path} has no operationId`);
+      if (operation.operationId === undefined)
+        throw new Error(`${operation.method.toUpperCase()} ${operation.path} has no operationId`);
       const routes = byPath.get(operation.path) ?? [];
       routes.push({ operation, operationId: operation.operationId, method: operation.method.toUpperCase() });
       byPath.set(operation.path, routes);

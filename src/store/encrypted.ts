@@ -27,7 +27,17 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { storeEntries } from './entries.js';
-import type { Change, Decide, DecideMany, Entry, KeyInfo, ListOptions, RevocationStore, Store, StoredEntry } from './types.js';
+import type {
+  Change,
+  Decide,
+  DecideMany,
+  Entry,
+  KeyInfo,
+  ListOptions,
+  RevocationStore,
+  Store,
+  StoredEntry,
+} from './types.js';
 
 export const KEY_BYTES = 32;
 const MAGIC = Buffer.from('LCE', 'latin1');
@@ -65,7 +75,9 @@ export interface EncryptionKey {
 export function parseKey(base64: string, name = 'the encryption key'): EncryptionKey {
   const secret = Buffer.from(base64, 'base64');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64.trim()) || secret.length !== KEY_BYTES) {
-    throw new ConfigError(`${name} must be ${KEY_BYTES} bytes in base64 (44 characters; \`openssl rand -base64 32\` makes one).`);
+    throw new ConfigError(
+      `${name} must be ${KEY_BYTES} bytes in base64 (44 characters; \`openssl rand -base64 32\` makes one).`,
+    );
   }
   return { id: keyId(secret), secret };
 }
@@ -75,7 +87,12 @@ export function generateKey(): string {
 }
 
 function keyId(secret: Buffer): string {
-  return createHash('sha256').update('lucid-encryption-key-id\0').update(secret).digest().subarray(0, ID_BYTES).toString('hex');
+  return createHash('sha256')
+    .update('lucid-encryption-key-id\0')
+    .update(secret)
+    .digest()
+    .subarray(0, ID_BYTES)
+    .toString('hex');
 }
 
 /** The key new values are sealed with, and older ones that values may still be under. */
@@ -104,7 +121,11 @@ export class Keyring {
     envelope[MAGIC.length] = VERSION;
     Buffer.from(this.current.id, 'hex').copy(envelope, MAGIC.length + 1);
     randomBytes(NONCE_BYTES).copy(envelope, HEADER_BYTES - NONCE_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.current.secret, envelope.subarray(HEADER_BYTES - NONCE_BYTES, HEADER_BYTES));
+    const cipher = createCipheriv(
+      'aes-256-gcm',
+      this.current.secret,
+      envelope.subarray(HEADER_BYTES - NONCE_BYTES, HEADER_BYTES),
+    );
     cipher.setAAD(Buffer.concat([envelope.subarray(0, HEADER_BYTES), Buffer.from(name, 'utf8')]));
     let offset = HEADER_BYTES;
     offset += cipher.update(plaintext).copy(envelope, offset);
@@ -118,22 +139,42 @@ export class Keyring {
     const id = envelopeKeyId(envelope);
     if (id === undefined) throw new EncryptionError(`The value of "${name}" is not encrypted.`, 'damaged');
     const key = this.#byId.get(id);
-    if (key === undefined) throw new EncryptionError(`The value of "${name}" is encrypted with key id ${id}, which is not configured.`, 'unknown-key');
-    if (envelope.length < ENVELOPE_OVERHEAD) throw new EncryptionError(`The value of "${name}" is damaged (too short).`, 'damaged');
-    const decipher = createDecipheriv('aes-256-gcm', key.secret, envelope.subarray(HEADER_BYTES - NONCE_BYTES, HEADER_BYTES));
+    if (key === undefined)
+      throw new EncryptionError(
+        `The value of "${name}" is encrypted with key id ${id}, which is not configured.`,
+        'unknown-key',
+      );
+    if (envelope.length < ENVELOPE_OVERHEAD)
+      throw new EncryptionError(`The value of "${name}" is damaged (too short).`, 'damaged');
+    const decipher = createDecipheriv(
+      'aes-256-gcm',
+      key.secret,
+      envelope.subarray(HEADER_BYTES - NONCE_BYTES, HEADER_BYTES),
+    );
     decipher.setAAD(Buffer.concat([envelope.subarray(0, HEADER_BYTES), Buffer.from(name, 'utf8')]));
     decipher.setAuthTag(envelope.subarray(envelope.length - TAG_BYTES));
     try {
-      return Buffer.concat([decipher.update(envelope.subarray(HEADER_BYTES, envelope.length - TAG_BYTES)), decipher.final()]);
+      return Buffer.concat([
+        decipher.update(envelope.subarray(HEADER_BYTES, envelope.length - TAG_BYTES)),
+        decipher.final(),
+      ]);
     } catch {
-      throw new EncryptionError(`The value of "${name}" does not authenticate under key id ${id}: it is damaged.`, 'damaged');
+      throw new EncryptionError(
+        `The value of "${name}" does not authenticate under key id ${id}: it is damaged.`,
+        'damaged',
+      );
     }
   }
 }
 
 /** The key id an envelope names, or undefined when the bytes are not an envelope. */
 export function envelopeKeyId(bytes: Buffer): string | undefined {
-  if (bytes.length < HEADER_BYTES || bytes[MAGIC.length] !== VERSION || !timingSafeEqual(bytes.subarray(0, MAGIC.length), MAGIC)) return undefined;
+  if (
+    bytes.length < HEADER_BYTES ||
+    bytes[MAGIC.length] !== VERSION ||
+    !timingSafeEqual(bytes.subarray(0, MAGIC.length), MAGIC)
+  )
+    return undefined;
   return bytes.toString('hex', MAGIC.length + 1, MAGIC.length + 1 + ID_BYTES);
 }
 
@@ -197,7 +238,11 @@ export async function writeMarker(store: Store, keyring: Keyring, pending: strin
  * agrees: with a keyring, the marker must name a configured key (an empty store gets a marker when
  * `writable`); without one, there must be no marker. Anything else stops with one clear ConfigError.
  */
-export async function applyEncryption(inner: Store, keyring: Keyring | undefined, options: { writable: boolean }): Promise<Store> {
+export async function applyEncryption(
+  inner: Store,
+  keyring: Keyring | undefined,
+  options: { writable: boolean },
+): Promise<Store> {
   const state = await readMarker(inner, keyring);
   if (keyring === undefined) {
     if (state !== undefined) {
@@ -269,10 +314,14 @@ export class EncryptedStore implements Store {
     if (inner.transact === undefined) return undefined;
     return <T>(keys: readonly string[], decide: DecideMany<T>) =>
       inner.transact!(keys, (current, now) => {
-        const plain = new Map([...current].map(([key, entry]) => [key, entry === undefined ? undefined : this.#open(key, entry)]));
+        const plain = new Map(
+          [...current].map(([key, entry]) => [key, entry === undefined ? undefined : this.#open(key, entry)]),
+        );
         const decision = decide(plain, now);
         const writes = decision.writes.map((write) =>
-          write.write === null ? write : { ...write, write: this.#seal(write.key, write.write, current.get(write.key), plain.get(write.key)) },
+          write.write === null
+            ? write
+            : { ...write, write: this.#seal(write.key, write.write, current.get(write.key), plain.get(write.key)) },
         );
         return { ...decision, writes };
       });
@@ -303,7 +352,10 @@ export class EncryptedStore implements Store {
   get changesSince(): ((id: string) => Promise<Change[] | undefined>) | undefined {
     const inner = this.#inner;
     if (inner.changesSince === undefined) return undefined;
-    return async (id) => (await inner.changesSince!(id))?.filter((change) => change.key !== MARKER_KEY).map((change) => this.#openChange(change));
+    return async (id) =>
+      (await inner.changesSince!(id))
+        ?.filter((change) => change.key !== MARKER_KEY)
+        .map((change) => this.#openChange(change));
   }
 
   get revocations(): RevocationStore | undefined {
@@ -334,7 +386,8 @@ export class EncryptedStore implements Store {
    */
   #openChange(change: Change): Change {
     if (change.entry === undefined) return change;
-    if (change.valueOmitted) return { ...change, size: change.size === undefined ? undefined : Math.max(0, change.size - ENVELOPE_OVERHEAD) };
+    if (change.valueOmitted)
+      return { ...change, size: change.size === undefined ? undefined : Math.max(0, change.size - ENVELOPE_OVERHEAD) };
     return { ...change, entry: this.#plain.get(change.entry) ?? this.#open(change.key, change.entry) };
   }
 
@@ -343,7 +396,10 @@ export class EncryptedStore implements Store {
    * current key.
    */
   #seal(key: string, write: Entry, current: Entry | undefined, plain: Entry | undefined): Entry {
-    const keep = current !== undefined && write.value === plain?.value && envelopeKeyId(current.value) === this.#keyring.current.id;
+    const keep =
+      current !== undefined &&
+      write.value === plain?.value &&
+      envelopeKeyId(current.value) === this.#keyring.current.id;
     const sealed: Entry = { ...write, value: keep ? current.value : this.#keyring.seal(key, write.value) };
     this.#plain.set(sealed, write);
     return sealed;
@@ -373,9 +429,16 @@ export interface RekeySummary {
  * under the new key are skipped, and the marker is cleared only at the end. Values keep their
  * ETag and version: the bytes a client reads do not change.
  */
-export async function rekeyStore(store: Store, keyring: Keyring, onEntry?: (done: number) => void): Promise<RekeySummary> {
+export async function rekeyStore(
+  store: Store,
+  keyring: Keyring,
+  onEntry?: (done: number) => void,
+): Promise<RekeySummary> {
   const state = await readMarker(store, keyring);
-  const pending = state === undefined ? [PLAINTEXT] : [...new Set([...state.pending, state.keyId])].filter((id) => id !== keyring.current.id);
+  const pending =
+    state === undefined
+      ? [PLAINTEXT]
+      : [...new Set([...state.pending, state.keyId])].filter((id) => id !== keyring.current.id);
   await writeMarker(store, keyring, pending);
   const mayBePlaintext = pending.includes(PLAINTEXT);
   const summary: RekeySummary = { rewritten: 0, kept: 0 };
@@ -387,7 +450,11 @@ export async function rekeyStore(store: Store, keyring: Keyring, onEntry?: (done
     } else {
       const sealed = keyring.seal(key, plaintext);
       // Only over the very entry read: a key changed or deleted since is left as it now is.
-      await store.update(key, (current) => (current?.etag === entry.etag && current.value.equals(entry.value) ? { result: undefined, write: { ...current, value: sealed } } : { result: undefined }));
+      await store.update(key, (current) =>
+        current?.etag === entry.etag && current.value.equals(entry.value)
+          ? { result: undefined, write: { ...current, value: sealed } }
+          : { result: undefined },
+      );
       summary.rewritten += 1;
     }
     onEntry?.(summary.rewritten + summary.kept);
@@ -410,6 +477,10 @@ function openForRekey(keyring: Keyring, key: string, stored: Buffer, mayBePlaint
     }
   }
   if (mayBePlaintext) return stored;
-  if (id !== undefined) throw new EncryptionError(`The value of "${key}" is under key id ${id}, which is not configured: add that key to encryption.previousKeys.`, 'unknown-key');
+  if (id !== undefined)
+    throw new EncryptionError(
+      `The value of "${key}" is under key id ${id}, which is not configured: add that key to encryption.previousKeys.`,
+      'unknown-key',
+    );
   throw new EncryptionError(`The value of "${key}" is not encrypted, in an encrypted store: it is damaged.`, 'damaged');
 }

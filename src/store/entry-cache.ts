@@ -11,11 +11,17 @@
 import { LRUCache } from 'lru-cache';
 import type { Entry } from './types.js';
 
-/** What an entry costs beyond its value's bytes: the object, its strings and the LRU's bookkeeping (measured roughly). */
+/**
+ * What an entry costs beyond its value's bytes: the object, its strings and the LRU's bookkeeping (measured roughly).
+ */
 const ENTRY_OVERHEAD = 320;
 
 function entrySize(entry: Entry, key: string): number {
-  return entry.value.length + ENTRY_OVERHEAD + 2 * (key.length + entry.contentType.length + entry.etag.length + (entry.lockHolder?.length ?? 0));
+  return (
+    entry.value.length +
+    ENTRY_OVERHEAD +
+    2 * (key.length + entry.contentType.length + entry.etag.length + (entry.lockHolder?.length ?? 0))
+  );
 }
 
 interface Fence {
@@ -34,7 +40,11 @@ export class EntryCache {
   constructor(maxBytes: number) {
     if (maxBytes > 0) {
       // One value may take at most an eighth of the cache, so a few large values cannot flush the hot small ones.
-      this.#lru = new LRUCache<string, Entry>({ maxSize: maxBytes, maxEntrySize: Math.max(1, Math.floor(maxBytes / 8)), sizeCalculation: entrySize });
+      this.#lru = new LRUCache<string, Entry>({
+        maxSize: maxBytes,
+        maxEntrySize: Math.max(1, Math.floor(maxBytes / 8)),
+        sizeCalculation: entrySize,
+      });
     }
   }
 

@@ -30,7 +30,14 @@ interface Meta {
 }
 
 export function encodeEntry(entry: Entry): Buffer {
-  const meta: Meta = { t: entry.contentType, c: entry.createdAt, u: entry.updatedAt, l: entry.locked, v: entry.version, e: entry.etag };
+  const meta: Meta = {
+    t: entry.contentType,
+    c: entry.createdAt,
+    u: entry.updatedAt,
+    l: entry.locked,
+    v: entry.version,
+    e: entry.etag,
+  };
   if (entry.locked) {
     meta.h = entry.lockHolder;
     meta.x = entry.lockExpiresAt;

@@ -45,7 +45,10 @@ export class GroupCommit {
     this.#onBatch = onBatch;
   }
 
-  /** Runs `apply` (the statements of one write, or of one transaction's writes) in the next batch; resolves once it committed. */
+  /**
+   * Runs `apply` (the statements of one write, or of one transaction's writes) in the next batch; resolves once it
+   * committed.
+   */
   submit(keys: readonly string[], apply: () => Promise<void>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#waiting.push({ keys, apply, resolve, reject });

@@ -30,7 +30,12 @@ export interface OpenBackendOptions {
   warn?: ((message: string) => void) | undefined;
 }
 
-export function openBackend(config: Config, onError: (error: unknown) => void, clock?: Clock, use: OpenBackendOptions = {}): Promise<Store> {
+export function openBackend(
+  config: Config,
+  onError: (error: unknown) => void,
+  clock?: Clock,
+  use: OpenBackendOptions = {},
+): Promise<Store> {
   const backend = backendOf(config.store);
   if (backend === 'sqlite') {
     return openSqliteStore({

@@ -31,8 +31,34 @@ import { StoreUnavailableError } from '../errors.js';
 import { decodeEntry } from './frame.js';
 import { KeyQueue } from './key-queue.js';
 import { Sweeper } from './sweeper.js';
-import { SHARED_DEFAULTS, changeFromLog, effectiveWrites, guarded, redactUrl, resolveSharedOptions, sharedFrames, sleep, type ResolvedSharedOptions, type SharedStoreOptions } from './shared.js';
-import { isLive, liveEntry, type Change, type Clock, type Decide, type DecideMany, type Decision, type Entry, type KeyInfo, type ListOptions, type RevocationStore, type Store, type StoredEntry, type TxnDecision } from './types.js';
+import {
+  SHARED_DEFAULTS,
+  changeFromLog,
+  effectiveWrites,
+  guarded,
+  redactUrl,
+  resolveSharedOptions,
+  sharedFrames,
+  sleep,
+  type ResolvedSharedOptions,
+  type SharedStoreOptions,
+} from './shared.js';
+import {
+  isLive,
+  liveEntry,
+  type Change,
+  type Clock,
+  type Decide,
+  type DecideMany,
+  type Decision,
+  type Entry,
+  type KeyInfo,
+  type ListOptions,
+  type RevocationStore,
+  type Store,
+  type StoredEntry,
+  type TxnDecision,
+} from './types.js';
 
 const SWEEP_BATCH = 500;
 const SNAPSHOT_PAGE = 500;
@@ -76,7 +102,12 @@ export async function openPostgresStore(options: SharedStoreOptions): Promise<St
     );
   }
   const timeoutMs = options.timeoutMs ?? SHARED_DEFAULTS.timeoutMs;
-  const pool = new pg.Pool({ ...connectionConfig(options.url), max: 10, connectionTimeoutMillis: 3000, query_timeout: timeoutMs });
+  const pool = new pg.Pool({
+    ...connectionConfig(options.url),
+    max: 10,
+    connectionTimeoutMillis: 3000,
+    query_timeout: timeoutMs,
+  });
   pool.on('error', (error) => options.onError?.(error)); // An idle connection died; the pool replaces it.
   try {
     const ns = options.namespace;
@@ -104,7 +135,10 @@ export async function openPostgresStore(options: SharedStoreOptions): Promise<St
     return store;
   } catch (error) {
     await pool.end().catch(() => undefined);
-    throw new Error(`Cannot reach PostgreSQL at ${redactUrl(options.url)}: ${(error as Error).message || String(error)}`, { cause: error });
+    throw new Error(
+      `Cannot reach PostgreSQL at ${redactUrl(options.url)}: ${(error as Error).message || String(error)}`,
+      { cause: error },
+    );
   }
 }
 
@@ -150,7 +184,11 @@ class PostgresStore implements Store {
     const { rows } = await this.#query<{ id: string | null }>(`SELECT max(id)::text AS id FROM ${this.#t.changes}`);
     this.#lastLogId = BigInt(rows[0]?.id ?? 0);
     await this.#listen();
-    this.#sweeper = new Sweeper(this.#options.sweepIntervalMs, () => this.purgeExpired().then(() => this.#trimLog()), this.#options.onError);
+    this.#sweeper = new Sweeper(
+      this.#options.sweepIntervalMs,
+      () => this.purgeExpired().then(() => this.#trimLog()),
+      this.#options.onError,
+    );
   }
 
   async get(key: string): Promise<Entry | undefined> {
@@ -177,7 +215,8 @@ class PostgresStore implements Store {
           return { refused: error };
         }
         const { result, write, change } = decision;
-        if (write !== undefined && !(write === null && current === undefined)) await this.#apply(client, key, write, change, now);
+        if (write !== undefined && !(write === null && current === undefined))
+          await this.#apply(client, key, write, change, now);
         return { result };
       }),
     );
@@ -190,7 +229,10 @@ class PostgresStore implements Store {
     const outcome = await this.#queue.runAll(held, () =>
       this.#transaction(held, async (client) => {
         const now = this.#clock();
-        const { rows } = await client.query<{ key: string; frame: Buffer }>(`SELECT key, frame FROM ${this.#t.kv} WHERE key = ANY($1)`, [held]);
+        const { rows } = await client.query<{ key: string; frame: Buffer }>(
+          `SELECT key, frame FROM ${this.#t.kv} WHERE key = ANY($1)`,
+          [held],
+        );
         const current = new Map<string, Entry | undefined>(held.map((key) => [key, undefined]));
         for (const row of rows) {
           const entry = decodeEntry(row.frame);
@@ -204,7 +246,8 @@ class PostgresStore implements Store {
           return { refused: error }; // As in update: expiries found on the way are still committed.
         }
         const txn = randomUUID();
-        for (const { key, write, change } of effectiveWrites(held, current, decision.writes)) await this.#apply(client, key, write, change, now, txn);
+        for (const { key, write, change } of effectiveWrites(held, current, decision.writes))
+          await this.#apply(client, key, write, change, now, txn);
         return { result: decision.result };
       }),
     );
@@ -284,7 +327,9 @@ class PostgresStore implements Store {
         // it.
         const removed = await this.#queue.run(key, () =>
           this.#transaction(key, async (client) => {
-            const found = await client.query<{ frame: Buffer }>(`SELECT frame FROM ${this.#t.kv} WHERE key = $1`, [key]);
+            const found = await client.query<{ frame: Buffer }>(`SELECT frame FROM ${this.#t.kv} WHERE key = $1`, [
+              key,
+            ]);
             const entry = found.rows[0] && decodeEntry(found.rows[0].frame);
             if (entry === undefined || isLive(entry, this.#clock())) return false;
             await this.#apply(client, key, null, 'expired', entry.expiresAt!);
@@ -298,7 +343,10 @@ class PostgresStore implements Store {
   }
 
   async count(): Promise<number> {
-    const { rows } = await this.#query<{ n: string }>(`SELECT count(*)::text AS n FROM ${this.#t.kv} WHERE expires_at IS NULL OR expires_at > $1`, [this.#clock()]);
+    const { rows } = await this.#query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM ${this.#t.kv} WHERE expires_at IS NULL OR expires_at > $1`,
+      [this.#clock()],
+    );
     return Number(rows[0]!.n);
   }
 
@@ -319,7 +367,14 @@ class PostgresStore implements Store {
   }
 
   /** Writes (or deletes) the row and, when there is a change to announce, appends it to the log and notifies. */
-  async #apply(client: pg.PoolClient, key: string, entry: Entry | null, change: Change['type'] | undefined, time: number, txn?: string): Promise<void> {
+  async #apply(
+    client: pg.PoolClient,
+    key: string,
+    entry: Entry | null,
+    change: Change['type'] | undefined,
+    time: number,
+    txn?: string,
+  ): Promise<void> {
     const frames = entry === null ? undefined : sharedFrames(entry, this.#options.logValueBytes);
     if (frames === undefined) {
       await client.query(`DELETE FROM ${this.#t.kv} WHERE key = $1`, [key]);
@@ -333,7 +388,9 @@ class PostgresStore implements Store {
     }
     if (change === undefined) return;
     // Held until COMMIT: log ids become visible in the order they were given out.
-    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${LOG_LOCK_SALT}:${this.#t.changes}`]);
+    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
+      `${LOG_LOCK_SALT}:${this.#t.changes}`,
+    ]);
     await client.query(
       `INSERT INTO ${this.#t.changes} (type, key, time, size, omitted, frame, txn) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
       [change, key, time, entry?.value.length ?? 0, frames?.omitted ?? false, frames?.log ?? null, txn ?? null],
@@ -426,12 +483,23 @@ class PostgresStore implements Store {
   }
 
   async #trimLog(): Promise<void> {
-    await this.#query(`DELETE FROM ${this.#t.changes} WHERE id <= (SELECT max(id) FROM ${this.#t.changes}) - $1`, [this.#options.logSize]);
+    await this.#query(`DELETE FROM ${this.#t.changes} WHERE id <= (SELECT max(id) FROM ${this.#t.changes}) - $1`, [
+      this.#options.logSize,
+    ]);
   }
 
   #decodeRow(row: LogRow): Change {
     const entry = row.frame !== null && row.frame.length > 0 ? decodeEntry(row.frame) : undefined;
-    return changeFromLog(row.id, row.type, row.key, Number(row.time), row.size, row.omitted, entry, row.txn ?? undefined);
+    return changeFromLog(
+      row.id,
+      row.type,
+      row.key,
+      Number(row.time),
+      row.size,
+      row.omitted,
+      entry,
+      row.txn ?? undefined,
+    );
   }
 
   #query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
@@ -441,5 +509,8 @@ class PostgresStore implements Store {
 
 /** Whether an error came from the database or the connection (rather than from `decide`). */
 function isDatabaseError(error: unknown): boolean {
-  return error instanceof pg.DatabaseError || (error instanceof Error && /connect|terminat|timeout|ECONN|EPIPE|closed/i.test(error.message));
+  return (
+    error instanceof pg.DatabaseError ||
+    (error instanceof Error && /connect|terminat|timeout|ECONN|EPIPE|closed/i.test(error.message))
+  );
 }

@@ -36,8 +36,32 @@ import { StoreUnavailableError } from '../errors.js';
 import { decodeEntry } from './frame.js';
 import { KeyQueue } from './key-queue.js';
 import { Sweeper } from './sweeper.js';
-import { backoff, changeFromLog, effectiveWrites, guarded, redactUrl, resolveSharedOptions, sharedFrames, sleep, type ResolvedSharedOptions, type SharedStoreOptions } from './shared.js';
-import { isLive, liveEntry, type Change, type Clock, type Decide, type DecideMany, type Entry, type KeyInfo, type ListOptions, type RevocationStore, type Store, type TxnWrite } from './types.js';
+import {
+  backoff,
+  changeFromLog,
+  effectiveWrites,
+  guarded,
+  redactUrl,
+  resolveSharedOptions,
+  sharedFrames,
+  sleep,
+  type ResolvedSharedOptions,
+  type SharedStoreOptions,
+} from './shared.js';
+import {
+  isLive,
+  liveEntry,
+  type Change,
+  type Clock,
+  type Decide,
+  type DecideMany,
+  type Entry,
+  type KeyInfo,
+  type ListOptions,
+  type RevocationStore,
+  type Store,
+  type TxnWrite,
+} from './types.js';
 
 type Reply = null | number | Buffer | Reply[];
 type Client = ReturnType<typeof createBufferClient>;
@@ -168,13 +192,19 @@ export async function openRedisStore(options: SharedStoreOptions): Promise<Store
     return store;
   } catch (error) {
     for (const connection of [client, reader]) if (connection.isOpen) connection.destroy();
-    throw new Error(`Cannot reach Redis at ${redactUrl(options.url)}: ${(error as Error).message || String(error)}`, { cause: error });
+    throw new Error(`Cannot reach Redis at ${redactUrl(options.url)}: ${(error as Error).message || String(error)}`, {
+      cause: error,
+    });
   }
 }
 
 /** Loads the scripts into Redis's script cache (at start, and again after a Redis restart emptied it). */
 async function loadScripts(client: Client): Promise<Scripts> {
-  const [write, sweep, read, txn] = await Promise.all([WRITE_SCRIPT, SWEEP_SCRIPT, READ_SCRIPT, TXN_SCRIPT].map((script) => client.sendCommand(['SCRIPT', 'LOAD', script])));
+  const [write, sweep, read, txn] = await Promise.all(
+    [WRITE_SCRIPT, SWEEP_SCRIPT, READ_SCRIPT, TXN_SCRIPT].map((script) =>
+      client.sendCommand(['SCRIPT', 'LOAD', script]),
+    ),
+  );
   return { write: String(write), sweep: String(sweep), read: String(read), txn: String(txn) };
 }
 
@@ -200,7 +230,13 @@ class RedisStore implements Store {
     this.#clock = options.clock ?? Date.now;
     this.#options = resolveSharedOptions(options);
     const tag = `{${options.namespace}}`;
-    this.#keys = { index: `${tag}:index`, expiry: `${tag}:expiry`, changes: `${tag}:changes`, revoked: `${tag}:revoked`, entryPrefix: `${tag}:k:` };
+    this.#keys = {
+      index: `${tag}:index`,
+      expiry: `${tag}:expiry`,
+      changes: `${tag}:changes`,
+      revoked: `${tag}:revoked`,
+      entryPrefix: `${tag}:k:`,
+    };
     this.revocations = {
       add: async (tokenId, until) => {
         await this.#call(['ZADD', this.#keys.revoked, String(until), tokenId]);
@@ -241,7 +277,8 @@ class RedisStore implements Store {
         }
         const { result, write, change } = decide(current, now);
         if (write === undefined) return result;
-        if (await this.#write(key, etag, write, write === null && current === undefined ? undefined : change, now)) return result;
+        if (await this.#write(key, etag, write, write === null && current === undefined ? undefined : change, now))
+          return result;
       }
     });
   }
@@ -255,7 +292,8 @@ class RedisStore implements Store {
         const now = this.#clock();
         const lapsed = held.filter((key) => read.get(key)![0] !== undefined && !isLive(read.get(key)![0]!, now));
         // Past their expiry by this node's clock but not yet dropped by Redis: expired first, as in update.
-        for (const key of lapsed) await this.#write(key, read.get(key)![1], null, 'expired', read.get(key)![0]!.expiresAt!);
+        for (const key of lapsed)
+          await this.#write(key, read.get(key)![1], null, 'expired', read.get(key)![0]!.expiresAt!);
         if (lapsed.length > 0) continue;
         const current = new Map(held.map((key) => [key, read.get(key)![0]]));
         const { result, writes } = decide(current, now);
@@ -273,9 +311,13 @@ class RedisStore implements Store {
     const now = this.#clock();
     while (page.length < limit) {
       const want = (limit - page.length) * LIST_OVERFETCH;
-      const keys = ((await this.#call(['ZRANGE', this.#keys.index, low, high, 'BYLEX', 'LIMIT', '0', String(want)])) as Buffer[]).map(String);
+      const keys = (
+        (await this.#call(['ZRANGE', this.#keys.index, low, high, 'BYLEX', 'LIMIT', '0', String(want)])) as Buffer[]
+      ).map(String);
       if (keys.length === 0) break;
-      const rows = (await Promise.all(keys.map((key) => this.#call(['HMGET', this.#keys.entryPrefix + key, 'm', 's'])))) as Array<[Buffer | null, Buffer | null]>;
+      const rows = (await Promise.all(
+        keys.map((key) => this.#call(['HMGET', this.#keys.entryPrefix + key, 'm', 's'])),
+      )) as Array<[Buffer | null, Buffer | null]>;
       for (const [i, key] of keys.entries()) {
         const [meta, size] = rows[i]!;
         if (meta === null || size === null) continue; // Dropped by Redis's TTL, not yet swept.
@@ -308,8 +350,16 @@ class RedisStore implements Store {
     for (;;) {
       const n = Number(
         await this.#call([
-          'EVALSHA', this.#shas.sweep, '3', this.#keys.expiry, this.#keys.index, this.#keys.changes,
-          String(this.#clock()), String(SWEEP_BATCH), this.#keys.entryPrefix, String(this.#options.logSize),
+          'EVALSHA',
+          this.#shas.sweep,
+          '3',
+          this.#keys.expiry,
+          this.#keys.index,
+          this.#keys.changes,
+          String(this.#clock()),
+          String(SWEEP_BATCH),
+          this.#keys.entryPrefix,
+          String(this.#options.logSize),
         ]),
       );
       purged += n;
@@ -342,57 +392,121 @@ class RedisStore implements Store {
 
   /** The key's entry (undefined when missing) and the ETag the write script will compare against ('' when missing). */
   async #read(key: string): Promise<[Entry | undefined, string]> {
-    const [frame, etag] = (await this.#call(['HMGET', this.#keys.entryPrefix + key, 'f', 't'])) as [Buffer | null, Buffer | null];
+    const [frame, etag] = (await this.#call(['HMGET', this.#keys.entryPrefix + key, 'f', 't'])) as [
+      Buffer | null,
+      Buffer | null,
+    ];
     return frame === null ? [undefined, ''] : [decodeEntry(frame), String(etag)];
   }
 
   /** Applies a write or delete if the key's ETag is still `expected`; false when another writer got there first. */
-  async #write(key: string, expected: string, entry: Entry | null, change: Change['type'] | undefined, time: number): Promise<boolean> {
+  async #write(
+    key: string,
+    expected: string,
+    entry: Entry | null,
+    change: Change['type'] | undefined,
+    time: number,
+  ): Promise<boolean> {
     const now = this.#clock();
     const frames = entry === null ? undefined : sharedFrames(entry, this.#options.logValueBytes);
-    const args: Array<string | Buffer> = frames === undefined ? [expected, 'del', '', '', '0', '', '0', '0'] : [
-      expected,
-      'set',
-      frames.frame,
-      frames.meta,
-      String(frames.entry.value.length),
-      frames.entry.etag,
-      String(frames.entry.expiresAt ?? 0),
-      // Redis's TTL is relative, so a node's clock only has to agree with itself.
-      String(frames.entry.expiresAt === null ? 0 : Math.max(1, frames.entry.expiresAt - now)),
-    ];
-    args.push(key, change ?? '', String(this.#options.logSize), String(time), frames?.omitted ? '1' : '0', frames?.log ?? '');
-    const applied = await this.#call(['EVALSHA', this.#shas.write, '4', this.#keys.entryPrefix + key, this.#keys.index, this.#keys.expiry, this.#keys.changes, ...args]);
+    const args: Array<string | Buffer> =
+      frames === undefined
+        ? [expected, 'del', '', '', '0', '', '0', '0']
+        : [
+            expected,
+            'set',
+            frames.frame,
+            frames.meta,
+            String(frames.entry.value.length),
+            frames.entry.etag,
+            String(frames.entry.expiresAt ?? 0),
+            // Redis's TTL is relative, so a node's clock only has to agree with itself.
+            String(frames.entry.expiresAt === null ? 0 : Math.max(1, frames.entry.expiresAt - now)),
+          ];
+    args.push(
+      key,
+      change ?? '',
+      String(this.#options.logSize),
+      String(time),
+      frames?.omitted ? '1' : '0',
+      frames?.log ?? '',
+    );
+    const applied = await this.#call([
+      'EVALSHA',
+      this.#shas.write,
+      '4',
+      this.#keys.entryPrefix + key,
+      this.#keys.index,
+      this.#keys.expiry,
+      this.#keys.changes,
+      ...args,
+    ]);
     return Number(applied) === 1;
   }
 
   /** Every key's entry and ETag, read in one atomic step. */
   async #readMany(keys: readonly string[]): Promise<Map<string, [Entry | undefined, string]>> {
-    const rows = (await this.#call(['EVALSHA', this.#shas.read, String(keys.length), ...keys.map((key) => this.#keys.entryPrefix + key)])) as Array<[Buffer | null, Buffer | null]>;
-    return new Map(keys.map((key, i) => {
-      const [frame, etag] = rows[i]!;
-      return [key, frame === null ? [undefined, ''] : [decodeEntry(frame), String(etag)]];
-    }));
+    const rows = (await this.#call([
+      'EVALSHA',
+      this.#shas.read,
+      String(keys.length),
+      ...keys.map((key) => this.#keys.entryPrefix + key),
+    ])) as Array<[Buffer | null, Buffer | null]>;
+    return new Map(
+      keys.map((key, i) => {
+        const [frame, etag] = rows[i]!;
+        return [key, frame === null ? [undefined, ''] : [decodeEntry(frame), String(etag)]];
+      }),
+    );
   }
 
   /**
    * Applies a transaction's writes if no key's ETag changed since `read`; false when another writer got there first.
    */
-  async #writeMany(keys: readonly string[], read: Map<string, [Entry | undefined, string]>, writes: readonly TxnWrite[], time: number): Promise<boolean> {
+  async #writeMany(
+    keys: readonly string[],
+    read: Map<string, [Entry | undefined, string]>,
+    writes: readonly TxnWrite[],
+    time: number,
+  ): Promise<boolean> {
     const now = this.#clock();
-    const args: Array<string | Buffer> = [String(keys.length), String(this.#options.logSize), String(time), randomUUID(), ...keys.map((key) => read.get(key)![1])];
+    const args: Array<string | Buffer> = [
+      String(keys.length),
+      String(this.#options.logSize),
+      String(time),
+      randomUUID(),
+      ...keys.map((key) => read.get(key)![1]),
+    ];
     for (const { key, write, change } of writes) {
       const frames = write === null ? undefined : sharedFrames(write, this.#options.logValueBytes);
       const position = String(keys.indexOf(key) + 1);
       if (frames === undefined) args.push(position, 'del', '', '', '0', '', '0', '0');
       else {
         const { expiresAt } = frames.entry;
-        args.push(position, 'set', frames.frame, frames.meta, String(frames.entry.value.length), frames.entry.etag, String(expiresAt ?? 0), String(expiresAt === null ? 0 : Math.max(1, expiresAt - now)));
+        args.push(
+          position,
+          'set',
+          frames.frame,
+          frames.meta,
+          String(frames.entry.value.length),
+          frames.entry.etag,
+          String(expiresAt ?? 0),
+          String(expiresAt === null ? 0 : Math.max(1, expiresAt - now)),
+        );
       }
       args.push(key, change, frames?.omitted ? '1' : '0', frames?.log ?? '');
     }
     const entryKeys = keys.map((key) => this.#keys.entryPrefix + key);
-    const applied = await this.#call(['EVALSHA', this.#shas.txn, String(3 + keys.length), this.#keys.index, this.#keys.expiry, this.#keys.changes, ...entryKeys, ...args]);
+    const applied = await this.#call([
+      'EVALSHA',
+      this.#shas.txn,
+      String(3 + keys.length),
+      this.#keys.index,
+      this.#keys.expiry,
+      this.#keys.changes,
+      ...entryKeys,
+      ...args,
+    ]);
     return Number(applied) === 1;
   }
 
@@ -400,7 +514,10 @@ class RedisStore implements Store {
   async #readLog(): Promise<void> {
     while (!this.#closed) {
       try {
-        const reply = (await this.#reader.sendCommand(['XREAD', 'COUNT', '1000', 'BLOCK', '1000', 'STREAMS', this.#keys.changes, this.#lastLogId], BUFFERS)) as Reply[] | null;
+        const reply = (await this.#reader.sendCommand(
+          ['XREAD', 'COUNT', '1000', 'BLOCK', '1000', 'STREAMS', this.#keys.changes, this.#lastLogId],
+          BUFFERS,
+        )) as Reply[] | null;
         if (reply === null) continue;
         for (const stream of reply as Reply[][]) {
           for (const record of stream[1] as Reply[]) {
@@ -426,7 +543,16 @@ class RedisStore implements Store {
     };
     const frame = get('f');
     const entry = frame.length > 0 ? decodeEntry(Buffer.from(frame)) : undefined;
-    return changeFromLog(id, String(get('y')), String(get('k')), Number(String(get('w'))), Number(String(get('s'))), String(get('o')) === '1', entry, String(get('x')));
+    return changeFromLog(
+      id,
+      String(get('y')),
+      String(get('k')),
+      Number(String(get('w'))),
+      Number(String(get('s'))),
+      String(get('o')) === '1',
+      entry,
+      String(get('x')),
+    );
   }
 
   async #call(args: Array<string | Buffer>): Promise<Reply> {

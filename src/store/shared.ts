@@ -47,7 +47,10 @@ export function resolveSharedOptions(options: SharedStoreOptions): ResolvedShare
  * without the value (for listing), and which of the two the change log carries (the metadata only,
  * `omitted`, when the value is too long to keep inline).
  */
-export function sharedFrames(entry: Entry, logValueBytes: number): { entry: Entry; frame: Buffer; meta: Buffer; log: Buffer; omitted: boolean } {
+export function sharedFrames(
+  entry: Entry,
+  logValueBytes: number,
+): { entry: Entry; frame: Buffer; meta: Buffer; log: Buffer; omitted: boolean } {
   const frame = encodeEntry(entry);
   const meta = encodeEntry({ ...entry, value: Buffer.alloc(0) });
   const omitted = entry.value.length > logValueBytes;
@@ -102,7 +105,11 @@ export async function guarded<T>(closed: boolean, timeoutMs: number, operation: 
  * The writes of a transaction a backend applies: every key named must be one the transaction
  * holds, and a delete of a key that is missing at that point is skipped (it announces nothing).
  */
-export function effectiveWrites(keys: readonly string[], current: ReadonlyMap<string, Entry | undefined>, writes: readonly TxnWrite[]): TxnWrite[] {
+export function effectiveWrites(
+  keys: readonly string[],
+  current: ReadonlyMap<string, Entry | undefined>,
+  writes: readonly TxnWrite[],
+): TxnWrite[] {
   const present = new Map([...current].map(([key, entry]) => [key, entry !== undefined]));
   return writes.filter(({ key, write }) => {
     if (!keys.includes(key)) throw new Error(`A transaction wrote "${key}", which it does not hold.`);

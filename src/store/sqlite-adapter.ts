@@ -33,7 +33,9 @@ export class BetterSqliteAdapter extends EventEmitter {
     for (const pragma of pragmas) this.db.pragma(pragma);
     this.db.exec(`CREATE TABLE IF NOT EXISTS ${TABLE}(key VARCHAR(${KEY_SIZE}) PRIMARY KEY, value TEXT )`);
     this.#get = this.db.prepare(`SELECT value FROM ${TABLE} WHERE key = ?`);
-    this.#upsert = this.db.prepare(`INSERT INTO ${TABLE} (key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`);
+    this.#upsert = this.db.prepare(
+      `INSERT INTO ${TABLE} (key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`,
+    );
     this.#delete = this.db.prepare(`DELETE FROM ${TABLE} WHERE key = ?`);
   }
 

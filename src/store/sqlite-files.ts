@@ -49,5 +49,7 @@ function tighten(target: string, mode: number, warn: Warn): void {
   const current = statSync(target).mode & 0o777;
   if ((current & ~mode) === 0) return;
   chmodSync(target, current & mode);
-  warn(`${target} was readable by others (mode ${current.toString(8)}); changed it to ${(current & mode).toString(8)}.`);
+  warn(
+    `${target} was readable by others (mode ${current.toString(8)}); changed it to ${(current & mode).toString(8)}.`,
+  );
 }

@@ -19,7 +19,12 @@ const MAX_PAGE_ROWS = 1000;
  * Every row of `table` with `low <= key < high`, in key order, from one snapshot. Breaking out of
  * the loop ends the transaction and closes the connection.
  */
-export async function* snapshotRows(file: string, table: string, low: string, high: string): AsyncGenerator<{ key: string; value: Buffer }> {
+export async function* snapshotRows(
+  file: string,
+  table: string,
+  low: string,
+  high: string,
+): AsyncGenerator<{ key: string; value: Buffer }> {
   const db = openReadOnly(file);
   try {
     // Deferred: the snapshot starts with the first SELECT below and lasts until the ROLLBACK.
@@ -29,7 +34,10 @@ export async function* snapshotRows(file: string, table: string, low: string, hi
     let after: string | undefined;
     let limit = 64;
     for (;;) {
-      const rows = (after === undefined ? first : next).all(after ?? low, high, limit) as Array<{ key: string; value: unknown }>;
+      const rows = (after === undefined ? first : next).all(after ?? low, high, limit) as Array<{
+        key: string;
+        value: unknown;
+      }>;
       let bytes = 0;
       for (const row of rows) {
         if (!Buffer.isBuffer(row.value)) continue;

@@ -38,7 +38,19 @@ import { BetterSqliteAdapter, TABLE, openReadOnly } from './sqlite-adapter.js';
 import { secureStoreFiles, withPrivateUmask, type Warn } from './sqlite-files.js';
 import { Sweeper } from './sweeper.js';
 import { snapshotRows } from './sqlite-snapshot.js';
-import { isLive, liveEntry, type Change, type Clock, type Decide, type DecideMany, type Entry, type KeyInfo, type ListOptions, type Store, type StoredEntry } from './types.js';
+import {
+  isLive,
+  liveEntry,
+  type Change,
+  type Clock,
+  type Decide,
+  type DecideMany,
+  type Entry,
+  type KeyInfo,
+  type ListOptions,
+  type Store,
+  type StoredEntry,
+} from './types.js';
 
 const NAMESPACE = 'lucid';
 /**
@@ -105,13 +117,20 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
 
 /** Opens the file this process now owns: WAL, the expiry column and index, the read-only connection. */
 function openOwned(file: string, releaseOwnership: () => void, options: SqliteStoreOptions): Store {
-  const adapter = new BetterSqliteAdapter(file, ['journal_mode = WAL', `synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`]);
+  const adapter = new BetterSqliteAdapter(file, [
+    'journal_mode = WAL',
+    `synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`,
+  ]);
   try {
     const columns = adapter.all<{ name: string }>(`PRAGMA table_xinfo(${TABLE})`);
     if (!columns.some((column) => column.name === 'lucid_expires_at')) {
-      adapter.exec(`ALTER TABLE ${TABLE} ADD COLUMN lucid_expires_at INTEGER GENERATED ALWAYS AS (${expirySql('value')}) VIRTUAL`);
+      adapter.exec(
+        `ALTER TABLE ${TABLE} ADD COLUMN lucid_expires_at INTEGER GENERATED ALWAYS AS (${expirySql('value')}) VIRTUAL`,
+      );
     }
-    adapter.exec(`CREATE INDEX IF NOT EXISTS ${TABLE}_lucid_expires_at ON ${TABLE}(lucid_expires_at) WHERE lucid_expires_at > 0`);
+    adapter.exec(
+      `CREATE INDEX IF NOT EXISTS ${TABLE}_lucid_expires_at ON ${TABLE}(lucid_expires_at) WHERE lucid_expires_at > 0`,
+    );
     return new SqliteStore(adapter, openReadOnly(file), releaseOwnership, options);
   } catch (error) {
     adapter.db.close();
@@ -122,7 +141,10 @@ function openOwned(file: string, releaseOwnership: () => void, options: SqliteSt
 class SqliteStore implements Store {
   readonly #keyv: Keyv<Entry>;
   readonly #adapter: BetterSqliteAdapter;
-  /** The read-only connection for point reads, listing, counting and the sweep's scan: committed rows only, never an open batch's. */
+  /**
+   * The read-only connection for point reads, listing, counting and the sweep's scan: committed rows only, never an
+   * open batch's.
+   */
   readonly #reader: Database.Database;
   readonly #readEntry: (key: string) => Entry | undefined;
   readonly #queue = new KeyQueue();
@@ -143,7 +165,12 @@ class SqliteStore implements Store {
   #closed = false;
   #disconnected = false;
 
-  constructor(adapter: BetterSqliteAdapter, reader: Database.Database, release: () => void, options: SqliteStoreOptions) {
+  constructor(
+    adapter: BetterSqliteAdapter,
+    reader: Database.Database,
+    release: () => void,
+    options: SqliteStoreOptions,
+  ) {
     this.#adapter = adapter;
     this.#reader = reader;
     this.#readEntry = entryReader(reader);
@@ -154,7 +181,10 @@ class SqliteStore implements Store {
     // Bulk mode keeps its open batch in #uncommitted instead; the cache would only duplicate it.
     this.#cache = new EntryCache(this.#bulk ? 0 : (options.cacheBytes ?? DEFAULT_CACHE_BYTES));
     const exec = (sql: string) => () => adapter.exec(sql);
-    this.#batches = new GroupCommit({ begin: exec('BEGIN IMMEDIATE'), commit: exec('COMMIT'), rollback: exec('ROLLBACK') }, options.onBatch);
+    this.#batches = new GroupCommit(
+      { begin: exec('BEGIN IMMEDIATE'), commit: exec('COMMIT'), rollback: exec('ROLLBACK') },
+      options.onBatch,
+    );
     this.#keyv = new Keyv<Entry>({
       store: adapter,
       namespace: NAMESPACE,
@@ -179,12 +209,16 @@ class SqliteStore implements Store {
       const current = await this.#current(key, now);
       const { result, write, change } = decide(current, now);
       if (write !== undefined && !(write === null && current === undefined)) await this.#apply([{ key, write }]);
-      if (change !== undefined && write !== undefined) this.#announce({ type: change, key, entry: write ?? undefined, time: now });
+      if (change !== undefined && write !== undefined)
+        this.#announce({ type: change, key, entry: write ?? undefined, time: now });
       return result;
     });
   }
 
-  /** Holds every key's queue, taken in sorted order (so two transactions cannot wait on each other), then applies `decide` in one SQL transaction. */
+  /**
+   * Holds every key's queue, taken in sorted order (so two transactions cannot wait on each other), then applies
+   * `decide` in one SQL transaction.
+   */
   transact<T>(keys: readonly string[], decide: DecideMany<T>): Promise<T> {
     const sorted = [...new Set(keys)].sort();
     return this.#queue.runAll(sorted, () => this.#transactHeld(sorted, decide));
@@ -196,12 +230,14 @@ class SqliteStore implements Store {
     for (const key of keys) current.set(key, await this.#current(key, now));
     const { result, writes } = decide(current, now);
     const stray = writes.find((write) => !current.has(write.key));
-    if (stray !== undefined) throw new Error(`A transaction wrote ${JSON.stringify(stray.key)}, which is not one of its keys.`);
+    if (stray !== undefined)
+      throw new Error(`A transaction wrote ${JSON.stringify(stray.key)}, which is not one of its keys.`);
     const applied = writes.filter((write) => !(write.write === null && current.get(write.key) === undefined));
     if (applied.length === 0) return result;
     await this.#apply(applied);
     const txn = randomUUID();
-    for (const { key, write, change } of applied) this.#announce({ type: change, key, entry: write ?? undefined, time: now, txn });
+    for (const { key, write, change } of applied)
+      this.#announce({ type: change, key, entry: write ?? undefined, time: now, txn });
     return result;
   }
 
@@ -234,7 +270,11 @@ class SqliteStore implements Store {
     let purged = 0;
     for (;;) {
       const now = this.#clock();
-      const rows = (await this.#scanQuery(`SELECT key FROM ${TABLE} WHERE lucid_expires_at > 0 AND lucid_expires_at <= ? LIMIT ?`, now, SWEEP_BATCH)) as Array<{
+      const rows = (await this.#scanQuery(
+        `SELECT key FROM ${TABLE} WHERE lucid_expires_at > 0 AND lucid_expires_at <= ? LIMIT ?`,
+        now,
+        SWEEP_BATCH,
+      )) as Array<{
         key: string;
       }>;
       for (const { key: stored } of rows) {
@@ -270,10 +310,17 @@ class SqliteStore implements Store {
     this.#release();
   }
 
-  /** Listing, counting and the sweep's scan: committed rows only (bulk mode: its own connection, which sees the open batch). */
-  readonly #scanQuery: Query = (sql, ...parameters) => this.#guard(() => all(this.#bulk ? this.#adapter.db : this.#reader, sql, ...parameters));
+  /**
+   * Listing, counting and the sweep's scan: committed rows only (bulk mode: its own connection, which sees the open
+   * batch).
+   */
+  readonly #scanQuery: Query = (sql, ...parameters) =>
+    this.#guard(() => all(this.#bulk ? this.#adapter.db : this.#reader, sql, ...parameters));
 
-  /** The live entry under `key`, expiring (and announcing) it first when it is past its expiry; call only inside the key's queue. */
+  /**
+   * The live entry under `key`, expiring (and announcing) it first when it is past its expiry; call only inside the
+   * key's queue.
+   */
   async #current(key: string, now: number): Promise<Entry | undefined> {
     const current = await this.#read(key);
     if (current === undefined || isLive(current, now)) return current;
@@ -376,7 +423,10 @@ function all(db: Database.Database, sql: string, ...parameters: unknown[]): unkn
   return statement.all(...parameters);
 }
 
-/** The one way an entry is read from a file: its row by a prepared point read, the frame decoded (undefined when missing). */
+/**
+ * The one way an entry is read from a file: its row by a prepared point read, the frame decoded (undefined when
+ * missing).
+ */
 function entryReader(db: Database.Database): (key: string) => Entry | undefined {
   const statement = db.prepare<[string], { value: unknown }>(`SELECT value FROM ${TABLE} WHERE key = ?`);
   return (key) => {
@@ -385,17 +435,28 @@ function entryReader(db: Database.Database): (key: string) => Entry | undefined 
   };
 }
 
-/** How many live keys: all rows minus the expired ones (the expiry index answers that part); measured at 100k keys in test/unit/sqlite-store.test.ts. */
+/**
+ * How many live keys: all rows minus the expired ones (the expiry index answers that part); measured at 100k keys in
+ * test/unit/sqlite-store.test.ts.
+ */
 async function countLive(query: Query, now: number): Promise<number> {
   const rows = (await query(
-    `SELECT (SELECT COUNT(*) FROM ${TABLE}) - (SELECT COUNT(*) FROM ${TABLE} WHERE lucid_expires_at > 0 AND lucid_expires_at <= ?) AS live`,
+    `SELECT (SELECT COUNT(*) FROM ${TABLE})
+       - (SELECT COUNT(*) FROM ${TABLE} WHERE lucid_expires_at > 0 AND lucid_expires_at <= ?) AS live`,
     now,
   )) as Array<{ live: number }>;
   return rows[0]?.live ?? 0;
 }
 
-/** One page of `list`, read with `query`; `read` fetches a whole frame when its metadata is longer than the head read. */
-async function listPage(query: Query, read: (key: string) => Promise<Entry | undefined>, { prefix, after, limit }: ListOptions, now: number): Promise<KeyInfo[]> {
+/**
+ * One page of `list`, read with `query`; `read` fetches a whole frame when its metadata is longer than the head read.
+ */
+async function listPage(
+  query: Query,
+  read: (key: string) => Promise<Entry | undefined>,
+  { prefix, after, limit }: ListOptions,
+  now: number,
+): Promise<KeyInfo[]> {
   const low = rowKey(prefix);
   const high = `${low}\u{10FFFF}`;
   const start = after !== undefined && rowKey(after) >= low ? rowKey(after) : undefined;
@@ -432,9 +493,20 @@ function infoOf(key: string, entry: Entry | undefined): KeyInfo | undefined {
   return { key, size: value.length, entry: metadata };
 }
 
-/** One key's metadata and value size read with `query` (the frame's head and length only), or by `read` when its metadata is longer than the head. */
-async function readHead(query: Query, read: (key: string) => Promise<Entry | undefined>, key: string, now: number): Promise<KeyInfo | undefined> {
-  const rows = (await query(`SELECT length(value) AS total, substr(value, 1, ${HEAD_BYTES}) AS head FROM ${TABLE} WHERE key = ?`, rowKey(key))) as Array<{
+/**
+ * One key's metadata and value size read with `query` (the frame's head and length only), or by `read` when its
+ * metadata is longer than the head.
+ */
+async function readHead(
+  query: Query,
+  read: (key: string) => Promise<Entry | undefined>,
+  key: string,
+  now: number,
+): Promise<KeyInfo | undefined> {
+  const rows = (await query(
+    `SELECT length(value) AS total, substr(value, 1, ${HEAD_BYTES}) AS head FROM ${TABLE} WHERE key = ?`,
+    rowKey(key),
+  )) as Array<{
     total: number;
     head: unknown;
   }>;
@@ -448,7 +520,9 @@ async function readHead(query: Query, read: (key: string) => Promise<Entry | und
   }
 }
 
-/** Every live entry under `prefix` from one snapshot of `file` (sqlite-snapshot.ts), live as of the snapshot's start. */
+/**
+ * Every live entry under `prefix` from one snapshot of `file` (sqlite-snapshot.ts), live as of the snapshot's start.
+ */
 async function* liveEntries(file: string, prefix: string, clock: Clock): AsyncGenerator<StoredEntry> {
   const low = rowKey(prefix);
   const now = clock();

@@ -30,7 +30,8 @@ export interface Entry {
 }
 
 /** The kinds of change the notification stream reports. */
-export type ChangeType = 'created' | 'updated' | 'deleted' | 'expired' | 'locked' | 'unlocked' | 'incremented' | 'decremented' | 'ttl';
+export type ChangeType =
+  'created' | 'updated' | 'deleted' | 'expired' | 'locked' | 'unlocked' | 'incremented' | 'decremented' | 'ttl';
 
 /**
  * What `decide` wants done: `write` an entry, delete the key (`null`), or nothing (omitted), and

@@ -18,7 +18,16 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const SHOTS = path.join(ROOT, 'test/browser/screenshots');
 const CHROMIUM = '/usr/bin/chromium';
 // Without the background-networking flags Chromium keeps dialling Google, which this machine refuses.
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--no-first-run',
+];
 const UI_TIMEOUT = 5_000;
 
 let lucid: TestLucid;
@@ -48,7 +57,8 @@ function gradientPng(width: number, height: number): Buffer {
   const rows: Buffer[] = [];
   for (let y = 0; y < height; y++) {
     const line = Buffer.alloc(1 + width * 3);
-    for (let x = 0; x < width; x++) line.set([Math.round((x / width) * 255), Math.round((y / height) * 255), 180], 1 + x * 3);
+    for (let x = 0; x < width; x++)
+      line.set([Math.round((x / width) * 255), Math.round((y / height) * 255), 180], 1 + x * 3);
     rows.push(line);
   }
   const chunk = (type: string, data: Buffer) => {
@@ -63,10 +73,29 @@ function gradientPng(width: number, height: number): Buffer {
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
   header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(Buffer.concat(rows))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
-const BINARY = Buffer.from([0x00, 0x01, 0x02, 0xff, 0xfe, 0x80, 0x4c, 0x75, 0x63, 0x69, 0x64, 0x0a, ...Array.from({ length: 40 }, (_, i) => i * 7)]);
+const BINARY = Buffer.from([
+  0x00,
+  0x01,
+  0x02,
+  0xff,
+  0xfe,
+  0x80,
+  0x4c,
+  0x75,
+  0x63,
+  0x69,
+  0x64,
+  0x0a,
+  ...Array.from({ length: 40 }, (_, i) => i * 7),
+]);
 
 beforeAll(async () => {
   execFileSync(process.execPath, [path.join(ROOT, 'web/build.mjs')], { cwd: ROOT, stdio: 'pipe' });
@@ -80,7 +109,8 @@ beforeAll(async () => {
   page.on('pageerror', (error) => pageErrors.push(error.message));
   page.on('console', (message) => {
     // A refused sign-in shows up as "Failed to load resource: 401"; that is the test's own doing.
-    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) pageErrors.push(message.text());
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource'))
+      pageErrors.push(message.text());
   });
 });
 
@@ -98,14 +128,18 @@ describe('the web console', () => {
     expect(root.headers.get('cache-control')).toBe('no-cache');
     expect(root.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(await (await fetch(`${lucid.url}/ui`)).text()).toBe(html);
-    const assets = [...html.matchAll(/(?:src|href)="(\/ui\/assets\/console-[A-Z0-9]+\.(?:js|css))"/g)].map((match) => match[1]!);
+    const assets = [...html.matchAll(/(?:src|href)="(\/ui\/assets\/console-[A-Z0-9]+\.(?:js|css))"/g)].map(
+      (match) => match[1]!,
+    );
     expect(assets).toHaveLength(2);
     for (const asset of assets) {
       const response = await fetch(`${lucid.url}${asset}`);
       await response.arrayBuffer();
       expect(response.status).toBe(200);
       expect(response.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
-      expect(response.headers.get('content-type')).toMatch(asset.endsWith('.js') ? /^(text|application)\/javascript/ : /^text\/css/);
+      expect(response.headers.get('content-type')).toMatch(
+        asset.endsWith('.js') ? /^(text|application)\/javascript/ : /^text\/css/,
+      );
     }
     expect((await fetch(`${lucid.url}/ui/assets/console-NOPE.js`)).status).toBe(404);
   });
@@ -143,33 +177,45 @@ describe('the web console', () => {
     await page.getByRole('button', { name: 'New key' }).click();
     await page.getByLabel('Key', { exact: true }).fill('files/blob.bin');
     await page.getByLabel('File upload').check();
-    await page.getByLabel('File', { exact: true }).setInputFiles({ name: 'blob.bin', mimeType: 'application/octet-stream', buffer: BINARY });
+    await page
+      .getByLabel('File', { exact: true })
+      .setInputFiles({ name: 'blob.bin', mimeType: 'application/octet-stream', buffer: BINARY });
     expect(await page.getByLabel('Content type').inputValue()).toBe('application/octet-stream');
     await page.getByRole('button', { name: 'Create' }).click();
     const hex = detail().locator('pre.hex');
     await hex.waitFor();
-    expect(await hex.textContent()).toContain('00000000  00 01 02 ff fe 80 4c 75  63 69 64 0a 00 07 0e 15  |......Lucid.....|');
+    expect(await hex.textContent()).toContain(
+      '00000000  00 01 02 ff fe 80 4c 75  63 69 64 0a 00 07 0e 15  |......Lucid.....|',
+    );
     const stored = await other.get('files/blob.bin');
     expect(Buffer.from(stored.bytes()).equals(BINARY)).toBe(true);
     expect(stored.contentType).toBe('application/octet-stream');
     const download = page.waitForEvent('download');
-    await detail().getByRole('link', { name: /^Download \d+ B$/ }).click();
+    await detail()
+      .getByRole('link', { name: /^Download \d+ B$/ })
+      .click();
     expect((await download).suggestedFilename()).toBe('blob.bin');
     await shot('03-binary-hex');
 
     // Text shown as text, JSON pretty-printed (every digit kept), an image as an image.
     await openFromList('notes/hello');
     expect(await detail().locator('pre').textContent()).toBe('Hello from the console\nsecond line');
-    await other.put('config/ui', '{"theme":"dark","sizes":[1,2],"big":12345678901234567890,"empty":{}}', { contentType: 'application/json' });
+    await other.put('config/ui', '{"theme":"dark","sizes":[1,2],"big":12345678901234567890,"empty":{}}', {
+      contentType: 'application/json',
+    });
     await other.put('images/gradient.png', gradientPng(240, 120), { contentType: 'image/png' });
     await row('images/gradient.png').waitFor(); // listed live
     await openFromList('config/ui');
-    expect(await detail().locator('pre').textContent()).toBe('{\n  "theme": "dark",\n  "sizes": [\n    1,\n    2\n  ],\n  "big": 12345678901234567890,\n  "empty": {}\n}');
+    expect(await detail().locator('pre').textContent()).toBe(
+      '{\n  "theme": "dark",\n  "sizes": [\n    1,\n    2\n  ],\n  "big": 12345678901234567890,\n  "empty": {}\n}',
+    );
     await shot('04-keys-and-json');
     await openFromList('images/gradient.png');
     const image = detail().getByRole('img');
     await image.waitFor();
-    await page.waitForFunction(() => (document.querySelector('#detail img') as HTMLImageElement | null)?.naturalWidth === 240);
+    await page.waitForFunction(
+      () => (document.querySelector('#detail img') as HTMLImageElement | null)?.naturalWidth === 240,
+    );
     await shot('05-image');
   });
 
@@ -180,7 +226,9 @@ describe('the web console', () => {
     await other.put('notes/hello', 'Their edit'); // another client writes between open and save
     await notice().filter({ hasText: 'was just changed by another client' }).waitFor();
     await page.getByRole('button', { name: 'Save', exact: true }).click();
-    await notice().filter({ hasText: 'Conflict: “notes/hello” was changed by someone else after you opened it' }).waitFor();
+    await notice()
+      .filter({ hasText: 'Conflict: “notes/hello” was changed by someone else after you opened it' })
+      .waitFor();
     expect(await page.getByLabel('Value', { exact: true }).inputValue()).toBe('My edit');
     expect((await other.get('notes/hello')).text()).toBe('Their edit');
     await shot('06-conflict');
@@ -298,7 +346,9 @@ describe('the web console', () => {
     await page.getByLabel('Key', { exact: true }).fill('notes/nope');
     await page.getByLabel('Value', { exact: true }).fill('x');
     await page.getByRole('button', { name: 'Create' }).click();
-    await notice().filter({ hasText: "Not allowed (403): This token's scope (read) does not allow this: it needs write." }).waitFor();
+    await notice()
+      .filter({ hasText: "Not allowed (403): This token's scope (read) does not allow this: it needs write." })
+      .waitFor();
     await shot('10-forbidden-403');
   });
 

@@ -77,7 +77,9 @@ describe('put and get', () => {
   });
 
   it('sends a Blob as it is, with its own type unless told otherwise', async () => {
-    const png = new Blob([Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0])], { type: 'image/png' });
+    const png = new Blob([Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0])], {
+      type: 'image/png',
+    });
     const key = uniqueKey('blob');
     await client.put(key, png);
     const value = await client.get(key);
@@ -275,7 +277,12 @@ describe('listing', () => {
     const first = await client.list({ prefix, limit: 3 });
     expect(first.keys.map((k) => k.key)).toEqual(keys.slice(0, 3));
     expect(first.cursor).toEqual(expect.any(String));
-    expect(first.keys[0]).toMatchObject({ size: `value of ${keys[0]}`.length, contentType: 'text/plain;charset=utf-8', locked: false, expiresAt: null });
+    expect(first.keys[0]).toMatchObject({
+      size: `value of ${keys[0]}`.length,
+      contentType: 'text/plain;charset=utf-8',
+      locked: false,
+      expiresAt: null,
+    });
     const second = await client.list({ prefix, limit: 3, cursor: first.cursor });
     expect(second.keys.map((k) => k.key)).toEqual(keys.slice(3, 6));
     const last = await client.list({ prefix, limit: 3, cursor: second.cursor });
@@ -347,7 +354,10 @@ describe('errors', () => {
   it('403 for a read-scope token writing, and for a key outside a token’s prefix', async () => {
     const key = uniqueKey();
     await client.put(key, 'readable');
-    const reader = createLucidClient({ baseUrl: lucid.url, token: lucid.authority.issue('reader', 60, { scope: 'read' }) });
+    const reader = createLucidClient({
+      baseUrl: lucid.url,
+      token: lucid.authority.issue('reader', 60, { scope: 'read' }),
+    });
     expect((await reader.get(key)).text()).toBe('readable');
     const write = await apiError(reader.put(key, 'nope'));
     expect(write.status).toBe(403);
@@ -355,7 +365,10 @@ describe('errors', () => {
     expect(write.message).toMatch(/scope/);
     expect((await apiError(reader.increment(key))).isForbidden).toBe(true);
 
-    const scoped = createLucidClient({ baseUrl: lucid.url, token: lucid.authority.issue('team', 60, { prefix: 'team/' }) });
+    const scoped = createLucidClient({
+      baseUrl: lucid.url,
+      token: lucid.authority.issue('team', 60, { prefix: 'team/' }),
+    });
     const outside = await apiError(scoped.get(key));
     expect(outside.isForbidden).toBe(true);
     expect(outside.message).toBe('This token is not allowed to access this key.');
@@ -364,7 +377,14 @@ describe('errors', () => {
   it('404 for a missing key, on every operation that needs one', async () => {
     const key = uniqueKey('missing');
     // Thunks, called one at a time: promises made all at once reject before they are awaited (an unhandled rejection).
-    const calls = [() => client.get(key), () => client.head(key), () => client.delete(key), () => client.lock(key), () => client.increment(key), () => client.ttl(key, 5)];
+    const calls = [
+      () => client.get(key),
+      () => client.head(key),
+      () => client.delete(key),
+      () => client.lock(key),
+      () => client.increment(key),
+      () => client.ttl(key, 5),
+    ];
     for (const call of calls) {
       const error = await apiError(call());
       expect(error.status).toBe(404);
@@ -412,13 +432,25 @@ describe('errors', () => {
 
 describe('options', () => {
   it('uses the given fetch, sending the token once given as a bearer on every call, raw bodies untouched', async () => {
-    const seen: { method: string; url: string; authorization: string | null; contentType: string | null; body: string }[] = [];
+    const seen: {
+      method: string;
+      url: string;
+      authorization: string | null;
+      contentType: string | null;
+      body: string;
+    }[] = [];
     const recording = createLucidClient({
       baseUrl: `${lucid.url}/`,
       token: lucid.token,
       fetch: async (request) => {
         const body = request.method === 'PUT' ? Buffer.from(await request.clone().arrayBuffer()).toString('hex') : '';
-        seen.push({ method: request.method, url: request.url, authorization: request.headers.get('authorization'), contentType: request.headers.get('content-type'), body });
+        seen.push({
+          method: request.method,
+          url: request.url,
+          authorization: request.headers.get('authorization'),
+          contentType: request.headers.get('content-type'),
+          body,
+        });
         return fetch(request);
       },
     });
@@ -430,7 +462,10 @@ describe('options', () => {
     expect(seen.map((s) => s.method)).toEqual(['PUT', 'PUT', 'GET', 'PATCH']);
     expect(seen.every((s) => s.authorization === `Bearer ${lucid.token}`)).toBe(true);
     expect(seen.every((s) => s.url.startsWith(`${lucid.url}/api/kv/${key}`))).toBe(true);
-    expect(seen[0]).toMatchObject({ contentType: 'text/plain;charset=utf-8', body: Buffer.from('"41"').toString('hex') });
+    expect(seen[0]).toMatchObject({
+      contentType: 'text/plain;charset=utf-8',
+      body: Buffer.from('"41"').toString('hex'),
+    });
     expect(seen[1]).toMatchObject({ contentType: 'application/octet-stream', body: '00ff00' });
     expect(seen[3]!.contentType).toBe('application/json');
   });
@@ -479,39 +514,44 @@ describe('the shipped package', () => {
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it("builds to dist/client, and `import … from 'lucid/client'` type-checks and runs in a consumer", { timeout: 120_000 }, async () => {
-    // The package as it would be installed: package.json, generated/ and a fresh build of dist/.
-    const pkg = path.join(work, 'lucid');
-    mkdirSync(pkg);
-    cpSync(path.join(root, 'package.json'), path.join(pkg, 'package.json'));
-    cpSync(path.join(root, 'generated'), path.join(pkg, 'generated'), { recursive: true });
-    symlinkSync(path.join(root, 'node_modules'), path.join(pkg, 'node_modules'), 'dir');
-    await exec(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json'), '--outDir', path.join(pkg, 'dist')], { cwd: root });
+  it(
+    "builds to dist/client, and `import … from 'lucid/client'` type-checks and runs in a consumer",
+    { timeout: 120_000 },
+    async () => {
+      // The package as it would be installed: package.json, generated/ and a fresh build of dist/.
+      const pkg = path.join(work, 'lucid');
+      mkdirSync(pkg);
+      cpSync(path.join(root, 'package.json'), path.join(pkg, 'package.json'));
+      cpSync(path.join(root, 'generated'), path.join(pkg, 'generated'), { recursive: true });
+      symlinkSync(path.join(root, 'node_modules'), path.join(pkg, 'node_modules'), 'dir');
+      await exec(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json'), '--outDir', path.join(pkg, 'dist')], {
+        cwd: root,
+      });
 
-    // A consumer with its own strict tsconfig that depends on it.
-    const app = path.join(work, 'app');
-    mkdirSync(path.join(app, 'node_modules'), { recursive: true });
-    symlinkSync(pkg, path.join(app, 'node_modules', 'lucid'), 'dir');
-    writeFileSync(path.join(app, 'package.json'), JSON.stringify({ type: 'module', private: true }));
-    writeFileSync(
-      path.join(app, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          target: 'ES2022',
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          strict: true,
-          noUncheckedIndexedAccess: true,
-          outDir: 'out',
-          typeRoots: [path.join(root, 'node_modules/@types')],
-          types: ['node'],
-        },
-        files: ['usage.ts'],
-      }),
-    );
-    writeFileSync(
-      path.join(app, 'usage.ts'),
-      `import { createLucidClient, LucidApiError, type KeyInfo, type LucidValue, type PutResult } from 'lucid/client';
+      // A consumer with its own strict tsconfig that depends on it.
+      const app = path.join(work, 'app');
+      mkdirSync(path.join(app, 'node_modules'), { recursive: true });
+      symlinkSync(pkg, path.join(app, 'node_modules', 'lucid'), 'dir');
+      writeFileSync(path.join(app, 'package.json'), JSON.stringify({ type: 'module', private: true }));
+      writeFileSync(
+        path.join(app, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            target: 'ES2022',
+            module: 'NodeNext',
+            moduleResolution: 'NodeNext',
+            strict: true,
+            noUncheckedIndexedAccess: true,
+            outDir: 'out',
+            typeRoots: [path.join(root, 'node_modules/@types')],
+            types: ['node'],
+          },
+          files: ['usage.ts'],
+        }),
+      );
+      writeFileSync(
+        path.join(app, 'usage.ts'),
+        `import { createLucidClient, LucidApiError, type KeyInfo, type LucidValue, type PutResult } from 'lucid/client';
 
 const lucid = createLucidClient({ baseUrl: process.env.LUCID_URL!, token: process.env.LUCID_TOKEN! });
 const created: PutResult = await lucid.put('from-the-package', Uint8Array.from([0, 1, 254, 255, 0]), { ifNoneMatch: '*', ttl: 60 });
@@ -535,12 +575,19 @@ function misuse(): void {
 void misuse;
 console.log(JSON.stringify({ created: created.created, bytes: Array.from(value.bytes()), count, keys: keys.map((k) => k.key), status }));
 `,
-    );
-    await exec(process.execPath, [tsc, '-p', path.join(app, 'tsconfig.json')], { cwd: app });
-    const { stdout } = await exec(process.execPath, [path.join(app, 'out', 'usage.js')], {
-      cwd: app,
-      env: { ...process.env, LUCID_URL: lucid.url, LUCID_TOKEN: lucid.token },
-    });
-    expect(JSON.parse(stdout)).toEqual({ created: true, bytes: [0, 1, 254, 255, 0], count: 10, keys: ['from-the-package'], status: 404 });
-  });
+      );
+      await exec(process.execPath, [tsc, '-p', path.join(app, 'tsconfig.json')], { cwd: app });
+      const { stdout } = await exec(process.execPath, [path.join(app, 'out', 'usage.js')], {
+        cwd: app,
+        env: { ...process.env, LUCID_URL: lucid.url, LUCID_TOKEN: lucid.token },
+      });
+      expect(JSON.parse(stdout)).toEqual({
+        created: true,
+        bytes: [0, 1, 254, 255, 0],
+        count: 10,
+        keys: ['from-the-package'],
+        status: 404,
+      });
+    },
+  );
 });

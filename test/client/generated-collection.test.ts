@@ -22,7 +22,11 @@ interface Item {
 
 /** The collection openapi-to-postmanv2 makes from the spec. Optional parameters stay in it, disabled. */
 async function convert(): Promise<{ item: Item[] }> {
-  const options: Options = { folderStrategy: 'Paths', requestParametersResolution: 'Example', enableOptionalParameters: false };
+  const options: Options = {
+    folderStrategy: 'Paths',
+    requestParametersResolution: 'Example',
+    enableOptionalParameters: false,
+  };
   return new Promise((resolve, reject) => {
     Converter.convert({ type: 'string', data: readFileSync(SPEC, 'utf8') }, options, (error, result) => {
       const output = result?.result === true ? result.output?.[0]?.data : undefined;
@@ -78,7 +82,11 @@ describe('a Postman collection generated from the spec, run by newman', () => {
     const all = requests(collection.item);
     const runnable = all.filter((item) => !isStream(item)).sort((a, b) => rank(a) - rank(b));
     expect(all.length - runnable.length).toBe(1);
-    const summary = await run({ ...collection, item: runnable }, lucid, lucid.authority.issue('newman', 600, { scope: 'admin' }));
+    const summary = await run(
+      { ...collection, item: runnable },
+      lucid,
+      lucid.authority.issue('newman', 600, { scope: 'admin' }),
+    );
 
     const answered = summary.run.executions.map((execution) => ({
       request: `${execution.request.method} ${execution.request.url.getPathWithQuery()}`,
@@ -86,13 +94,17 @@ describe('a Postman collection generated from the spec, run by newman', () => {
       body: execution.response?.code && execution.response.code >= 300 ? execution.response.text() : undefined,
     }));
     expect(summary.run.failures).toEqual([]);
-    expect(answered.filter((answer) => !(answer.status !== undefined && answer.status >= 200 && answer.status < 300))).toEqual([]);
+    expect(
+      answered.filter((answer) => !(answer.status !== undefined && answer.status >= 200 && answer.status < 300)),
+    ).toEqual([]);
     expect(answered.map((answer) => answer.request)).toContain('PUT /api/kv/greeting');
     expect(answered).toHaveLength(runnable.length);
     // The generated PUT sent the spec's example with a concrete media type (not `*/*`, which Lucid
     // would store and hand back as the value's type), and GET returned both.
     const put = summary.run.executions.find((execution) => execution.request.method === 'PUT')!;
-    const get = summary.run.executions.find((execution) => execution.request.method === 'GET' && execution.request.url.getPath() === '/api/kv/greeting')!;
+    const get = summary.run.executions.find(
+      (execution) => execution.request.method === 'GET' && execution.request.url.getPath() === '/api/kv/greeting',
+    )!;
     const sentType = put.request.headers.get('Content-Type');
     expect(put.response.code).toBe(201);
     expect(sentType).toMatch(/^(application\/octet-stream|text\/plain)$/);

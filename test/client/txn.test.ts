@@ -24,15 +24,26 @@ describe.runIf(target !== undefined)('txn', () => {
     await client.put(b, '0');
     const moved = await client.txn({
       compare: [{ key: a, etag }],
-      success: [{ op: 'decrement', key: a, value: 4 }, { op: 'increment', key: b, value: 4 }, { op: 'get', key: b }],
+      success: [
+        { op: 'decrement', key: a, value: 4 },
+        { op: 'increment', key: b, value: 4 },
+        { op: 'get', key: b },
+      ],
       failure: [{ op: 'get', key: a }],
     });
     expectTypeOf(moved).toEqualTypeOf<TxnResponse>();
     expect(moved.succeeded).toBe(true);
     expect(moved.results.map((result) => result.value)).toEqual([6, 4, '4']);
     // The same compare again fails: the ETag moved on.
-    const again = await client.txn({ compare: [{ key: a, etag }], success: [{ op: 'decrement', key: a }], failure: [{ op: 'get', key: a }] });
-    expect(again).toEqual({ succeeded: false, results: [{ key: a, found: true, value: '6', contentType: 'text/plain;charset=utf-8', etag: expect.any(String) }] });
+    const again = await client.txn({
+      compare: [{ key: a, etag }],
+      success: [{ op: 'decrement', key: a }],
+      failure: [{ op: 'get', key: a }],
+    });
+    expect(again).toEqual({
+      succeeded: false,
+      results: [{ key: a, found: true, value: '6', contentType: 'text/plain;charset=utf-8', etag: expect.any(String) }],
+    });
   });
 
   it('throws a LucidApiError naming the key that refused, and applies nothing', async () => {
@@ -40,9 +51,20 @@ describe.runIf(target !== undefined)('txn', () => {
     await client.put(a, '1');
     await client.put(locked, '1');
     await client.lock(locked);
-    const error = await client.txn({ success: [{ op: 'increment', key: a }, { op: 'increment', key: locked }] }).catch((reason: unknown) => reason);
+    const error = await client
+      .txn({
+        success: [
+          { op: 'increment', key: a },
+          { op: 'increment', key: locked },
+        ],
+      })
+      .catch((reason: unknown) => reason);
     expect(error).toBeInstanceOf(LucidApiError);
-    expect([(error as LucidApiError).status, (error as LucidApiError).isConflict, (error as LucidApiError).key]).toEqual([409, true, locked]);
+    expect([
+      (error as LucidApiError).status,
+      (error as LucidApiError).isConflict,
+      (error as LucidApiError).key,
+    ]).toEqual([409, true, locked]);
     expect((await client.get(a)).text()).toBe('1');
   });
 });

@@ -24,10 +24,21 @@ interface Answer {
   body: string;
 }
 
-async function forward(upstream: string, method: string, url: string, headers: http.IncomingHttpHeaders, body?: string): Promise<Answer> {
+async function forward(
+  upstream: string,
+  method: string,
+  url: string,
+  headers: http.IncomingHttpHeaders,
+  body?: string,
+): Promise<Answer> {
   const pass: Record<string, string> = {};
-  for (const name of ['authorization', 'content-type', 'if-match', 'if-none-match']) if (typeof headers[name] === 'string') pass[name] = headers[name];
-  const response = await fetch(`${upstream}${url}`, { method, headers: pass, body: method === 'GET' ? undefined : body });
+  for (const name of ['authorization', 'content-type', 'if-match', 'if-none-match'])
+    if (typeof headers[name] === 'string') pass[name] = headers[name];
+  const response = await fetch(`${upstream}${url}`, {
+    method,
+    headers: pass,
+    body: method === 'GET' ? undefined : body,
+  });
   return { status: response.status, etag: response.headers.get('etag'), body: await response.text() };
 }
 
@@ -51,7 +62,11 @@ async function brokenProxy(upstream: string, bug: Bug): Promise<{ url: string; c
           const next = String(BigInt(read.body) + BigInt((JSON.parse(body) as { value: number }).value));
           await sleep(10);
           const write = await forward(upstream, 'PUT', url, { ...request.headers, 'content-type': 'text/plain' }, next);
-          answer = { status: 200, etag: write.etag, body: JSON.stringify({ message: 'The value was incremented.', value: Number(next) }) };
+          answer = {
+            status: 200,
+            etag: write.etag,
+            body: JSON.stringify({ message: 'The value was incremented.', value: Number(next) }),
+          };
         }
       } else {
         answer = await forward(upstream, method, url, request.headers, body);
@@ -61,7 +76,10 @@ async function brokenProxy(upstream: string, bug: Bug): Promise<{ url: string; c
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 describe('the consistency check on a deliberately broken store', () => {
@@ -70,11 +88,19 @@ describe('the consistency check on a deliberately broken store', () => {
       const lucid = await sqliteDeployment();
       const proxy = await brokenProxy(lucid.target.urls[0]!, bug);
       try {
-        const deployment = { target: { urls: [proxy.url], token: lucid.target.token }, faults: [], close: async () => undefined };
+        const deployment = {
+          target: { urls: [proxy.url], token: lucid.target.token },
+          faults: [],
+          close: async () => undefined,
+        };
         const summary = await runConsistency(`planted-${bug}`, deployment, { ops: 1500, minFaults: 0 });
         expect(summary.verdict).toBe('not linearizable');
         expect(summary.failureFile).toBeDefined();
-        const failure = JSON.parse(readFileSync(summary.failureFile!, 'utf8')) as { verdict: string; minimised: unknown[]; part: unknown[] };
+        const failure = JSON.parse(readFileSync(summary.failureFile!, 'utf8')) as {
+          verdict: string;
+          minimised: unknown[];
+          part: unknown[];
+        };
         expect(failure.verdict).toBe('not linearizable');
         expect(failure.minimised.length).toBeGreaterThan(1);
         expect(failure.minimised.length).toBeLessThan(failure.part.length);

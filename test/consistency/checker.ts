@@ -172,7 +172,10 @@ export function withoutUnseenWrites(ops: Operation[]): Operation[] {
     for (const result of op.output.results) if ('value' in result) seen.add(result.value);
   }
   const unseen = (op: Operation) =>
-    op.output === undefined && [...op.input.success, ...op.input.failure].every((sub) => sub.op === 'get' || (sub.op === 'put' && !seen.has(sub.value)));
+    op.output === undefined &&
+    [...op.input.success, ...op.input.failure].every(
+      (sub) => sub.op === 'get' || (sub.op === 'put' && !seen.has(sub.value)),
+    );
   return ops.filter((op) => !unseen(op));
 }
 
@@ -188,7 +191,8 @@ function checkGroup(ops: Operation[], budget: number): { verdict: Verdict; steps
 /** Checks a whole history part by part; `budget` is the step budget of each part. */
 export function check(ops: Operation[], budget = 5_000_000): CheckResult {
   const parts: PartResult[] = partition(ops).map((group) => ({ ...group, ...checkGroup(group.operations, budget) }));
-  const failing = parts.find((part) => part.verdict === 'not linearizable') ?? parts.find((part) => part.verdict === 'unknown');
+  const failing =
+    parts.find((part) => part.verdict === 'not linearizable') ?? parts.find((part) => part.verdict === 'unknown');
   return { verdict: failing?.verdict ?? 'linearizable', parts, failing };
 }
 

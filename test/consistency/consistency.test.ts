@@ -25,27 +25,35 @@ function expectLinearizable(summary: RunSummary): void {
 }
 
 describe('linearizability under faults', () => {
-  it(`holds on one SQLite node killed with SIGKILL and restarted (${OPS} ops, ≥ ${MIN_FAULTS} faults)`, { timeout: TIMEOUT }, async () => {
-    const deployment = await sqliteDeployment();
-    try {
-      expectLinearizable(await runConsistency('sqlite', deployment, { ops: OPS, minFaults: MIN_FAULTS }));
-    } finally {
-      await deployment.close();
-    }
-  });
+  it(
+    `holds on one SQLite node killed with SIGKILL and restarted (${OPS} ops, ≥ ${MIN_FAULTS} faults)`,
+    { timeout: TIMEOUT },
+    async () => {
+      const deployment = await sqliteDeployment();
+      try {
+        expectLinearizable(await runConsistency('sqlite', deployment, { ops: OPS, minFaults: MIN_FAULTS }));
+      } finally {
+        await deployment.close();
+      }
+    },
+  );
 
   for (const backend of ['redis', 'postgres'] as SharedBackend[]) {
-    it(`holds on three ${backend} nodes that are killed, cut off and stopped (${OPS} ops, ≥ ${MIN_FAULTS} faults)`, { timeout: TIMEOUT }, async (context) => {
-      if (!(await backendReady(backend))) return context.skip();
-      const namespace = freshNamespace();
-      let deployment: Deployment | undefined;
-      try {
-        deployment = await sharedDeployment(backend, namespace);
-        expectLinearizable(await runConsistency(backend, deployment, { ops: OPS, minFaults: MIN_FAULTS }));
-      } finally {
-        await deployment?.close();
-        await dropNamespace(backend, namespace);
-      }
-    });
+    it(
+      `holds on three ${backend} nodes that are killed, cut off and stopped (${OPS} ops, ≥ ${MIN_FAULTS} faults)`,
+      { timeout: TIMEOUT },
+      async (context) => {
+        if (!(await backendReady(backend))) return context.skip();
+        const namespace = freshNamespace();
+        let deployment: Deployment | undefined;
+        try {
+          deployment = await sharedDeployment(backend, namespace);
+          expectLinearizable(await runConsistency(backend, deployment, { ops: OPS, minFaults: MIN_FAULTS }));
+        } finally {
+          await deployment?.close();
+          await dropNamespace(backend, namespace);
+        }
+      },
+    );
   }
 });

@@ -28,10 +28,7 @@ export interface KeyState {
 /** One possible state of a group of keys: key → state (an absent key is a missing entry). */
 export type State = Readonly<Record<string, KeyState>>;
 
-export type Compare =
-  | { key: string; etag: string }
-  | { key: string; exists: boolean }
-  | { key: string; value: string };
+export type Compare = { key: string; etag: string } | { key: string; exists: boolean } | { key: string; value: string };
 
 export type SubOp =
   | { op: 'get'; key: string }

@@ -87,7 +87,13 @@ function pick<T>(items: readonly T[]): T {
 
 const kv = (key: string) => `/api/kv/${key}`;
 
-function plainPut(key: string, value: string, headers: Record<string, string>, label: string, compare: Compare[]): Planned {
+function plainPut(
+  key: string,
+  value: string,
+  headers: Record<string, string>,
+  label: string,
+  compare: Compare[],
+): Planned {
   return {
     label,
     input: single({ op: 'put', key, value }, compare),
@@ -95,7 +101,8 @@ function plainPut(key: string, value: string, headers: Record<string, string>, l
     readOnly: false,
     decode: (status, answer) => {
       if (status === 412 && compare.length > 0) return { succeeded: false, results: [] };
-      if (status === 200 || status === 201) return { succeeded: true, results: [{ created: status === 201, etag: answer.get('etag') ?? '' }] };
+      if (status === 200 || status === 201)
+        return { succeeded: true, results: [{ created: status === 201, etag: answer.get('etag') ?? '' }] };
       return undefined;
     },
   };
@@ -112,7 +119,8 @@ function planSingle(kind: string, key: string, value: string, memory: Memory): P
         readOnly: true,
         decode: (status, headers, body) => {
           if (status === 404) return { succeeded: true, results: [{ found: false }] };
-          if (status === 200) return { succeeded: true, results: [{ found: true, value: body, etag: headers.get('etag') ?? '' }] };
+          if (status === 200)
+            return { succeeded: true, results: [{ found: true, value: body, etag: headers.get('etag') ?? '' }] };
           return undefined;
         },
       };
@@ -123,27 +131,43 @@ function planSingle(kind: string, key: string, value: string, memory: Memory): P
       return plainPut(key, value, { 'if-match': etag }, `PUT ${key} If-Match ${etag} = ${value}`, [{ key, etag }]);
     }
     case 'create':
-      return plainPut(key, value, { 'if-none-match': '*' }, `PUT ${key} If-None-Match * = ${value}`, [{ key, exists: false }]);
+      return plainPut(key, value, { 'if-none-match': '*' }, `PUT ${key} If-None-Match * = ${value}`, [
+        { key, exists: false },
+      ]);
     case 'delete':
       return {
         label: `DELETE ${key}`,
         input: single({ op: 'delete', key }),
         request: { method: 'DELETE', path: kv(key) },
         readOnly: false,
-        decode: (status) => (status === 200 || status === 404 ? { succeeded: true, results: [{ deleted: status === 200 }] } : undefined),
+        decode: (status) =>
+          status === 200 || status === 404 ? { succeeded: true, results: [{ deleted: status === 200 }] } : undefined,
       };
     default: {
       const by = pick([1, 2, 5, -3]);
       return {
         label: `INCR ${key} by ${by}`,
         input: single({ op: 'increment', key, by }),
-        request: { method: 'PATCH', path: kv(key), headers: json, body: JSON.stringify({ operation: 'increment', value: by }) },
+        request: {
+          method: 'PATCH',
+          path: kv(key),
+          headers: json,
+          body: JSON.stringify({ operation: 'increment', value: by }),
+        },
         readOnly: false,
         decode: (status, headers, body) => {
           if (status === 404) return { refused: 'missing' };
           if (status === 400) return { refused: 'nan' };
           if (status !== 200) return undefined;
-          return { succeeded: true, results: [{ value: String((JSON.parse(body) as { value: number | string }).value), etag: headers.get('etag') ?? '' }] };
+          return {
+            succeeded: true,
+            results: [
+              {
+                value: String((JSON.parse(body) as { value: number | string }).value),
+                etag: headers.get('etag') ?? '',
+              },
+            ],
+          };
         },
       };
     }
@@ -184,17 +208,57 @@ function decodeTxnResult(sub: SubOp, raw: Record<string, unknown>): SubResult {
 /** A transaction over the two keys of a group, of one of a few shapes. */
 function planTxn(a: string, b: string, value: () => string, memory: Memory): Planned {
   const shapes: Array<() => { name: string; compare: Compare[]; success: TxnOp[]; failure: TxnOp[] }> = [
-    () => ({ name: 'snapshot', compare: [], success: [{ op: 'get', key: a }, { op: 'get', key: b }], failure: [] }),
+    () => ({
+      name: 'snapshot',
+      compare: [],
+      success: [
+        { op: 'get', key: a },
+        { op: 'get', key: b },
+      ],
+      failure: [],
+    }),
     () => {
       const etag = memory.etag.get(a) ?? '"0-none"';
-      return { name: `if ${a} etag ${etag} put both`, compare: [{ key: a, etag }], success: [{ op: 'put', key: a, value: value() }, { op: 'put', key: b, value: value() }], failure: [{ op: 'get', key: a }, { op: 'get', key: b }] };
+      return {
+        name: `if ${a} etag ${etag} put both`,
+        compare: [{ key: a, etag }],
+        success: [
+          { op: 'put', key: a, value: value() },
+          { op: 'put', key: b, value: value() },
+        ],
+        failure: [
+          { op: 'get', key: a },
+          { op: 'get', key: b },
+        ],
+      };
     },
-    () => ({ name: `if ${b} exists move 1 from ${a}`, compare: [{ key: b, exists: true }], success: [{ op: 'decrement', key: a, value: 1 }, { op: 'increment', key: b, value: 1 }], failure: [{ op: 'get', key: b }] }),
+    () => ({
+      name: `if ${b} exists move 1 from ${a}`,
+      compare: [{ key: b, exists: true }],
+      success: [
+        { op: 'decrement', key: a, value: 1 },
+        { op: 'increment', key: b, value: 1 },
+      ],
+      failure: [{ op: 'get', key: b }],
+    }),
     () => {
       const seen = memory.value.get(a) ?? '0';
-      return { name: `if ${a} = ${seen} delete ${b}`, compare: [{ key: a, value: seen }], success: [{ op: 'delete', key: b }], failure: [{ op: 'get', key: a }] };
+      return {
+        name: `if ${a} = ${seen} delete ${b}`,
+        compare: [{ key: a, value: seen }],
+        success: [{ op: 'delete', key: b }],
+        failure: [{ op: 'get', key: a }],
+      };
     },
-    () => ({ name: 'put, then read the other', compare: [], success: [{ op: 'put', key: a, value: value() }, { op: 'get', key: b }], failure: [] }),
+    () => ({
+      name: 'put, then read the other',
+      compare: [],
+      success: [
+        { op: 'put', key: a, value: value() },
+        { op: 'get', key: b },
+      ],
+      failure: [],
+    }),
   ];
   const shape = pick(shapes)();
   const input: Input = { compare: shape.compare, success: shape.success.map(toSub), failure: shape.failure.map(toSub) };
@@ -202,7 +266,12 @@ function planTxn(a: string, b: string, value: () => string, memory: Memory): Pla
   return {
     label: `TXN ${shape.name}: ${[...shape.success, ...shape.failure].map((op) => `${op.op} ${op.key}${'value' in op ? ` ${op.value}` : ''}`).join(', ')}`,
     input,
-    request: { method: 'POST', path: '/api/txn', headers: json, body: JSON.stringify({ compare: shape.compare, success: wire(shape.success), failure: wire(shape.failure) }) },
+    request: {
+      method: 'POST',
+      path: '/api/txn',
+      headers: json,
+      body: JSON.stringify({ compare: shape.compare, success: wire(shape.success), failure: wire(shape.failure) }),
+    },
     readOnly: input.success.every((sub) => sub.op === 'get') && input.failure.every((sub) => sub.op === 'get'),
     decode: (status, _headers, body) => {
       if (status === 404) return { refused: 'missing' };
@@ -210,12 +279,23 @@ function planTxn(a: string, b: string, value: () => string, memory: Memory): Pla
       if (status !== 200) return undefined;
       const answer = JSON.parse(body) as { succeeded: boolean; results: Array<Record<string, unknown>> };
       const ran = answer.succeeded ? input.success : input.failure;
-      return { succeeded: answer.succeeded, results: ran.map((sub, i) => decodeTxnResult(sub, answer.results[i] ?? {})) };
+      return {
+        succeeded: answer.succeeded,
+        results: ran.map((sub, i) => decodeTxnResult(sub, answer.results[i] ?? {})),
+      };
     },
   };
 }
 
-const KINDS: Array<[string, number]> = [['get', 30], ['put', 16], ['if-match', 10], ['create', 6], ['delete', 8], ['increment', 14], ['txn', 16]];
+const KINDS: Array<[string, number]> = [
+  ['get', 30],
+  ['put', 16],
+  ['if-match', 10],
+  ['create', 6],
+  ['delete', 8],
+  ['increment', 14],
+  ['txn', 16],
+];
 
 function chooseKind(): string {
   let roll = Math.random() * KINDS.reduce((sum, [, weight]) => sum + weight, 0);
@@ -239,7 +319,8 @@ export async function record(target: Target, options: RecordOptions): Promise<Re
   let indeterminate = 0;
   let nextId = 0;
   const started = performance.now();
-  const more = () => !(options.stop?.() ?? false) && (operations.length < options.ops || (options.keepGoing?.() ?? false));
+  const more = () =>
+    !(options.stop?.() ?? false) && (operations.length < options.ops || (options.keepGoing?.() ?? false));
 
   const client = async (id: number) => {
     const memory: Memory = { etag: new Map(), value: new Map() };
@@ -263,17 +344,28 @@ export async function record(target: Target, options: RecordOptions): Promise<Re
         avoidUntil.set(url, performance.now() + 300);
         continue;
       }
-      if (outcome !== 'lost' && !allowed(outcome.status)) unexpected.push(`${plan.label} answered ${outcome.status}: ${outcome.body.slice(0, 200)}`);
+      if (outcome !== 'lost' && !allowed(outcome.status))
+        unexpected.push(`${plan.label} answered ${outcome.status}: ${outcome.body.slice(0, 200)}`);
       const output = outcome === 'lost' ? undefined : plan.decode(outcome.status, outcome.headers, outcome.body);
       if (output === undefined) {
         avoidUntil.set(url, performance.now() + 1000);
         if (plan.readOnly) continue;
         indeterminate++;
       }
-      const op: Operation = { id: nextId++, client: id, label: plan.label, input: plan.input, output, call, ret: output === undefined ? Infinity : performance.now() - started };
+      const op: Operation = {
+        id: nextId++,
+        client: id,
+        label: plan.label,
+        input: plan.input,
+        output,
+        call,
+        ret: output === undefined ? Infinity : performance.now() - started,
+      };
       operations.push(op);
       if (options.progressEvery && operations.length % options.progressEvery === 0) {
-        console.log(`  ${options.prefix} ${operations.length} operations recorded in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+        console.log(
+          `  ${options.prefix} ${operations.length} operations recorded in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+        );
       }
       if (output !== undefined && 'results' in output) {
         const ran = output.succeeded ? plan.input.success : plan.input.failure;

@@ -33,7 +33,12 @@ export function timeline(ops: Operation[]): string {
     const finite = Number.isFinite(op.ret);
     const x1 = x(op.call);
     const x2 = finite ? Math.max(x(op.ret), x1 + 2) : width - 10;
-    const color = op.output === undefined ? '#c77' : op.input.success.concat(op.input.failure).every((sub) => sub.op === 'get') ? '#79c' : '#7a7';
+    const color =
+      op.output === undefined
+        ? '#c77'
+        : op.input.success.concat(op.input.failure).every((sub) => sub.op === 'get')
+          ? '#79c'
+          : '#7a7';
     const title = `${op.label}\n${answer(op)}\ncall ${op.call.toFixed(2)} ms, return ${finite ? `${op.ret.toFixed(2)} ms` : 'never'}`;
     return [
       `<g><title>${escape(title)}</title>`,
@@ -54,9 +59,15 @@ export function writeFailure(name: string, part: PartResult, dir = REPORT_DIR): 
   const small = part.verdict === 'not linearizable' ? minimise(part.operations) : part.operations.slice(0, 200);
   const file = path.join(dir, `${name}-failure.json`);
   const serialisable = (ops: Operation[]) => ops.map((op) => ({ ...op, ret: Number.isFinite(op.ret) ? op.ret : null }));
-  writeFileSync(file, `${JSON.stringify({ name, verdict: part.verdict, keys: part.keys, steps: part.steps, minimised: serialisable(small), part: serialisable(part.operations) }, null, 1)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ name, verdict: part.verdict, keys: part.keys, steps: part.steps, minimised: serialisable(small), part: serialisable(part.operations) }, null, 1)}\n`,
+  );
   const rows = small
-    .map((op) => `<tr><td>${op.client}</td><td>${op.call.toFixed(2)}</td><td>${Number.isFinite(op.ret) ? op.ret.toFixed(2) : '∞'}</td><td>${escape(op.label)}</td><td>${escape(answer(op))}</td></tr>`)
+    .map(
+      (op) =>
+        `<tr><td>${op.client}</td><td>${op.call.toFixed(2)}</td><td>${Number.isFinite(op.ret) ? op.ret.toFixed(2) : '∞'}</td><td>${escape(op.label)}</td><td>${escape(answer(op))}</td></tr>`,
+    )
     .join('\n');
   const html = `<!doctype html><meta charset="utf-8"><title>${escape(name)}: ${part.verdict}</title>
 <h1>${escape(name)}: ${part.verdict}</h1>

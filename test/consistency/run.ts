@@ -53,7 +53,11 @@ export async function sqliteDeployment(): Promise<Deployment> {
       node = await start();
     },
   };
-  return { target: { urls: [node.url], token: init.stdout.trim() }, faults: [kill], close: async () => void (await node.stop()) };
+  return {
+    target: { urls: [node.url], token: init.stdout.trim() },
+    faults: [kill],
+    close: async () => void (await node.stop()),
+  };
 }
 
 /** Three nodes on a shared backend, each talking to it through its own cuttable proxy. */
@@ -155,7 +159,10 @@ export async function runConsistency(name: string, deployment: Deployment, optio
   if (faultError !== undefined) throw new Error(`a fault could not be injected or healed: ${String(faultError)}`);
   if (process.env.LUCID_CONSISTENCY_KEEP) {
     mkdirSync(REPORT_DIR, { recursive: true });
-    writeFileSync(path.join(REPORT_DIR, `${name}-history.json`), JSON.stringify(recorded.operations.map((op) => ({ ...op, ret: Number.isFinite(op.ret) ? op.ret : null }))));
+    writeFileSync(
+      path.join(REPORT_DIR, `${name}-history.json`),
+      JSON.stringify(recorded.operations.map((op) => ({ ...op, ret: Number.isFinite(op.ret) ? op.ret : null }))),
+    );
   }
   const recordMs = Date.now() - started;
   const result = check(recorded.operations, options.budget);
@@ -185,7 +192,9 @@ export function describe(summary: RunSummary): string {
     `  ${summary.ops} operations checked in ${summary.parts} key groups (${summary.indeterminate} without an answer)`,
     `  ${summary.faults.length} faults: ${faults || 'none'}`,
     `  recorded in ${(summary.recordMs / 1000).toFixed(1)} s, checked in ${(summary.checkMs / 1000).toFixed(1)} s`,
-    ...(summary.unexpected.length > 0 ? [`  ${summary.unexpected.length} answers outside the contract, first: ${summary.unexpected[0]}`] : []),
+    ...(summary.unexpected.length > 0
+      ? [`  ${summary.unexpected.length} answers outside the contract, first: ${summary.unexpected[0]}`]
+      : []),
     ...(summary.failureFile ? [`  failure: ${summary.failureFile} (and .html next to it)`] : []),
   ].join('\n');
 }

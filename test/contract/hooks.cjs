@@ -45,7 +45,8 @@ const YAML = require('yaml');
 
 const env = (name) => {
   const value = process.env[name];
-  if (value === undefined || value === '') throw new Error(`hooks.cjs: ${name} is not set (run test/contract/run-dredd.mjs)`);
+  if (value === undefined || value === '')
+    throw new Error(`hooks.cjs: ${name} is not set (run test/contract/run-dredd.mjs)`);
   return value;
 };
 const BASE_URL = env('LUCID_CONTRACT_URL');
@@ -63,16 +64,21 @@ const TRANSACTIONS_FILE = process.env.LUCID_CONTRACT_TRANSACTIONS;
 // same process and module cache) lets HEAD go out without a body or Content-Length.
 // ---------------------------------------------------------------------------------------------
 const performRequestModule = require('dredd/build/performRequest');
-const requestLibrary = require(require.resolve('request', { paths: [path.dirname(require.resolve('dredd/build/performRequest'))] }));
+const requestLibrary = require(
+  require.resolve('request', { paths: [path.dirname(require.resolve('dredd/build/performRequest'))] }),
+);
 const originalPerformRequest = performRequestModule.default;
 if (!originalPerformRequest.lucidHeadFix) {
   const patched = function performRequestWithoutHeadBody(uri, transactionRequest, options, callback) {
     if (typeof options === 'function') [options, callback] = [{}, options];
-    if (String(transactionRequest.method).toUpperCase() !== 'HEAD') return originalPerformRequest(uri, transactionRequest, options, callback);
+    if (String(transactionRequest.method).toUpperCase() !== 'HEAD')
+      return originalPerformRequest(uri, transactionRequest, options, callback);
     const send = options.request || requestLibrary;
     const withoutBody = (httpOptions, cb) => {
       const { body: _body, ...rest } = httpOptions;
-      rest.headers = Object.fromEntries(Object.entries(rest.headers || {}).filter(([name]) => name.toLowerCase() !== 'content-length'));
+      rest.headers = Object.fromEntries(
+        Object.entries(rest.headers || {}).filter(([name]) => name.toLowerCase() !== 'content-length'),
+      );
       return send(rest, cb);
     };
     return originalPerformRequest(uri, transactionRequest, { ...options, request: withoutBody }, callback);
@@ -107,7 +113,8 @@ function documentedHeaders(method, pathTemplate, status) {
 const authorization = `Bearer ${TOKEN}`;
 const SECRET = YAML.parse(readFileSync(CONFIG_FILE, 'utf8'))?.auth?.secret;
 if (typeof SECRET !== 'string' || SECRET === '') throw new Error(`hooks.cjs: ${CONFIG_FILE} holds no auth.secret`);
-const mint = (claims) => `Bearer ${jwt.sign(claims, SECRET, { algorithm: 'HS256', subject: 'contract-hooks', expiresIn: 600 })}`;
+const mint = (claims) =>
+  `Bearer ${jwt.sign(claims, SECRET, { algorithm: 'HS256', subject: 'contract-hooks', expiresIn: 600 })}`;
 /** May read everything, write nothing. */
 const READ_ONLY = mint({ scope: 'read' });
 /** May read and write, but only keys starting with `team-a/`. */
@@ -139,7 +146,9 @@ async function seed(key, value, contentType, query) {
   return headers.get('etag');
 }
 async function lock(key, leaseSeconds) {
-  const body = JSON.stringify(leaseSeconds === undefined ? { operation: 'lock' } : { operation: 'lock', value: leaseSeconds });
+  const body = JSON.stringify(
+    leaseSeconds === undefined ? { operation: 'lock' } : { operation: 'lock', value: leaseSeconds },
+  );
   const { status } = await call('PATCH', keyPath(key), { body, contentType: 'application/json' });
   if (status !== 200) throw new Error(`locking PATCH ${key} answered ${status}, not 200`);
 }
@@ -150,7 +159,10 @@ async function expectStored(key, expected, problems) {
     problems.push(`GET ${key} afterwards answered ${status}`);
     return headers;
   }
-  if (!body.equals(Buffer.from(expected))) problems.push(`GET ${key} afterwards returned ${JSON.stringify(body.toString('utf8'))}, expected ${JSON.stringify(expected)}`);
+  if (!body.equals(Buffer.from(expected)))
+    problems.push(
+      `GET ${key} afterwards returned ${JSON.stringify(body.toString('utf8'))}, expected ${JSON.stringify(expected)}`,
+    );
   return headers;
 }
 
@@ -165,7 +177,8 @@ async function storedAfterwards(key, expected) {
 // ---------------------------------------------------------------------------------------------
 function setHeader(transaction, name, value) {
   const headers = transaction.request.headers;
-  for (const existing of Object.keys(headers)) if (existing.toLowerCase() === name.toLowerCase()) delete headers[existing];
+  for (const existing of Object.keys(headers))
+    if (existing.toLowerCase() === name.toLowerCase()) delete headers[existing];
   if (value !== undefined) headers[name] = value;
 }
 /** A request header as Dredd built it from the spec (case-insensitive name), or undefined. */
@@ -213,7 +226,11 @@ const PUT_VALUE = 'hello world';
 const WRONG_ETAG = '"0-not-the-etag"';
 const INCREMENT = { operation: 'increment', value: 5 };
 const TTL_SECONDS = 3600;
-const mediaType = (value) => String(value ?? '').split(';')[0].trim().toLowerCase();
+const mediaType = (value) =>
+  String(value ?? '')
+    .split(';')[0]
+    .trim()
+    .toLowerCase();
 // Bytes that are not UTF-8, so that Dredd hands the GET body over base64-encoded and every byte counts.
 const BINARY_VALUE = Buffer.concat([Buffer.from([0x00, 0xff, 0xfe, 0x80, 0x0a, 0x0d]), randomBytes(64)]);
 
@@ -236,13 +253,17 @@ function consolePage(transaction) {
     after: async (_t, body) => {
       const page = body.toString('utf8');
       const assets = [...page.matchAll(/(?:src|href)="(\/ui\/assets\/[^"]+)"/g)].map((match) => match[1]);
-      if (assets.length !== 2) return [`the page names ${assets.length} assets under /ui/assets, expected a script and a stylesheet (is the console built?)`];
+      if (assets.length !== 2)
+        return [
+          `the page names ${assets.length} assets under /ui/assets, expected a script and a stylesheet (is the console built?)`,
+        ];
       const problems = [];
       for (const asset of assets) {
         const response = await fetch(`${BASE_URL}${asset}`);
         await response.arrayBuffer();
         if (response.status !== 200) problems.push(`its asset ${asset} answered ${response.status}`);
-        if (!/immutable/.test(response.headers.get('cache-control') ?? '')) problems.push(`its asset ${asset} is not cached as immutable`);
+        if (!/immutable/.test(response.headers.get('cache-control') ?? ''))
+          problems.push(`its asset ${asset} is not cached as immutable`);
       }
       return problems;
     },
@@ -269,8 +290,13 @@ const setups = {
     return {
       after: (_t, body) => {
         const text = body.toString('utf8');
-        const missing = ['lucid_http_requests_total{operation="getHealth",status="200"}', 'lucid_http_request_duration_seconds_bucket', 'lucid_keys ', 'lucid_notification_clients ', 'lucid_store_errors_total ']
-          .filter((series) => !text.includes(series));
+        const missing = [
+          'lucid_http_requests_total{operation="getHealth",status="200"}',
+          'lucid_http_request_duration_seconds_bucket',
+          'lucid_keys ',
+          'lucid_notification_clients ',
+          'lucid_store_errors_total ',
+        ].filter((series) => !text.includes(series));
         return missing.length === 0 ? [] : [`the metrics lack ${missing.join(', ')}`];
       },
     };
@@ -282,10 +308,12 @@ const setups = {
   },
 
   'GET /openapi.yaml 200': () => ({
-    after: (_t, body) => (body.equals(readFileSync(SPEC_FILE)) ? [] : ['the body is not spec/lucid.yaml byte for byte']),
+    after: (_t, body) =>
+      body.equals(readFileSync(SPEC_FILE)) ? [] : ['the body is not spec/lucid.yaml byte for byte'],
   }),
   'GET /openapi.json 200': () => ({
-    after: (_t, body) => (isDeepStrictEqual(JSON.parse(body.toString('utf8')), spec) ? [] : ['the body is not spec/lucid.yaml as JSON']),
+    after: (_t, body) =>
+      isDeepStrictEqual(JSON.parse(body.toString('utf8')), spec) ? [] : ['the body is not spec/lucid.yaml as JSON'],
   }),
   'GET /docs 200': (t) => {
     ignoreExampleBody(t); // the example is a stub of the page
@@ -293,7 +321,11 @@ const setups = {
       after: async (_t, body) => {
         const page = body.toString('utf8');
         const problems = [];
-        for (const part of ['<div id="swagger-ui">', '/docs/assets/swagger-ui-bundle.js', '/docs/assets/lucid-docs.js']) {
+        for (const part of [
+          '<div id="swagger-ui">',
+          '/docs/assets/swagger-ui-bundle.js',
+          '/docs/assets/lucid-docs.js',
+        ]) {
           if (!page.includes(part)) problems.push(`the page does not contain ${part}`);
         }
         const asset = await fetch(`${BASE_URL}/docs/assets/swagger-ui-bundle.js`);
@@ -319,13 +351,16 @@ const setups = {
         const problems = [];
         const page = JSON.parse(body.toString('utf8'));
         const listed = (page.keys ?? []).map((info) => info.key);
-        if (!isDeepStrictEqual(listed, keys.slice(0, 2))) problems.push(`page 1 lists ${JSON.stringify(listed)}, expected ${JSON.stringify(keys.slice(0, 2))}`);
+        if (!isDeepStrictEqual(listed, keys.slice(0, 2)))
+          problems.push(`page 1 lists ${JSON.stringify(listed)}, expected ${JSON.stringify(keys.slice(0, 2))}`);
         if (typeof page.cursor !== 'string') return [...problems, 'page 1 has no cursor'];
         const next = await call('GET', withQuery('/api/kv', { prefix, limit: 2, cursor: page.cursor }));
         const second = JSON.parse(next.body.toString('utf8'));
         const rest = (second.keys ?? []).map((info) => info.key);
         if (next.status !== 200 || !isDeepStrictEqual(rest, keys.slice(2)) || second.cursor !== undefined) {
-          problems.push(`page 2 answered ${next.status} with ${next.body.toString('utf8')}, expected only ${keys[2]} and no cursor`);
+          problems.push(
+            `page 2 answered ${next.status} with ${next.body.toString('utf8')}, expected only ${keys[2]} and no cursor`,
+          );
         }
         return problems;
       },
@@ -359,9 +394,11 @@ const setups = {
       after: async (transaction, body) => {
         const problems = [];
         const contentType = transaction.real.headers['content-type'];
-        if (mediaType(contentType) !== 'text/event-stream') problems.push(`Content-Type ${JSON.stringify(contentType)}, expected text/event-stream`);
+        if (mediaType(contentType) !== 'text/event-stream')
+          problems.push(`Content-Type ${JSON.stringify(contentType)}, expected text/event-stream`);
         const text = body.toString('utf8');
-        if (!text.startsWith('retry:')) problems.push(`the stream starts with ${JSON.stringify(text.slice(0, 40))}, not retry:`);
+        if (!text.startsWith('retry:'))
+          problems.push(`the stream starts with ${JSON.stringify(text.slice(0, 40))}, not retry:`);
         try {
           await write;
         } catch (error) {
@@ -371,7 +408,9 @@ const setups = {
           .split('\n')
           .filter((line) => line.startsWith('data:'))
           .map((line) => JSON.parse(line.slice('data:'.length)));
-        if (!messages.some((message) => message.type === 'created' && message.key === key && message.value === PUT_VALUE)) {
+        if (
+          !messages.some((message) => message.type === 'created' && message.key === key && message.value === PUT_VALUE)
+        ) {
           problems.push(`no created message for ${key} in the stream: ${JSON.stringify(text)}`);
         }
         return problems;
@@ -403,7 +442,10 @@ const setups = {
         const headers = await expectStored(key, PUT_VALUE, problems);
         const expiresAt = Date.parse(headers.get('lucid-expires-at') ?? '');
         const wanted = sent + TTL_SECONDS * 1000;
-        if (!(Math.abs(expiresAt - wanted) < 60_000)) problems.push(`Lucid-Expires-At is ${headers.get('lucid-expires-at')}, expected about ${new Date(wanted).toISOString()}`);
+        if (!(Math.abs(expiresAt - wanted) < 60_000))
+          problems.push(
+            `Lucid-Expires-At is ${headers.get('lucid-expires-at')}, expected about ${new Date(wanted).toISOString()}`,
+          );
         return problems;
       },
     };
@@ -622,17 +664,36 @@ const setups = {
     const etag = await seed(a, '37', 'text/plain');
     await seed(b, '7', 'text/plain');
     setTxn(t, {
-      compare: [{ key: a, etag }, { key: b, exists: true }],
-      success: [{ op: 'decrement', key: a, value: 5 }, { op: 'increment', key: b, value: 5 }, { op: 'put', key: log, value: 'moved 5', contentType: 'text/plain', ttl: 3600 }],
+      compare: [
+        { key: a, etag },
+        { key: b, exists: true },
+      ],
+      success: [
+        { op: 'decrement', key: a, value: 5 },
+        { op: 'increment', key: b, value: 5 },
+        { op: 'put', key: log, value: 'moved 5', contentType: 'text/plain', ttl: 3600 },
+      ],
       failure: [{ op: 'get', key: a }],
     });
-    return { json: { succeeded: true }, after: async () => [...(await storedAfterwards(a, '32')), ...(await storedAfterwards(b, '12')), ...(await storedAfterwards(log, 'moved 5'))] };
+    return {
+      json: { succeeded: true },
+      after: async () => [
+        ...(await storedAfterwards(a, '32')),
+        ...(await storedAfterwards(b, '12')),
+        ...(await storedAfterwards(log, 'moved 5')),
+      ],
+    };
   },
   [`POST ${TXN} 400`]: async (t) => {
     const [a, text] = [freshKey('txn-400-a'), freshKey('txn-400-text')];
     await seed(a, '1', 'text/plain');
     await seed(text, 'not a number', 'text/plain');
-    setTxn(t, { success: [{ op: 'increment', key: a }, { op: 'increment', key: text }] });
+    setTxn(t, {
+      success: [
+        { op: 'increment', key: a },
+        { op: 'increment', key: text },
+      ],
+    });
     return { json: { key: text }, after: () => storedAfterwards(a, '1') }; // refused whole: a untouched
   },
   [`POST ${TXN} 401`]: (t) => {
@@ -642,14 +703,24 @@ const setups = {
   [`POST ${TXN} 403`]: async (t) => {
     const key = freshKey('txn-403');
     await seed(key, '1', 'text/plain');
-    setTxn(t, { success: [{ op: 'get', key }, { op: 'increment', key }] });
+    setTxn(t, {
+      success: [
+        { op: 'get', key },
+        { op: 'increment', key },
+      ],
+    });
     setHeader(t, 'Authorization', READ_ONLY);
     return { message: FORBIDDEN_SCOPE, after: () => storedAfterwards(key, '1') };
   },
   [`POST ${TXN} 404`]: async (t) => {
     const [a, missing] = [freshKey('txn-404-a'), freshKey('txn-404-missing')];
     await seed(a, '1', 'text/plain');
-    setTxn(t, { success: [{ op: 'increment', key: a }, { op: 'decrement', key: missing }] });
+    setTxn(t, {
+      success: [
+        { op: 'increment', key: a },
+        { op: 'decrement', key: missing },
+      ],
+    });
     return { json: { key: missing }, after: () => storedAfterwards(a, '1') };
   },
   [`POST ${TXN} 409`]: async (t) => {
@@ -657,8 +728,16 @@ const setups = {
     await seed(a, '1', 'text/plain');
     await seed(locked, 'held', 'text/plain');
     await lock(locked);
-    setTxn(t, { success: [{ op: 'increment', key: a }, { op: 'put', key: locked, value: 'changed' }] });
-    return { json: { key: locked }, after: async () => [...(await storedAfterwards(a, '1')), ...(await storedAfterwards(locked, 'held'))] };
+    setTxn(t, {
+      success: [
+        { op: 'increment', key: a },
+        { op: 'put', key: locked, value: 'changed' },
+      ],
+    });
+    return {
+      json: { key: locked },
+      after: async () => [...(await storedAfterwards(a, '1')), ...(await storedAfterwards(locked, 'held'))],
+    };
   },
   [`POST ${TXN} 413`]: (t) => {
     const key = freshKey('txn-413');
@@ -742,7 +821,8 @@ hooks.beforeEachValidation((transaction, done) => {
   const expected = transaction.expected.headers ?? {};
   const real = transaction.real?.headers?.['content-type'];
   for (const name of Object.keys(expected)) {
-    if (name.toLowerCase() === 'content-type' && real !== undefined && mediaType(expected[name]) === mediaType(real)) expected[name] = real;
+    if (name.toLowerCase() === 'content-type' && real !== undefined && mediaType(expected[name]) === mediaType(real))
+      expected[name] = real;
   }
   done();
 });
@@ -759,7 +839,8 @@ async function problemsOf(transaction) {
   const headers = transaction.real.headers ?? {};
   const body = realBody(transaction);
   const problems = [];
-  if (String(transaction.real.statusCode) !== status) problems.push(`status ${transaction.real.statusCode}, expected ${status}`);
+  if (String(transaction.real.statusCode) !== status)
+    problems.push(`status ${transaction.real.statusCode}, expected ${status}`);
   for (const name of documentedHeaders(method, pathTemplate, status)) {
     if (headers[name.toLowerCase()] === undefined) problems.push(`documented header ${name} is missing`);
   }
@@ -769,10 +850,14 @@ async function problemsOf(transaction) {
   if (problems.length > 0) return problems; // the case did not happen: its specific checks would only add noise
   const check = checks.get(transaction.name) ?? {};
   if (check.value !== undefined) {
-    if (headers['content-type'] !== check.contentType) problems.push(`Content-Type ${JSON.stringify(headers['content-type'])}, stored as ${check.contentType}`);
-    if (headers['content-length'] !== String(check.value.length)) problems.push(`Content-Length ${headers['content-length']}, the value has ${check.value.length} bytes`);
+    if (headers['content-type'] !== check.contentType)
+      problems.push(`Content-Type ${JSON.stringify(headers['content-type'])}, stored as ${check.contentType}`);
+    if (headers['content-length'] !== String(check.value.length))
+      problems.push(`Content-Length ${headers['content-length']}, the value has ${check.value.length} bytes`);
     if (!check.head && !body.equals(check.value)) {
-      problems.push(`the body is not the stored value byte for byte (${body.length} bytes received, ${check.value.length} stored)`);
+      problems.push(
+        `the body is not the stored value byte for byte (${body.length} bytes received, ${check.value.length} stored)`,
+      );
     }
   }
   if (check.json !== undefined || check.message !== undefined) {
@@ -783,10 +868,13 @@ async function problemsOf(transaction) {
       parsed = undefined;
     }
     for (const [name, expected] of Object.entries(check.json ?? {})) {
-      if (parsed?.[name] !== expected) problems.push(`body.${name} is ${JSON.stringify(parsed?.[name])}, expected ${JSON.stringify(expected)}`);
+      if (parsed?.[name] !== expected)
+        problems.push(`body.${name} is ${JSON.stringify(parsed?.[name])}, expected ${JSON.stringify(expected)}`);
     }
     if (check.message !== undefined && !check.message.test(String(parsed?.message))) {
-      problems.push(`the message ${JSON.stringify(parsed?.message)} does not match ${check.message} (403 for another reason?)`);
+      problems.push(
+        `the message ${JSON.stringify(parsed?.message)} does not match ${check.message} (403 for another reason?)`,
+      );
     }
   }
   if (check.after !== undefined) problems.push(...(await check.after(transaction, body)));

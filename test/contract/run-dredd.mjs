@@ -21,7 +21,18 @@
  * transactions differs from the number of (operation, status[, request media type]) cases in the spec.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, openSync, closeSync, fstatSync, writeSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import {
+  mkdtempSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  fstatSync,
+  writeSync,
+  writeFileSync,
+  readFileSync,
+  rmSync,
+  existsSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { clearTimeout } from 'node:timers';
@@ -96,19 +107,31 @@ async function startServer(name, dir, extraEnv) {
   const port = await freePort();
   const logFile = path.join(dir, `${name}.log`);
   const out = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [CLI, 'server', '--config', path.join(dir, 'lucid.yml'), '--port', String(port)], {
-    cwd: ROOT,
-    env: { ...process.env, LUCID_LOG_LEVEL: 'warn', ...extraEnv },
-    stdio: ['ignore', out, out],
-  });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'server', '--config', path.join(dir, 'lucid.yml'), '--port', String(port)],
+    {
+      cwd: ROOT,
+      env: { ...process.env, LUCID_LOG_LEVEL: 'warn', ...extraEnv },
+      stdio: ['ignore', out, out],
+    },
+  );
   closeSync(out);
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   let gone;
   exited.then((result) => (gone = result));
-  const server = { name, child, exited, logFile, url: `http://127.0.0.1:${port}`, log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '') };
+  const server = {
+    name,
+    child,
+    exited,
+    logFile,
+    url: `http://127.0.0.1:${port}`,
+    log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
+  };
   const deadline = Date.now() + 10_000;
   for (;;) {
-    if (gone) throw new Error(`the ${name} server exited (${gone.signal ?? gone.code}) before answering:\n${server.log()}`);
+    if (gone)
+      throw new Error(`the ${name} server exited (${gone.signal ?? gone.code}) before answering:\n${server.log()}`);
     try {
       const response = await fetch(`${server.url}/health`, { signal: AbortSignal.timeout(1000) });
       await response.arrayBuffer();
@@ -150,7 +173,11 @@ function overwriteInPlace(file, byte) {
 async function breakStore(server, storeFile, token) {
   const headers = { authorization: `Bearer ${token}` };
   // A write first, so the WAL and its index hold data the connection will have to re-read.
-  const put = await fetch(`${server.url}/api/kv/outage-probe`, { method: 'PUT', headers: { ...headers, 'content-type': 'text/plain' }, body: 'x' });
+  const put = await fetch(`${server.url}/api/kv/outage-probe`, {
+    method: 'PUT',
+    headers: { ...headers, 'content-type': 'text/plain' },
+    body: 'x',
+  });
   await put.arrayBuffer();
   if (put.status !== 201) throw new Error(`the outage server answered PUT with ${put.status} before the outage`);
   overwriteInPlace(storeFile, 0xa5); // no longer "SQLite format 3": SQLITE_NOTADB
@@ -158,7 +185,8 @@ async function breakStore(server, storeFile, token) {
   overwriteInPlace(`${storeFile}-shm`, 0x00); // a blank WAL index: the next read re-reads the files
   const probe = await fetch(`${server.url}/api/kv/outage-probe`, { headers });
   await probe.arrayBuffer();
-  if (probe.status !== 503) throw new Error(`the outage server still answers GET with ${probe.status} after its store was overwritten`);
+  if (probe.status !== 503)
+    throw new Error(`the outage server still answers GET with ${probe.status} after its store was overwritten`);
 }
 
 async function main() {
@@ -170,14 +198,19 @@ async function main() {
     const config = path.join(dir, 'lucid.yml');
     const init = await run(process.execPath, [CLI, 'init', '--config', config]);
     const token = init.stdout.trim();
-    if (init.code !== 0 || !/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token)) throw new Error(`lucid init failed (exit ${init.code}):\n${init.stderr}${init.stdout}`);
+    if (init.code !== 0 || !/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token))
+      throw new Error(`lucid init failed (exit ${init.code}):\n${init.stderr}${init.stdout}`);
 
     const main = await startServer('main', dir, { LUCID_MAX_VALUE_BYTES: String(MAX_VALUE_BYTES) });
     servers.push(main);
     const outageStore = path.join(dir, 'outage', 'lucid.sqlite');
     // Its read cache off: the outage is made from outside the process (the one writer the cache
     // trusts), so a cached key would still be answered from memory.
-    const outage = await startServer('outage', dir, { LUCID_STORE: `sqlite://${outageStore}`, LUCID_LOG_LEVEL: 'error', LUCID_SQLITE_CACHE_BYTES: '0' });
+    const outage = await startServer('outage', dir, {
+      LUCID_STORE: `sqlite://${outageStore}`,
+      LUCID_LOG_LEVEL: 'error',
+      LUCID_SQLITE_CACHE_BYTES: '0',
+    });
     servers.push(outage);
     await breakStore(outage, outageStore, token);
 
@@ -218,15 +251,22 @@ async function main() {
     if (!summary) {
       problems.push(`Dredd printed no summary line (exit ${dreddExit})`);
     } else {
-      const [line, passing, failing, errors, skipped, total] = summary.map((value, index) => (index === 0 ? value : Number(value)));
+      const [line, passing, failing, errors, skipped, total] = summary.map((value, index) =>
+        index === 0 ? value : Number(value),
+      );
       log('');
       log(line);
-      log(`contract: ${total} transactions (operations x documented statuses), ${failing + errors} failing, ${skipped} skipped`);
+      log(
+        `contract: ${total} transactions (operations x documented statuses), ${failing + errors} failing, ${skipped} skipped`,
+      );
       if (failing > 0) problems.push(`${failing} failing`);
       if (errors > 0) problems.push(`${errors} errors`);
       if (skipped > 0) problems.push(`${skipped} skipped`);
       if (passing !== total) problems.push(`${total - passing} of ${total} did not pass`);
-      if (total !== pairs.length) problems.push(`Dredd ran ${total} transactions but spec/lucid.yaml documents ${pairs.length} (operation, status, request media type) cases`);
+      if (total !== pairs.length)
+        problems.push(
+          `Dredd ran ${total} transactions but spec/lucid.yaml documents ${pairs.length} (operation, status, request media type) cases`,
+        );
       recordResult(passing, total - passing);
     }
     if (existsSync(transactionsFile)) {

@@ -24,7 +24,8 @@ const children = new Set<ChildProcess>();
 const folders = new Set<string>();
 
 export function assertBuilt(): void {
-  if (!existsSync(LUCID_BIN)) throw new Error(`${LUCID_BIN} is missing: run \`make build\` (or \`npx tsc -p tsconfig.json\`) first.`);
+  if (!existsSync(LUCID_BIN))
+    throw new Error(`${LUCID_BIN} is missing: run \`make build\` (or \`npx tsc -p tsconfig.json\`) first.`);
 }
 
 /** A fresh temp folder, removed by cleanup(). */
@@ -63,7 +64,11 @@ export interface RunResult {
 
 /** Runs `lucid ...args` to completion (killed after timeoutMs). */
 export function runLucid(args: string[], options: RunOptions): Promise<RunResult> {
-  const child = spawn(process.execPath, [LUCID_BIN, ...args], { cwd: options.cwd, env: cleanEnv(options.env, options.unset), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [LUCID_BIN, ...args], {
+    cwd: options.cwd,
+    env: cleanEnv(options.env, options.unset),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
   let stdout = '';
   let stderr = '';
@@ -94,13 +99,20 @@ export interface HttpsAnswer {
 }
 
 /** One HTTPS request trusting only `ca` (fetch cannot take a CA in Node 20). */
-export function httpsRequest(url: string, options: { ca?: string | Buffer; method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<HttpsAnswer> {
+export function httpsRequest(
+  url: string,
+  options: { ca?: string | Buffer; method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<HttpsAnswer> {
   return new Promise((resolve, reject) => {
-    const request = https.request(url, { method: options.method ?? 'GET', headers: options.headers, ca: options.ca, timeout: 5000 }, (response) => {
-      let body = '';
-      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
-    });
+    const request = https.request(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers, ca: options.ca, timeout: 5000 },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+      },
+    );
     request.on('timeout', () => request.destroy(new Error(`timed out: ${url}`)));
     request.on('error', reject);
     request.end(options.body);
@@ -158,7 +170,11 @@ export class LucidServer {
 
 /** Starts `lucid server ...args` and resolves once GET /health answers 200; rejects (with its stderr) if it exits first. */
 export async function startServer(args: string[], options: ServerOptions): Promise<LucidServer> {
-  const child = spawn(process.execPath, [LUCID_BIN, 'server', ...args], { cwd: options.cwd, env: cleanEnv(options.env, options.unset), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [LUCID_BIN, 'server', ...args], {
+    cwd: options.cwd,
+    env: cleanEnv(options.env, options.unset),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
   const server = new LucidServer(child);
   server.tls = options.ca !== undefined;
@@ -166,7 +182,10 @@ export async function startServer(args: string[], options: ServerOptions): Promi
   let exited = false;
   void server.exited.then(() => (exited = true));
   while (Date.now() < deadline) {
-    if (exited) throw new Error(`lucid server exited before it was ready (${JSON.stringify(await server.exited)}):\n${server.stderr}`);
+    if (exited)
+      throw new Error(
+        `lucid server exited before it was ready (${JSON.stringify(await server.exited)}):\n${server.stderr}`,
+      );
     if (server.port === 0) {
       const match = /listening on https?:\/\/[^\s]*:(\d+)/.exec(server.stderr);
       if (options.port !== undefined) server.port = options.port;

@@ -20,7 +20,8 @@ for (const backend of ['redis', 'postgres'] as SharedBackend[]) {
     const namespace = freshNamespace();
     let cluster: Cluster;
     const on = (i: number) => cluster.nodes[i % cluster.nodes.length]!;
-    const req = (i: number, pathname: string, init: RequestInit = {}) => on(i).request(pathname, { ...init, token: cluster.token });
+    const req = (i: number, pathname: string, init: RequestInit = {}) =>
+      on(i).request(pathname, { ...init, token: cluster.token });
 
     beforeAll(async () => {
       cluster = await startCluster(backend, namespace);
@@ -32,11 +33,18 @@ for (const backend of ['redis', 'postgres'] as SharedBackend[]) {
     });
 
     it('ends 2 x 1000 concurrent increments spread over the nodes exactly 2000 higher', async () => {
-      expect((await req(0, '/api/kv/counter', { method: 'PUT', body: '0', headers: { 'content-type': 'text/plain' } })).status).toBe(201);
+      expect(
+        (await req(0, '/api/kv/counter', { method: 'PUT', body: '0', headers: { 'content-type': 'text/plain' } }))
+          .status,
+      ).toBe(201);
       const statuses = await Promise.all(
         [0, 1].map(() =>
           pool(1000, 32, async (i) => {
-            const response = await req(i, '/api/kv/counter', { method: 'PATCH', body: JSON.stringify({ operation: 'increment', value: 1 }), headers: { 'content-type': 'application/json' } });
+            const response = await req(i, '/api/kv/counter', {
+              method: 'PATCH',
+              body: JSON.stringify({ operation: 'increment', value: 1 }),
+              headers: { 'content-type': 'application/json' },
+            });
             await response.arrayBuffer();
             return response.status;
           }),
@@ -48,7 +56,11 @@ for (const backend of ['redis', 'postgres'] as SharedBackend[]) {
 
     it('gives exactly one 201 among concurrent creates of a new key from every node', async () => {
       const statuses = await pool(60, 60, async (i) => {
-        const response = await req(i, '/api/kv/contested', { method: 'PUT', body: `node ${i % NODES}`, headers: { 'content-type': 'text/plain' } });
+        const response = await req(i, '/api/kv/contested', {
+          method: 'PUT',
+          body: `node ${i % NODES}`,
+          headers: { 'content-type': 'text/plain' },
+        });
         await response.arrayBuffer();
         return response.status;
       });
@@ -58,14 +70,25 @@ for (const backend of ['redis', 'postgres'] as SharedBackend[]) {
 
     it('honours a lock taken on one node on the others, and lets its lease lapse by itself', async () => {
       await req(0, '/api/kv/locked', { method: 'PUT', body: 'v1', headers: { 'content-type': 'text/plain' } });
-      const lock = await req(0, '/api/kv/locked', { method: 'PATCH', body: JSON.stringify({ operation: 'lock', value: 1 }), headers: { 'content-type': 'application/json' } });
+      const lock = await req(0, '/api/kv/locked', {
+        method: 'PATCH',
+        body: JSON.stringify({ operation: 'lock', value: 1 }),
+        headers: { 'content-type': 'application/json' },
+      });
       expect(lock.status).toBe(200);
-      const refused = await req(1, '/api/kv/locked', { method: 'PUT', body: 'v2', headers: { 'content-type': 'text/plain' } });
+      const refused = await req(1, '/api/kv/locked', {
+        method: 'PUT',
+        body: 'v2',
+        headers: { 'content-type': 'text/plain' },
+      });
       expect(refused.status).toBe(409);
       expect(((await refused.json()) as { message: string }).message).toBe('The specified key cannot be updated.');
       expect((await req(2, '/api/kv/locked', { method: 'DELETE' })).status).toBe(409);
       await sleep(1300);
-      expect((await req(2, '/api/kv/locked', { method: 'PUT', body: 'v3', headers: { 'content-type': 'text/plain' } })).status).toBe(200);
+      expect(
+        (await req(2, '/api/kv/locked', { method: 'PUT', body: 'v3', headers: { 'content-type': 'text/plain' } }))
+          .status,
+      ).toBe(200);
       expect(await (await req(1, '/api/kv/locked')).text()).toBe('v3');
     });
 
@@ -76,7 +99,11 @@ for (const backend of ['redis', 'postgres'] as SharedBackend[]) {
         for (;;) {
           const read = await req(i, '/api/kv/cas');
           const next = String(Number(await read.text()) + 1);
-          const write = await req(i + 1, '/api/kv/cas', { method: 'PUT', body: next, headers: { 'content-type': 'text/plain', 'if-match': read.headers.get('etag')! } });
+          const write = await req(i + 1, '/api/kv/cas', {
+            method: 'PUT',
+            body: next,
+            headers: { 'content-type': 'text/plain', 'if-match': read.headers.get('etag')! },
+          });
           await write.arrayBuffer();
           if (write.status === 200) return;
           expect(write.status).toBe(412);
@@ -91,33 +118,68 @@ for (const backend of ['redis', 'postgres'] as SharedBackend[]) {
       for (const [i, key] of ['list/c', 'list/a', 'list/b', 'list/d'].entries()) {
         await req(i, `/api/kv/${key}`, { method: 'PUT', body: key, headers: { 'content-type': 'text/plain' } });
       }
-      expect((await req(0, '/api/kv/list/e?ttl=1', { method: 'PUT', body: 'short', headers: { 'content-type': 'text/plain' } })).status).toBe(201);
+      expect(
+        (
+          await req(0, '/api/kv/list/e?ttl=1', {
+            method: 'PUT',
+            body: 'short',
+            headers: { 'content-type': 'text/plain' },
+          })
+        ).status,
+      ).toBe(201);
       expect((await req(1, '/api/kv/list/e')).status).toBe(200);
       await sleep(1200);
       for (let i = 0; i < NODES; i++) expect((await req(i, '/api/kv/list/e')).status).toBe(404);
-      const first = (await (await req(1, '/api/kv?prefix=list/&limit=3')).json()) as { keys: Array<{ key: string }>; cursor?: string };
+      const first = (await (await req(1, '/api/kv?prefix=list/&limit=3')).json()) as {
+        keys: Array<{ key: string }>;
+        cursor?: string;
+      };
       expect(first.keys.map((info) => info.key)).toEqual(['list/a', 'list/b', 'list/c']);
-      const second = (await (await req(2, `/api/kv?prefix=list/&limit=3&cursor=${encodeURIComponent(first.cursor!)}`)).json()) as { keys: Array<{ key: string }> };
+      const second = (await (
+        await req(2, `/api/kv?prefix=list/&limit=3&cursor=${encodeURIComponent(first.cursor!)}`)
+      ).json()) as { keys: Array<{ key: string }> };
       expect(second.keys.map((info) => info.key)).toEqual(['list/d']);
     });
 
     it('streams a write made on one node to a client of another, in order, and resumes from Last-Event-ID on a third', async () => {
       const headers = { authorization: `Bearer ${cluster.token}` };
       const stream: SseStream = await openStream(`${on(2).url}/api/notifications?prefix=feed/`, headers);
-      for (let n = 1; n <= 5; n++) await req(0, '/api/kv/feed/x', { method: 'PUT', body: String(n), headers: { 'content-type': 'text/plain' } });
+      for (let n = 1; n <= 5; n++)
+        await req(0, '/api/kv/feed/x', { method: 'PUT', body: String(n), headers: { 'content-type': 'text/plain' } });
       await req(1, '/api/kv/feed/x', { method: 'DELETE' });
-      await stream.until((blocks) => blocks.filter((block) => block.data !== undefined && block.event === undefined).length >= 6, 5000);
+      await stream.until(
+        (blocks) => blocks.filter((block) => block.data !== undefined && block.event === undefined).length >= 6,
+        5000,
+      );
       const seen = stream.changes();
-      expect(seen.map((change) => `${change.type}:${change.value ?? ''}`)).toEqual(['created:1', 'updated:2', 'updated:3', 'updated:4', 'updated:5', 'deleted:']);
+      expect(seen.map((change) => `${change.type}:${change.value ?? ''}`)).toEqual([
+        'created:1',
+        'updated:2',
+        'updated:3',
+        'updated:4',
+        'updated:5',
+        'deleted:',
+      ]);
       const third = stream.blocks.filter((block) => block.data !== undefined && block.event === undefined)[2]!;
       await stream.close();
       await req(2, '/api/kv/feed/y', { method: 'PUT', body: 'after', headers: { 'content-type': 'text/plain' } });
       // A new node, started after those events, still replays them from the backend's log.
       const late = await startServer(['--config', cluster.file, '--port', '0'], { cwd: cluster.dir, env: cluster.env });
       try {
-        const resumed = await openStream(`${late.url}/api/notifications?prefix=feed/`, { ...headers, 'last-event-id': third.id! });
-        await resumed.until((blocks) => blocks.filter((block) => block.data !== undefined && block.event === undefined).length >= 4, 5000);
-        expect(resumed.changes().map((change) => `${change.type}:${change.key}:${change.value ?? ''}`)).toEqual(['updated:feed/x:4', 'updated:feed/x:5', 'deleted:feed/x:', 'created:feed/y:after']);
+        const resumed = await openStream(`${late.url}/api/notifications?prefix=feed/`, {
+          ...headers,
+          'last-event-id': third.id!,
+        });
+        await resumed.until(
+          (blocks) => blocks.filter((block) => block.data !== undefined && block.event === undefined).length >= 4,
+          5000,
+        );
+        expect(resumed.changes().map((change) => `${change.type}:${change.key}:${change.value ?? ''}`)).toEqual([
+          'updated:feed/x:4',
+          'updated:feed/x:5',
+          'deleted:feed/x:',
+          'created:feed/y:after',
+        ]);
         expect(resumed.blocks.some((block) => block.event === 'reset')).toBe(false);
         await resumed.close();
       } finally {
@@ -126,10 +188,16 @@ for (const backend of ['redis', 'postgres'] as SharedBackend[]) {
     });
 
     it('honours `lucid token revoke` on every node within a second or so', async () => {
-      const issued = await runLucid(['token', 'issue', '--config', cluster.file, '--scope', 'read'], { cwd: cluster.dir, env: cluster.env });
+      const issued = await runLucid(['token', 'issue', '--config', cluster.file, '--scope', 'read'], {
+        cwd: cluster.dir,
+        env: cluster.env,
+      });
       const token = issued.stdout.trim();
       for (let i = 0; i < NODES; i++) expect((await on(i).request('/api/kv/counter', { token })).status).toBe(200);
-      const revoked = await runLucid(['token', 'revoke', token, '--config', cluster.file], { cwd: cluster.dir, env: cluster.env });
+      const revoked = await runLucid(['token', 'revoke', token, '--config', cluster.file], {
+        cwd: cluster.dir,
+        env: cluster.env,
+      });
       expect(revoked.code, revoked.stderr).toBe(0);
       await sleep(1200);
       for (let i = 0; i < NODES; i++) expect((await on(i).request('/api/kv/counter', { token })).status).toBe(401);
@@ -156,10 +224,16 @@ for (const backend of ['redis', 'postgres'] as SharedBackend[]) {
           probe.close(() => resolve(port));
         });
       });
-      const url = backend === 'redis' ? `redis://127.0.0.1:${closedPort}` : `postgres://postgres@127.0.0.1:${closedPort}/test`;
-      const result = await runLucid(['server', '--config', file, '--port', '0'], { cwd: dir, env: { LUCID_STORE: url, LUCID_STORE_NAMESPACE: namespace } });
+      const url =
+        backend === 'redis' ? `redis://127.0.0.1:${closedPort}` : `postgres://postgres@127.0.0.1:${closedPort}/test`;
+      const result = await runLucid(['server', '--config', file, '--port', '0'], {
+        cwd: dir,
+        env: { LUCID_STORE: url, LUCID_STORE_NAMESPACE: namespace },
+      });
       expect(result.code).toBe(1);
-      expect(result.stderr).toMatch(new RegExp(`^lucid: Cannot reach ${backend === 'redis' ? 'Redis' : 'PostgreSQL'} at `));
+      expect(result.stderr).toMatch(
+        new RegExp(`^lucid: Cannot reach ${backend === 'redis' ? 'Redis' : 'PostgreSQL'} at `),
+      );
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
     });
 
@@ -171,12 +245,22 @@ for (const backend of ['redis', 'postgres'] as SharedBackend[]) {
       proxied.port = String(proxy.port);
       const cluster = await startCluster(backend, namespace, 1, proxied.toString());
       const node = cluster.nodes[0]!;
-      const put = (body: string) => node.request('/api/kv/outage', { method: 'PUT', body, token: cluster.token, headers: { 'content-type': 'text/plain' } });
+      const put = (body: string) =>
+        node.request('/api/kv/outage', {
+          method: 'PUT',
+          body,
+          token: cluster.token,
+          headers: { 'content-type': 'text/plain' },
+        });
       try {
         expect((await put('before')).status).toBe(201);
         await proxy.cut();
         const started = Date.now();
-        for (const response of [await put('during'), await node.request('/api/kv/outage', { token: cluster.token }), await node.request('/health')]) {
+        for (const response of [
+          await put('during'),
+          await node.request('/api/kv/outage', { token: cluster.token }),
+          await node.request('/health'),
+        ]) {
           expect(response.status).toBe(503);
           expect(response.headers.get('content-type')).toMatch(/^application\/json/);
           expect(((await response.json()) as { message: string }).message).toMatch(/\w/);

@@ -7,7 +7,16 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../support/helpers.js';
-import { STACK_LINE, assertBuilt, cleanup, runLucid, startServer, tempDir, waitPortRefused, type LucidServer } from './cli.js';
+import {
+  STACK_LINE,
+  assertBuilt,
+  cleanup,
+  runLucid,
+  startServer,
+  tempDir,
+  waitPortRefused,
+  type LucidServer,
+} from './cli.js';
 
 beforeAll(() => assertBuilt());
 afterEach(async () => {
@@ -58,155 +67,190 @@ function same(stored: Buffer | null, expected: Buffer | null | undefined): boole
 }
 
 describe('crash safety', () => {
-  it(`keeps every acknowledged write across kill -9 at a random moment (${CYCLES} cycles of concurrent PUTs, DELETEs and increments)`, { timeout: 120_000 }, async () => {
-    const dir = tempDir();
-    const { file, token } = await init(dir);
-    const auth = { authorization: `Bearer ${token}` };
-    /** Each key belongs to one writer, so its writes are sequential and the last acknowledged one is its state. */
-    const keys = new Map<string, KeyState>();
-    const counters = new Map(COUNTERS.map((name) => [name, { acked: 0, inFlight: 0 }]));
-    const totals = { cycles: 0, acknowledged: 0, puts: 0, deletes: 0, increments: 0, inFlightAtKill: 0, keysChecked: 0, losses: 0 };
-    const ms = { writing: 0, restarting: 0, checking: 0 };
-    let mark = Date.now();
-    const lap = (phase: keyof typeof ms) => {
-      const now = Date.now();
-      ms[phase] += now - mark;
-      mark = now;
-    };
-    const problems: string[] = [];
-    let server = await serve(dir, file);
-    for (const name of COUNTERS) {
-      const response = await server.request(`/api/kv/${name}`, { method: 'PUT', token, headers: { 'content-type': 'text/plain' }, body: '0' });
-      expect(response.status).toBe(201);
-    }
-
-    for (let cycle = 0; cycle < CYCLES; cycle++) {
-      let killed = false;
-      const base = server.url;
-      const killAt = Date.now() + 100 + Math.random() * 500;
-      /** Sends a write; the first one sent after killAt kills the server while it is in flight. */
-      const send = (url: string, init: RequestInit) => {
-        const pending = fetch(url, init);
-        if (!killed && Date.now() >= killAt) {
-          killed = true;
-          server.signal('SIGKILL');
-        }
-        return pending;
+  it(
+    `keeps every acknowledged write across kill -9 at a random moment (${CYCLES} cycles of concurrent PUTs, DELETEs and increments)`,
+    { timeout: 120_000 },
+    async () => {
+      const dir = tempDir();
+      const { file, token } = await init(dir);
+      const auth = { authorization: `Bearer ${token}` };
+      /** Each key belongs to one writer, so its writes are sequential and the last acknowledged one is its state. */
+      const keys = new Map<string, KeyState>();
+      const counters = new Map(COUNTERS.map((name) => [name, { acked: 0, inFlight: 0 }]));
+      const totals = {
+        cycles: 0,
+        acknowledged: 0,
+        puts: 0,
+        deletes: 0,
+        increments: 0,
+        inFlightAtKill: 0,
+        keysChecked: 0,
+        losses: 0,
       };
-      const writer = async (id: number) => {
-        const own = [...keys.keys()].filter((key) => key.startsWith(`w${id}-`) && keys.get(key)!.confirmed !== null);
-        for (let n = 0; !killed; n++) {
-          const roll = Math.random();
-          if (roll < 0.3) {
-            const counter = COUNTERS[Math.floor(Math.random() * COUNTERS.length)]!;
-            const tally = counters.get(counter)!;
-            tally.inFlight += 1;
-            try {
-              const response = await send(`${base}/api/kv/${counter}`, {
-                method: 'PATCH',
-                headers: { ...auth, 'content-type': 'application/json' },
-                body: JSON.stringify({ operation: 'increment' }),
-              });
-              await response.arrayBuffer();
-              tally.inFlight -= 1;
-              if (!response.ok) throw new Error(`PATCH ${counter}: ${response.status}`);
-              tally.acked += 1;
-              totals.acknowledged += 1;
-              totals.increments += 1;
-            } catch (error) {
-              if ((error as Error).message.startsWith('PATCH')) problems.push((error as Error).message);
-              else totals.inFlightAtKill += 1; // Killed while in flight: it may or may not have counted.
-            }
-            continue;
+      const ms = { writing: 0, restarting: 0, checking: 0 };
+      let mark = Date.now();
+      const lap = (phase: keyof typeof ms) => {
+        const now = Date.now();
+        ms[phase] += now - mark;
+        mark = now;
+      };
+      const problems: string[] = [];
+      let server = await serve(dir, file);
+      for (const name of COUNTERS) {
+        const response = await server.request(`/api/kv/${name}`, {
+          method: 'PUT',
+          token,
+          headers: { 'content-type': 'text/plain' },
+          body: '0',
+        });
+        expect(response.status).toBe(201);
+      }
+
+      for (let cycle = 0; cycle < CYCLES; cycle++) {
+        let killed = false;
+        const base = server.url;
+        const killAt = Date.now() + 100 + Math.random() * 500;
+        /** Sends a write; the first one sent after killAt kills the server while it is in flight. */
+        const send = (url: string, init: RequestInit) => {
+          const pending = fetch(url, init);
+          if (!killed && Date.now() >= killAt) {
+            killed = true;
+            server.signal('SIGKILL');
           }
-          // New keys while a writer has few, otherwise mostly existing ones: the keys to check after each restart stay a few hundred.
-          const remove = roll < 0.4 && own.length > 0;
-          const fresh = own.length < 8 || roll > 0.9;
-          const key = remove || !fresh ? own[Math.floor(Math.random() * own.length)]! : `w${id}-c${cycle}-${n}`;
-          const state = keys.get(key) ?? { confirmed: null };
-          keys.set(key, state);
-          const next = remove ? null : randomValue();
-          state.pending = next;
-          try {
-            const response = await send(`${base}/api/kv/${key}`, remove ? { method: 'DELETE', headers: auth } : { method: 'PUT', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: new Uint8Array(next!) });
-            await response.arrayBuffer();
-            if (!response.ok) {
-              problems.push(`${remove ? 'DELETE' : 'PUT'} ${key}: ${response.status}`);
+          return pending;
+        };
+        const writer = async (id: number) => {
+          const own = [...keys.keys()].filter((key) => key.startsWith(`w${id}-`) && keys.get(key)!.confirmed !== null);
+          for (let n = 0; !killed; n++) {
+            const roll = Math.random();
+            if (roll < 0.3) {
+              const counter = COUNTERS[Math.floor(Math.random() * COUNTERS.length)]!;
+              const tally = counters.get(counter)!;
+              tally.inFlight += 1;
+              try {
+                const response = await send(`${base}/api/kv/${counter}`, {
+                  method: 'PATCH',
+                  headers: { ...auth, 'content-type': 'application/json' },
+                  body: JSON.stringify({ operation: 'increment' }),
+                });
+                await response.arrayBuffer();
+                tally.inFlight -= 1;
+                if (!response.ok) throw new Error(`PATCH ${counter}: ${response.status}`);
+                tally.acked += 1;
+                totals.acknowledged += 1;
+                totals.increments += 1;
+              } catch (error) {
+                if ((error as Error).message.startsWith('PATCH')) problems.push((error as Error).message);
+                else totals.inFlightAtKill += 1; // Killed while in flight: it may or may not have counted.
+              }
               continue;
             }
-            state.confirmed = next;
-            delete state.pending;
-            totals.acknowledged += 1;
-            if (remove) {
-              totals.deletes += 1;
-              own.splice(own.indexOf(key), 1);
-            } else {
-              totals.puts += 1;
-              if (!own.includes(key)) own.push(key);
+            // New keys while a writer has few, otherwise mostly existing ones: the keys to check after each restart stay a few hundred.
+            const remove = roll < 0.4 && own.length > 0;
+            const fresh = own.length < 8 || roll > 0.9;
+            const key = remove || !fresh ? own[Math.floor(Math.random() * own.length)]! : `w${id}-c${cycle}-${n}`;
+            const state = keys.get(key) ?? { confirmed: null };
+            keys.set(key, state);
+            const next = remove ? null : randomValue();
+            state.pending = next;
+            try {
+              const response = await send(
+                `${base}/api/kv/${key}`,
+                remove
+                  ? { method: 'DELETE', headers: auth }
+                  : {
+                      method: 'PUT',
+                      headers: { ...auth, 'content-type': 'application/octet-stream' },
+                      body: new Uint8Array(next!),
+                    },
+              );
+              await response.arrayBuffer();
+              if (!response.ok) {
+                problems.push(`${remove ? 'DELETE' : 'PUT'} ${key}: ${response.status}`);
+                continue;
+              }
+              state.confirmed = next;
+              delete state.pending;
+              totals.acknowledged += 1;
+              if (remove) {
+                totals.deletes += 1;
+                own.splice(own.indexOf(key), 1);
+              } else {
+                totals.puts += 1;
+                if (!own.includes(key)) own.push(key);
+              }
+            } catch {
+              totals.inFlightAtKill += 1; // Killed while in flight: `pending` may or may not have landed, whole.
+              return;
             }
-          } catch {
-            totals.inFlightAtKill += 1; // Killed while in flight: `pending` may or may not have landed, whole.
-            return;
           }
-        }
-      };
-      mark = Date.now();
-      const writers = Array.from({ length: WRITERS }, (_, id) => writer(id));
-      while (!killed) await sleep(5);
-      expect(await server.exited).toEqual({ code: null, signal: 'SIGKILL' });
-      await Promise.all(writers);
-      await waitPortRefused(server.port);
-      lap('writing');
+        };
+        mark = Date.now();
+        const writers = Array.from({ length: WRITERS }, (_, id) => writer(id));
+        while (!killed) await sleep(5);
+        expect(await server.exited).toEqual({ code: null, signal: 'SIGKILL' });
+        await Promise.all(writers);
+        await waitPortRefused(server.port);
+        lap('writing');
 
-      server = await serve(dir, file);
-      lap('restarting');
-      totals.cycles += 1;
-      const entries = [...keys];
-      const check = async () => {
-        for (let item = entries.pop(); item !== undefined; item = entries.pop()) {
-          const [key, state] = item;
-          const response = await server.request(`/api/kv/${key}`, { token });
-          const stored = response.status === 200 ? Buffer.from(await response.arrayBuffer()) : null;
-          if (response.status !== 200) await response.arrayBuffer();
-          totals.keysChecked += 1;
-          if (!same(stored, state.confirmed) && !same(stored, state.pending)) {
-            totals.losses += 1;
-            const expected = state.confirmed === null ? 'absent' : `${state.confirmed.length} bytes`;
-            problems.push(`cycle ${cycle}, ${key}: got ${response.status} (${stored?.length ?? '-'} bytes), acknowledged ${expected}${state.pending === undefined ? '' : ', or the write in flight'}`);
+        server = await serve(dir, file);
+        lap('restarting');
+        totals.cycles += 1;
+        const entries = [...keys];
+        const check = async () => {
+          for (let item = entries.pop(); item !== undefined; item = entries.pop()) {
+            const [key, state] = item;
+            const response = await server.request(`/api/kv/${key}`, { token });
+            const stored = response.status === 200 ? Buffer.from(await response.arrayBuffer()) : null;
+            if (response.status !== 200) await response.arrayBuffer();
+            totals.keysChecked += 1;
+            if (!same(stored, state.confirmed) && !same(stored, state.pending)) {
+              totals.losses += 1;
+              const expected = state.confirmed === null ? 'absent' : `${state.confirmed.length} bytes`;
+              problems.push(
+                `cycle ${cycle}, ${key}: got ${response.status} (${stored?.length ?? '-'} bytes), acknowledged ${expected}${state.pending === undefined ? '' : ', or the write in flight'}`,
+              );
+            }
+            if (stored !== null && response.headers.get('content-type') !== 'application/octet-stream')
+              problems.push(`${key}: content type ${response.headers.get('content-type')}`);
+            // What is stored now is known: the next cycle counts from it.
+            state.confirmed = stored;
+            delete state.pending;
           }
-          if (stored !== null && response.headers.get('content-type') !== 'application/octet-stream') problems.push(`${key}: content type ${response.headers.get('content-type')}`);
-          // What is stored now is known: the next cycle counts from it.
-          state.confirmed = stored;
-          delete state.pending;
+        };
+        await Promise.all(Array.from({ length: CHECKERS }, check));
+        for (const [name, tally] of counters) {
+          const response = await server.request(`/api/kv/${name}`, { token });
+          const value = Number(await response.text());
+          if (!(value >= tally.acked && value <= tally.acked + tally.inFlight)) {
+            totals.losses += 1;
+            problems.push(
+              `cycle ${cycle}, ${name}: ${value}, expected ${tally.acked} to ${tally.acked + tally.inFlight}`,
+            );
+          }
+          tally.acked = value;
+          tally.inFlight = 0;
         }
-      };
-      await Promise.all(Array.from({ length: CHECKERS }, check));
-      for (const [name, tally] of counters) {
-        const response = await server.request(`/api/kv/${name}`, { token });
-        const value = Number(await response.text());
-        if (!(value >= tally.acked && value <= tally.acked + tally.inFlight)) {
-          totals.losses += 1;
-          problems.push(`cycle ${cycle}, ${name}: ${value}, expected ${tally.acked} to ${tally.acked + tally.inFlight}`);
-        }
-        tally.acked = value;
-        tally.inFlight = 0;
+        lap('checking');
+        expect(problems, `cycle ${cycle}`).toEqual([]);
       }
-      lap('checking');
-      expect(problems, `cycle ${cycle}`).toEqual([]);
-    }
-    await server.stop('SIGTERM');
-    console.log(`kill -9: ${JSON.stringify(totals)}; time spent (ms): ${JSON.stringify(ms)}`);
-    expect(totals.losses).toBe(0);
-    expect(totals.inFlightAtKill, 'every cycle killed mid-write').toBeGreaterThanOrEqual(CYCLES);
-    expect(totals.deletes).toBeGreaterThan(0);
-  });
+      await server.stop('SIGTERM');
+      console.log(`kill -9: ${JSON.stringify(totals)}; time spent (ms): ${JSON.stringify(ms)}`);
+      expect(totals.losses).toBe(0);
+      expect(totals.inFlightAtKill, 'every cycle killed mid-write').toBeGreaterThanOrEqual(CYCLES);
+      expect(totals.deletes).toBeGreaterThan(0);
+    },
+  );
 
   it('on SIGTERM lets several slow uploads in flight finish with 2xx, and every one lands whole', async () => {
     const dir = tempDir();
     const { file, token } = await init(dir);
     const server = await serve(dir, file);
     const agent = new http.Agent({ keepAlive: true });
-    const uploads = Array.from({ length: 5 }, (_, i) => ({ key: `upload-${i}`, body: Buffer.concat([randomValue(), Buffer.alloc(i)]) }));
+    const uploads = Array.from({ length: 5 }, (_, i) => ({
+      key: `upload-${i}`,
+      body: Buffer.concat([randomValue(), Buffer.alloc(i)]),
+    }));
     try {
       const started = uploads.map(({ key, body }) => slowUpload(server.port, token, agent, key, body));
       for (const upload of started) upload.answer.catch(() => undefined); // Awaited below; no unhandled rejection if an expect fails first.
@@ -246,7 +290,11 @@ function slowUpload(port: number, token: string, agent: http.Agent, key: string,
       method: 'PUT',
       path: `/api/kv/${key}`,
       agent,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', 'content-length': body.length },
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/octet-stream',
+        'content-length': body.length,
+      },
     });
     request.on('error', reject);
     request.on('response', (response) => {

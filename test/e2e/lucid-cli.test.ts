@@ -59,7 +59,12 @@ function expectCleanFailure(result: RunResult, mentions: RegExp): void {
 }
 
 async function putText(server: LucidServer, key: string, text: string, token?: string): Promise<number> {
-  const response = await server.request(`/api/kv/${key}`, { method: 'PUT', token, headers: { 'content-type': 'text/plain' }, body: text });
+  const response = await server.request(`/api/kv/${key}`, {
+    method: 'PUT',
+    token,
+    headers: { 'content-type': 'text/plain' },
+    body: text,
+  });
   await response.arrayBuffer();
   return response.status;
 }
@@ -83,14 +88,21 @@ describe('lucid init', () => {
     const { file, token, result } = await init(dir, ['--tls']);
     const certFile = path.join(dir, 'tls/localhost-cert.pem');
     expect(statSync(path.join(dir, 'tls/localhost-key.pem')).mode & 0o777).toBe(0o600);
-    expect(readFileSync(file, 'utf8')).toMatch(/tls:\n {4}cert: tls\/localhost-cert\.pem\n {4}key: tls\/localhost-key\.pem/);
+    expect(readFileSync(file, 'utf8')).toMatch(
+      /tls:\n {4}cert: tls\/localhost-cert\.pem\n {4}key: tls\/localhost-key\.pem/,
+    );
     expect(result.stderr).toContain(`curl --cacert ${certFile}`);
     const ca = readFileSync(certFile);
     const server = await startServer(['--config', file, '--port', '0'], { cwd: dir, ca });
     expect(server.stderr).toMatch(/listening on https:\/\/127\.0\.0\.1:\d+/);
     const base = `https://localhost:${server.port}`;
     const auth = { authorization: `Bearer ${token}` };
-    const written = await httpsRequest(`${base}/api/kv/greeting`, { ca, method: 'PUT', headers: { ...auth, 'content-type': 'text/plain' }, body: 'hello over TLS' });
+    const written = await httpsRequest(`${base}/api/kv/greeting`, {
+      ca,
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'text/plain' },
+      body: 'hello over TLS',
+    });
     expect(written.status).toBe(201);
     const read = await httpsRequest(`https://127.0.0.1:${server.port}/api/kv/greeting`, { ca, headers: auth }); // the IP is in the certificate too
     expect(read.status).toBe(200);
@@ -156,7 +168,9 @@ describe('lucid server and lucid token issue', () => {
     const port = await freePort();
     const server = await startServer(['--config', file, '--port', String(port)], { cwd: dir, port });
     expect(server.stderr).toContain(`listening on http://127.0.0.1:${port}`);
-    const issued = await runLucid(['token', 'issue', '--config', file, '--subject', 'alice', '--expires-in', '1h'], { cwd: dir });
+    const issued = await runLucid(['token', 'issue', '--config', file, '--subject', 'alice', '--expires-in', '1h'], {
+      cwd: dir,
+    });
     expect(issued.code, issued.stderr).toBe(0);
     expect(issued.stdout).toMatch(JWT_ALONE);
     expect(issued.stderr).toBe('');
@@ -201,10 +215,16 @@ describe('start-up failures stop with a non-zero exit and one clear message, no 
   it('an identity provider key file that is missing or not a usable key', async () => {
     const dir = tempDir();
     const { file } = await init(dir);
-    const missing = await runLucid(['server', '--config', file, '--port', '0'], { cwd: dir, env: { LUCID_AUTH_JWKS_FILE: 'absent-jwks.json' } });
+    const missing = await runLucid(['server', '--config', file, '--port', '0'], {
+      cwd: dir,
+      env: { LUCID_AUTH_JWKS_FILE: 'absent-jwks.json' },
+    });
     expectCleanFailure(missing, /Cannot read auth\.jwksFile .*absent-jwks\.json/);
     writeFileSync(path.join(dir, 'idp.pem'), 'not a key');
-    const junk = await runLucid(['server', '--config', file, '--port', '0'], { cwd: dir, env: { LUCID_AUTH_PUBLIC_KEY_FILE: 'idp.pem' } });
+    const junk = await runLucid(['server', '--config', file, '--port', '0'], {
+      cwd: dir,
+      env: { LUCID_AUTH_PUBLIC_KEY_FILE: 'idp.pem' },
+    });
     expectCleanFailure(junk, /auth\.publicKeyFile .*idp\.pem holds no PEM public key/);
   });
 
@@ -274,7 +294,12 @@ describe('environment overrides', () => {
     const { file, token } = await init(dir);
     const server = await serve(dir, file, { LUCID_MAX_VALUE_BYTES: '100' });
     expect(await putText(server, 'small', 'x'.repeat(100), token)).toBe(201);
-    const big = await server.request('/api/kv/big', { method: 'PUT', token, headers: { 'content-type': 'text/plain' }, body: 'x'.repeat(101) });
+    const big = await server.request('/api/kv/big', {
+      method: 'PUT',
+      token,
+      headers: { 'content-type': 'text/plain' },
+      body: 'x'.repeat(101),
+    });
     expect(big.status).toBe(413);
     expect(((await big.json()) as { message: string }).message).toMatch(/100 bytes/);
     const read = await server.request('/api/kv/big', { token });
@@ -308,7 +333,12 @@ describe('restarts and signals', () => {
     let server = await serve(dir, file);
     const before = new Map<string, { type: string | null; etag: string | null }>();
     for (const { key, body, type } of values) {
-      const put = await server.request(`/api/kv/${key}`, { method: 'PUT', token, headers: type ? { 'content-type': type } : {}, body });
+      const put = await server.request(`/api/kv/${key}`, {
+        method: 'PUT',
+        token,
+        headers: type ? { 'content-type': type } : {},
+        body,
+      });
       expect(put.status).toBe(201);
       const read = await server.request(`/api/kv/${key}`, { token });
       expect(Buffer.from(await read.arrayBuffer()).equals(body)).toBe(true);
@@ -370,7 +400,12 @@ describe('restarts and signals', () => {
 });
 
 /** PUT /api/kv/slow with a body sent in two parts; `between` runs after the first part reached the server. */
-function slowPut(server: LucidServer, token: string, agent: http.Agent, between: () => Promise<void>): Promise<{ status: number; body: string }> {
+function slowPut(
+  server: LucidServer,
+  token: string,
+  agent: http.Agent,
+  between: () => Promise<void>,
+): Promise<{ status: number; body: string }> {
   const first = 'first half|';
   const second = 'second half';
   return new Promise((resolve, reject) => {
@@ -380,7 +415,11 @@ function slowPut(server: LucidServer, token: string, agent: http.Agent, between:
       method: 'PUT',
       path: '/api/kv/slow',
       agent,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain', 'content-length': Buffer.byteLength(first + second) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'text/plain',
+        'content-length': Buffer.byteLength(first + second),
+      },
     });
     request.on('error', reject);
     request.on('response', (response) => {
@@ -408,7 +447,9 @@ describe('secrets at start-up and in the output', () => {
     await private_.stop();
     chmodSync(file, 0o644);
     const shared = await serve(dir, file);
-    expect(shared.stderr).toContain(`Warning: The config file ${file} holds the secret but is readable by other users: run \`chmod 600 ${file}\`.`);
+    expect(shared.stderr).toContain(
+      `Warning: The config file ${file} holds the secret but is readable by other users: run \`chmod 600 ${file}\`.`,
+    );
     expect(shared.stderr.indexOf('readable by other users')).toBeLessThan(shared.stderr.indexOf('listening on'));
   });
 
@@ -419,17 +460,27 @@ describe('secrets at start-up and in the output', () => {
     expect(secret.length).toBeGreaterThanOrEqual(32);
     const issued = await runLucid(['token', 'issue', '--config', file, '--scope', 'read'], { cwd: dir });
     const readToken = issued.stdout.trim();
-    const forged = jwt.sign({ sub: 'x' }, 'not-the-secret-but-long-enough-to-sign-with', { algorithm: 'HS256', expiresIn: 60 });
+    const forged = jwt.sign({ sub: 'x' }, 'not-the-secret-but-long-enough-to-sign-with', {
+      algorithm: 'HS256',
+      expiresIn: 60,
+    });
     const server = await serve(dir, file, { LUCID_LOG_LEVEL: 'trace' });
     expect(await putText(server, 'logged', 'value', rootToken)).toBe(201);
     expect((await server.request('/api/kv/logged', { token: readToken })).status).toBe(200);
     expect((await server.request('/api/kv/logged', { method: 'PUT', body: 'x', token: readToken })).status).toBe(403);
     expect((await server.request('/api/kv/logged', { token: forged })).status).toBe(401);
     expect((await server.request('/api/kv/missing', { token: rootToken })).status).toBe(404);
-    const patched = await server.request('/api/kv/logged', { method: 'PATCH', body: '{"operation":"lock"}', headers: { 'content-type': 'application/json' }, token: rootToken });
+    const patched = await server.request('/api/kv/logged', {
+      method: 'PATCH',
+      body: '{"operation":"lock"}',
+      headers: { 'content-type': 'application/json' },
+      token: rootToken,
+    });
     expect(patched.status).toBe(200);
     const stream = new AbortController();
-    const events = await fetch(`${server.url}/api/notifications?token=${encodeURIComponent(readToken)}`, { signal: stream.signal });
+    const events = await fetch(`${server.url}/api/notifications?token=${encodeURIComponent(readToken)}`, {
+      signal: stream.signal,
+    });
     expect(events.status).toBe(200);
     stream.abort();
     expect((await server.stop()).code).toBe(0);
@@ -464,6 +515,9 @@ describe('packaging', () => {
     const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
     const bin = pkg.bin.lucid;
     expect(bin).toBeDefined();
-    expect(statSync(path.join(ROOT, bin!), { throwIfNoEntry: false })?.isFile(), `bin.lucid is "${bin}"; the build writes dist/cli/main.js`).toBe(true);
+    expect(
+      statSync(path.join(ROOT, bin!), { throwIfNoEntry: false })?.isFile(),
+      `bin.lucid is "${bin}"; the build writes dist/cli/main.js`,
+    ).toBe(true);
   });
 });

@@ -69,7 +69,12 @@ describe.runIf(ready)('lucid server on a PostgreSQL URL without a user name', ()
       unset: ['USER', 'PGUSER', 'LOGNAME', 'USERNAME'],
     });
     const token = init.stdout.trim();
-    const put = await server.request('/api/kv/who', { method: 'PUT', body: 'me', headers: { 'content-type': 'text/plain' }, token });
+    const put = await server.request('/api/kv/who', {
+      method: 'PUT',
+      body: 'me',
+      headers: { 'content-type': 'text/plain' },
+      token,
+    });
     expect(put.status).toBe(201);
     expect(await (await server.request('/api/kv/who', { token })).text()).toBe('me');
     const owner = await asAdmin(`SELECT tableowner FROM pg_tables WHERE tablename = '${namespace}_kv'`);

@@ -34,7 +34,11 @@ for (const backend of ['redis', 'postgres'] as SharedBackend[]) {
       expect(init.code, init.stderr).toBe(0);
       token = init.stdout.trim();
       const env = { LUCID_STORE: BACKEND_URLS[backend], LUCID_STORE_NAMESPACE: namespace };
-      nodes = await Promise.all(Array.from({ length: NODES }, () => startServer(['--config', file, '--port', '0'], { cwd: dir, env, timeoutMs: 60_000 })));
+      nodes = await Promise.all(
+        Array.from({ length: NODES }, () =>
+          startServer(['--config', file, '--port', '0'], { cwd: dir, env, timeoutMs: 60_000 }),
+        ),
+      );
     }, 60_000);
     afterAll(async () => {
       await Promise.all(nodes.map((node) => node.stop()));
@@ -43,14 +47,24 @@ for (const backend of ['redis', 'postgres'] as SharedBackend[]) {
     });
 
     const txn = async (node: number, body: object): Promise<{ status: number; answer: TxnAnswer }> => {
-      const response = await nodes[node % NODES]!.request('/api/txn', { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, token });
+      const response = await nodes[node % NODES]!.request('/api/txn', {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' },
+        token,
+      });
       return { status: response.status, answer: (await response.json()) as TxnAnswer };
     };
 
     it('keeps 10 counters at exactly 10 000 through 500 concurrent transfers, in every read and at the end', async () => {
       const keys = Array.from({ length: COUNTERS }, (_, i) => `account/${i}`);
       for (const key of keys) {
-        const put = await nodes[0]!.request(`/api/kv/${key}`, { method: 'PUT', body: '1000', headers: { 'content-type': 'text/plain' }, token });
+        const put = await nodes[0]!.request(`/api/kv/${key}`, {
+          method: 'PUT',
+          body: '1000',
+          headers: { 'content-type': 'text/plain' },
+          token,
+        });
         expect(put.status).toBe(201);
       }
       const readAll = { success: keys.map((key) => ({ op: 'get', key })) };
@@ -68,7 +82,12 @@ for (const backend of ['redis', 'postgres'] as SharedBackend[]) {
         const from = Math.floor(Math.random() * COUNTERS);
         const to = (from + 1 + Math.floor(Math.random() * (COUNTERS - 1))) % COUNTERS;
         const amount = 1 + Math.floor(Math.random() * 50);
-        const { status } = await txn(i, { success: [{ op: 'decrement', key: keys[from], value: amount }, { op: 'increment', key: keys[to], value: amount }] });
+        const { status } = await txn(i, {
+          success: [
+            { op: 'decrement', key: keys[from], value: amount },
+            { op: 'increment', key: keys[to], value: amount },
+          ],
+        });
         return status;
       });
       transferring = false;

@@ -140,7 +140,11 @@ describe('If-None-Match', () => {
 
   it('lets exactly one of 20 concurrent create-only PUTs win', async () => {
     const key = uniqueKey('cond');
-    const statuses = await Promise.all(Array.from({ length: 20 }, (_, i) => put(key, `v${i}`, { headers: { 'if-none-match': '*' } }).then((r) => r.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        put(key, `v${i}`, { headers: { 'if-none-match': '*' } }).then((r) => r.status),
+      ),
+    );
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);
     expect(statuses.filter((s) => s === 412)).toHaveLength(19);
   });

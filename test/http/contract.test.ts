@@ -11,7 +11,10 @@ import { VERSION } from '../../src/version.js';
 import { startLucid, tempDir, type TestLucid } from '../support/lucid.js';
 
 const specText = readFileSync('spec/lucid.yaml', 'utf8');
-const spec = YAML.parse(specText) as { info: { version: string }; paths: Record<string, Record<string, { operationId?: string }>> };
+const spec = YAML.parse(specText) as {
+  info: { version: string };
+  paths: Record<string, Record<string, { operationId?: string }>>;
+};
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
 const specOperations = Object.values(spec.paths).flatMap((item) =>
   Object.entries(item)
@@ -69,7 +72,12 @@ describe('the contract', () => {
 
   it('gives a client author the same types from a running server as generated/ holds', async () => {
     const out = path.join(tempDir(), 'lucid.d.ts');
-    await promisify(execFile)(process.execPath, ['node_modules/openapi-typescript/bin/cli.js', `${lucid.url}/openapi.yaml`, '-o', out]);
+    await promisify(execFile)(process.execPath, [
+      'node_modules/openapi-typescript/bin/cli.js',
+      `${lucid.url}/openapi.yaml`,
+      '-o',
+      out,
+    ]);
     expect(readFileSync(out, 'utf8')).toBe(readFileSync('generated/lucid.d.ts', 'utf8'));
   });
 });

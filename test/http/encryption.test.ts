@@ -12,15 +12,27 @@ afterAll(() => lucid.close());
 
 describe('encryption at rest over HTTP', () => {
   it('returns the exact bytes, and plaintext sizes in HEAD, listing and notifications', async () => {
-    const stream = await openStream(`${lucid.url}/api/notifications?prefix=enc/`, { authorization: `Bearer ${lucid.token}` });
+    const stream = await openStream(`${lucid.url}/api/notifications?prefix=enc/`, {
+      authorization: `Bearer ${lucid.token}`,
+    });
     await stream.until((blocks) => blocks.length > 0);
     const value = new Uint8Array([0x68, 0x69, 0, 0, 0]);
-    expect((await lucid.request('/api/kv/enc/a', { method: 'PUT', body: value, headers: { 'content-type': 'application/octet-stream' } })).status).toBe(201);
+    expect(
+      (
+        await lucid.request('/api/kv/enc/a', {
+          method: 'PUT',
+          body: value,
+          headers: { 'content-type': 'application/octet-stream' },
+        })
+      ).status,
+    ).toBe(201);
     const read = await lucid.request('/api/kv/enc/a');
     expect(new Uint8Array(await read.arrayBuffer())).toEqual(value);
     const head = await lucid.request('/api/kv/enc/a', { method: 'HEAD' });
     expect(head.headers.get('content-length')).toBe('5');
-    const listing = (await (await lucid.request('/api/kv?prefix=enc/')).json()) as { keys: Array<{ key: string; size: number }> };
+    const listing = (await (await lucid.request('/api/kv?prefix=enc/')).json()) as {
+      keys: Array<{ key: string; size: number }>;
+    };
     expect(listing.keys).toEqual([expect.objectContaining({ key: 'enc/a', size: 5 })]);
     await stream.until(() => stream.changes().length > 0);
     expect(stream.changes()[0]).toMatchObject({ type: 'created', key: 'enc/a', size: 5 });

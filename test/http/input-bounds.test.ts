@@ -32,7 +32,8 @@ describe('patchKey number bounds', () => {
   });
 
   it('refuses with 400 a stored value, a step or a result of more than 300 digits, and never answers a null value', async () => {
-    const message = (what: string) => `${what} has more than 300 digits: increment and decrement work on numbers of at most 300 digits.`;
+    const message = (what: string) =>
+      `${what} has more than 300 digits: increment and decrement work on numbers of at most 300 digits.`;
     const cases: Array<{ stored: string; operation: object; expected: string }> = [
       { stored: `1${'0'.repeat(300)}`, operation: { operation: 'increment' }, expected: message('The stored value') },
       { stored: `-0.${'1'.repeat(300)}`, operation: { operation: 'decrement' }, expected: message('The stored value') },
@@ -56,7 +57,10 @@ describe('patchKey number bounds', () => {
     const huge = '7'.repeat(7_000_000);
     expect((await put(key, huge)).status).toBe(201);
     const started = performance.now();
-    const increment = patch(key, { operation: 'increment' }).then(async (response) => ({ response, ms: performance.now() - started }));
+    const increment = patch(key, { operation: 'increment' }).then(async (response) => ({
+      response,
+      ms: performance.now() - started,
+    }));
     const healthTimes: number[] = [];
     for (let i = 0; i < 5; i += 1) {
       const sent = performance.now();
@@ -66,7 +70,8 @@ describe('patchKey number bounds', () => {
     const { response, ms } = await increment;
     expect(response.status).toBe(400);
     expect(await response.json()).toEqual({
-      message: 'The stored value is too long to be a number of at most 300 digits, which increment and decrement work on.',
+      message:
+        'The stored value is too long to be a number of at most 300 digits, which increment and decrement work on.',
     });
     // Before the bound, this increment held the event loop 2.5 to 3 s and answered {"value": null}.
     expect(ms).toBeLessThan(1000);

@@ -17,17 +17,35 @@ let lucid: TestLucid;
 beforeAll(async () => {
   const keys = mkdtempSync(path.join(tmpdir(), 'lucid-keys-'));
   writeFileSync(path.join(keys, 'idp.pem'), rsaPem);
-  writeFileSync(path.join(keys, 'jwks.json'), JSON.stringify({ keys: [{ ...ec.publicKey.export({ format: 'jwk' }), kid: 'ec-2026', alg: 'ES256', use: 'sig' }] }));
+  writeFileSync(
+    path.join(keys, 'jwks.json'),
+    JSON.stringify({ keys: [{ ...ec.publicKey.export({ format: 'jwk' }), kid: 'ec-2026', alg: 'ES256', use: 'sig' }] }),
+  );
   lucid = await startLucid({
-    config: { auth: { issuer: ['lucid', ISSUER], audience: 'lucid-api', publicKeyFile: path.join(keys, 'idp.pem'), jwksFile: path.join(keys, 'jwks.json') } },
+    config: {
+      auth: {
+        issuer: ['lucid', ISSUER],
+        audience: 'lucid-api',
+        publicKeyFile: path.join(keys, 'idp.pem'),
+        jwksFile: path.join(keys, 'jwks.json'),
+      },
+    },
   });
 });
 afterAll(() => lucid.close());
 
 const now = () => Math.floor(Date.now() / 1000);
-const claims = (extra: object = {}) => ({ sub: 'idp-user-7', iss: ISSUER, aud: 'lucid-api', scope: 'openid lucid:write', exp: now() + 600, ...extra });
+const claims = (extra: object = {}) => ({
+  sub: 'idp-user-7',
+  iss: ISSUER,
+  aud: 'lucid-api',
+  scope: 'openid lucid:write',
+  exp: now() + 600,
+  ...extra,
+});
 const rs256 = (extra?: object) => jwt.sign(claims(extra), rsa.privateKey, { algorithm: 'RS256' });
-const es256 = (kid: string, extra?: object) => jwt.sign(claims(extra), ec.privateKey, { algorithm: 'ES256', keyid: kid });
+const es256 = (kid: string, extra?: object) =>
+  jwt.sign(claims(extra), ec.privateKey, { algorithm: 'ES256', keyid: kid });
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const { put, patch } = keyRequests(() => lucid);
 
@@ -37,7 +55,9 @@ describe('identity provider tokens', () => {
     expect((await put(key, 'v', { token: rs256() })).status).toBe(201);
     const lock = await patch(key, { operation: 'lock' }, { token: rs256() });
     expect(lock.status).toBe(200);
-    expect((await lucid.request(`/api/kv/${key}`, { method: 'HEAD' })).headers.get('lucid-lock-holder')).toBe('idp-user-7');
+    expect((await lucid.request(`/api/kv/${key}`, { method: 'HEAD' })).headers.get('lucid-lock-holder')).toBe(
+      'idp-user-7',
+    );
   });
 
   it('accepts an ES256 token whose kid is in the JWKS, and refuses an unknown kid with 401', async () => {

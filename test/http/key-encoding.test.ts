@@ -28,7 +28,9 @@ describe('keys beginning with the storage prefix', () => {
     expect((await put(secret, 'original')).status).toBe(201);
     const limited = lucid.authority.issue('limited', 600, { prefix: 'l' });
     expect((await put(secret, 'pwned', { headers: { authorization: `Bearer ${limited}` } })).status).toBe(403);
-    expect((await put(`lucid:${secret}`, 'pwned', { headers: { authorization: `Bearer ${limited}` } })).status).toBe(201);
+    expect((await put(`lucid:${secret}`, 'pwned', { headers: { authorization: `Bearer ${limited}` } })).status).toBe(
+      201,
+    );
     expect(await text(secret)).toEqual([200, 'original']);
     expect(await text(`lucid:${secret}`)).toEqual([200, 'pwned']);
   });

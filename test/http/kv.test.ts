@@ -30,14 +30,25 @@ async function expectMessage(response: Response, status: number, message: string
  * streaming a value of unknown size sends it), in 4 KiB chunks, so that the server can only find
  * the size by counting.
  */
-function putChunked(key: string, value: Buffer): Promise<{ status: number; contentType: string | undefined; body: unknown }> {
+function putChunked(
+  key: string,
+  value: Buffer,
+): Promise<{ status: number; contentType: string | undefined; body: unknown }> {
   return new Promise((resolve, reject) => {
-    const headers = { authorization: `Bearer ${lucid.token}`, 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' };
+    const headers = {
+      authorization: `Bearer ${lucid.token}`,
+      'content-type': 'application/octet-stream',
+      'transfer-encoding': 'chunked',
+    };
     const request = http.request(`${lucid.url}${keyPath(key)}`, { method: 'PUT', headers }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () =>
-        resolve({ status: response.statusCode!, contentType: response.headers['content-type'], body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }),
+        resolve({
+          status: response.statusCode!,
+          contentType: response.headers['content-type'],
+          body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+        }),
       );
     });
     request.on('error', reject);
@@ -67,7 +78,11 @@ describe('putKey', () => {
 
   it('returns 413 for a value over the limit', async () => {
     const key = uniqueKey();
-    await expectMessage(await put(key, new Uint8Array(64 * 1024 + 1), { contentType: 'application/octet-stream' }), 413, /larger than the limit of 65536 bytes/);
+    await expectMessage(
+      await put(key, new Uint8Array(64 * 1024 + 1), { contentType: 'application/octet-stream' }),
+      413,
+      /larger than the limit of 65536 bytes/,
+    );
     expect((await get(key)).status).toBe(404);
     expect((await put(key, new Uint8Array(64 * 1024), { contentType: 'application/octet-stream' })).status).toBe(201);
   });
@@ -75,7 +90,11 @@ describe('putKey', () => {
   it('holds a chunked body with no Content-Length to the same limit: 201 at exactly it, 413 at one byte more', async () => {
     const key = uniqueKey();
     const over = await putChunked(key, Buffer.alloc(LIMIT + 1, 1));
-    expect([over.status, over.contentType, over.body]).toEqual([413, 'application/json; charset=utf-8', { message: `The value is larger than the limit of ${LIMIT} bytes.` }]);
+    expect([over.status, over.contentType, over.body]).toEqual([
+      413,
+      'application/json; charset=utf-8',
+      { message: `The value is larger than the limit of ${LIMIT} bytes.` },
+    ]);
     expect((await get(key)).status).toBe(404);
     expect((await putChunked(key, Buffer.alloc(LIMIT, 2))).status).toBe(201);
     expect((await get(key)).headers.get('content-length')).toBe(String(LIMIT));
@@ -126,7 +145,10 @@ describe('getKey', () => {
   });
 
   it('sniffs a content type when none was given', async () => {
-    const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201a0d3d1d20000000049454e44ae426082', 'hex');
+    const png = Buffer.from(
+      '89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201a0d3d1d20000000049454e44ae426082',
+      'hex',
+    );
     const cases: Array<[Buffer, string]> = [
       [png, 'image/png'],
       [Buffer.from('just some text'), 'text/plain; charset=utf-8'],
@@ -205,30 +227,50 @@ describe('patchKey', () => {
 
   it('increments and decrements by 1 or by value, and answers the new value', async () => {
     const key = await seeded('41');
-    expect(await (await patch(key, { operation: 'increment' })).json()).toEqual({ message: 'The specified key was successfully incremented.', value: 42 });
-    expect(await (await patch(key, { operation: 'decrement', value: 50 })).json()).toEqual({ message: 'The specified key was successfully decremented.', value: -8 });
+    expect(await (await patch(key, { operation: 'increment' })).json()).toEqual({
+      message: 'The specified key was successfully incremented.',
+      value: 42,
+    });
+    expect(await (await patch(key, { operation: 'decrement', value: 50 })).json()).toEqual({
+      message: 'The specified key was successfully decremented.',
+      value: -8,
+    });
     expect(await (await get(key)).text()).toBe('-8');
   });
 
   it('ends 200 concurrent increments over HTTP exactly 200 higher', async () => {
     const key = await seeded('0');
-    const statuses = await Promise.all(Array.from({ length: 200 }, () => patch(key, { operation: 'increment' }).then((r) => r.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 200 }, () => patch(key, { operation: 'increment' }).then((r) => r.status)),
+    );
     expect(statuses.every((s) => s === 200)).toBe(true);
     expect(await (await get(key)).text()).toBe('200');
   });
 
   it('returns 400 when the stored value is not a number', async () => {
-    await expectMessage(await patch(await seeded('forty-one'), { operation: 'increment' }), 400, 'The stored value is not a number.');
+    await expectMessage(
+      await patch(await seeded('forty-one'), { operation: 'increment' }),
+      400,
+      'The stored value is not a number.',
+    );
   });
 
   it('returns 400 for malformed JSON, an unknown operation, a missing operation, a non-numeric value, and no body', async () => {
     const key = await seeded('1');
     const fix = 'send Content-Type: application/json with a body like {"operation":"unlock"}.';
     await expectMessage(await patch(key, '{"operation":'), 400, `The request body is not valid JSON: ${fix}`);
-    await expectMessage(await patch(key, { operation: 'explode' }), 400, /operation must be equal to one of the allowed values: lock, unlock, increment, decrement, ttl/);
+    await expectMessage(
+      await patch(key, { operation: 'explode' }),
+      400,
+      /operation must be equal to one of the allowed values: lock, unlock, increment, decrement, ttl/,
+    );
     await expectMessage(await patch(key, { value: 1 }), 400, /must have required property 'operation'/);
     await expectMessage(await patch(key, { operation: 'increment', value: 'one' }), 400, /value must be number/);
-    await expectMessage(await lucid.request(`/api/kv/${key}`, { method: 'PATCH' }), 400, `The request body is missing: ${fix}`);
+    await expectMessage(
+      await lucid.request(`/api/kv/${key}`, { method: 'PATCH' }),
+      400,
+      `The request body is missing: ${fix}`,
+    );
     expect(await (await get(key)).text()).toBe('1');
   });
 
@@ -303,7 +345,8 @@ describe('authentication', () => {
         const response = await fetch(`${lucid.url}/api/kv/${key}`, { ...init, headers });
         expect(response.status, `${method} with a ${kind} token`).toBe(401);
         expect(response.headers.get('www-authenticate'), `${method} with a ${kind} token`).toMatch(/^Bearer/);
-        if (method !== 'HEAD') expect(await response.json()).toEqual({ message: 'You are not allowed to perform this action.' });
+        if (method !== 'HEAD')
+          expect(await response.json()).toEqual({ message: 'You are not allowed to perform this action.' });
       }
     }
     expect(await (await get(key)).text()).toBe('hello world');

@@ -26,7 +26,11 @@ async function page(params: Record<string, string | number> = {}): Promise<KeyPa
 }
 
 /** Every key under `prefix`, walking all pages of `limit`. */
-async function walk(prefix: string, limit: number, between?: () => Promise<void>): Promise<{ keys: string[]; pages: number }> {
+async function walk(
+  prefix: string,
+  limit: number,
+  between?: () => Promise<void>,
+): Promise<{ keys: string[]; pages: number }> {
   const keys: string[] = [];
   let cursor: string | undefined;
   let pages = 0;
@@ -74,7 +78,10 @@ describe('listKeys', () => {
     const now = time.now();
     const plain = await put(`${prefix}plain`, new Uint8Array([1, 2, 3, 4, 5]), { contentType: 'application/x-thing' });
     expect(plain.status).toBe(201);
-    expect((await put(`${prefix}plain`, new Uint8Array([1, 2, 3, 4, 5, 6, 7]), { contentType: 'application/x-thing' })).status).toBe(200);
+    expect(
+      (await put(`${prefix}plain`, new Uint8Array([1, 2, 3, 4, 5, 6, 7]), { contentType: 'application/x-thing' }))
+        .status,
+    ).toBe(200);
     const ttl = await put(`${prefix}ttl`, 'expires', { query: '?ttl=3600' });
     const lockResponse = await patch(`${prefix}ttl`, { operation: 'lock', value: 600 });
     expect(lockResponse.status).toBe(200);
@@ -84,16 +91,41 @@ describe('listKeys', () => {
     expect(keys).toHaveLength(2);
     const [plainInfo, ttlInfo] = keys as [KeyInfo, KeyInfo];
     expect(Object.keys(plainInfo).sort()).toEqual(
-      ['contentType', 'createdAt', 'etag', 'expiresAt', 'key', 'lockExpiresAt', 'lockHolder', 'locked', 'size', 'updatedAt'].sort(),
+      [
+        'contentType',
+        'createdAt',
+        'etag',
+        'expiresAt',
+        'key',
+        'lockExpiresAt',
+        'lockHolder',
+        'locked',
+        'size',
+        'updatedAt',
+      ].sort(),
     );
-    expect(plainInfo).toMatchObject({ key: `${prefix}plain`, size: 7, contentType: 'application/x-thing', expiresAt: null, locked: false, lockHolder: null, lockExpiresAt: null });
+    expect(plainInfo).toMatchObject({
+      key: `${prefix}plain`,
+      size: 7,
+      contentType: 'application/x-thing',
+      expiresAt: null,
+      locked: false,
+      lockHolder: null,
+      lockExpiresAt: null,
+    });
     const plainGet = await head(`${prefix}plain`);
     expect(plainInfo.etag).toBe(plainGet.headers.get('etag'));
     expect(Date.parse(plainInfo.createdAt)).toBe(now);
     expect(Date.parse(plainInfo.updatedAt)).toBe(now);
     expect(new Date(plainInfo.updatedAt).toUTCString()).toBe(plainGet.headers.get('last-modified'));
 
-    expect(ttlInfo).toMatchObject({ key: `${prefix}ttl`, size: 7, contentType: 'text/plain', locked: true, lockHolder: 'root' });
+    expect(ttlInfo).toMatchObject({
+      key: `${prefix}ttl`,
+      size: 7,
+      contentType: 'text/plain',
+      locked: true,
+      lockHolder: 'root',
+    });
     expect(Date.parse(ttlInfo.expiresAt!)).toBe(now + 3_600_000);
     expect(Date.parse(ttlInfo.lockExpiresAt!)).toBe(now + 600_000);
     expect(ttlInfo.etag).toBe(lockResponse.headers.get('etag'));
@@ -145,9 +177,14 @@ describe('listKeys', () => {
 
   it('returns only keys that start with the prefix', async () => {
     const base = uniqueKey('prefix');
-    for (const key of [`${base}/a/1`, `${base}/a/2`, `${base}/ab`, `${base}/b/1`, `${base}-a/1`, `x${base}/a/3`]) await put(key, 'x');
+    for (const key of [`${base}/a/1`, `${base}/a/2`, `${base}/ab`, `${base}/b/1`, `${base}-a/1`, `x${base}/a/3`])
+      await put(key, 'x');
     expect((await page({ prefix: `${base}/a/` })).keys.map((info) => info.key)).toEqual([`${base}/a/1`, `${base}/a/2`]);
-    expect((await page({ prefix: `${base}/a` })).keys.map((info) => info.key)).toEqual([`${base}/a/1`, `${base}/a/2`, `${base}/ab`]);
+    expect((await page({ prefix: `${base}/a` })).keys.map((info) => info.key)).toEqual([
+      `${base}/a/1`,
+      `${base}/a/2`,
+      `${base}/ab`,
+    ]);
     expect((await page({ prefix: `${base}/` })).keys).toHaveLength(4);
   });
 
@@ -171,14 +208,15 @@ describe('listKeys', () => {
       for (let round = 0; running; round++) {
         await Promise.all(
           churnKeys.map(async (key, i) => {
-            const response =
-              (round + i) % 2 === 0
-                ? await del(key)
-                : await put(key, `round ${round}`);
+            const response = (round + i) % 2 === 0 ? await del(key) : await put(key, `round ${round}`);
             await response.arrayBuffer();
           }),
         );
-        await Promise.all(Array.from({ length: 10 }, (_, i) => put(`${prefix}${String(i).padStart(4, '0')}-new-${round}`, 'x').then((r) => r.arrayBuffer())));
+        await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            put(`${prefix}${String(i).padStart(4, '0')}-new-${round}`, 'x').then((r) => r.arrayBuffer()),
+          ),
+        );
         writes += 1;
       }
     })();
@@ -199,9 +237,17 @@ describe('listKeys', () => {
     expect((await put(`${prefix}short`, 'x', { query: '?ttl=1' })).status).toBe(201);
     expect((await put(`${prefix}long`, 'x', { query: '?ttl=3600' })).status).toBe(201);
     expect((await put(`${prefix}forever`, 'x')).status).toBe(201);
-    expect((await page({ prefix })).keys.map((info) => info.key)).toEqual([`${prefix}forever`, `${prefix}long`, `${prefix}short`]);
+    expect((await page({ prefix })).keys.map((info) => info.key)).toEqual([
+      `${prefix}forever`,
+      `${prefix}long`,
+      `${prefix}short`,
+    ]);
     time.advance(999);
-    expect((await page({ prefix })).keys.map((info) => info.key)).toEqual([`${prefix}forever`, `${prefix}long`, `${prefix}short`]);
+    expect((await page({ prefix })).keys.map((info) => info.key)).toEqual([
+      `${prefix}forever`,
+      `${prefix}long`,
+      `${prefix}short`,
+    ]);
     time.advance(1);
     expect((await page({ prefix })).keys.map((info) => info.key)).toEqual([`${prefix}forever`, `${prefix}long`]);
   });

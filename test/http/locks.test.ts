@@ -11,7 +11,6 @@ beforeAll(async () => {
 });
 afterAll(() => lucid.close());
 
-
 const alice = () => lucid.authority.issue('alice', 600);
 const bob = () => lucid.authority.issue('bob', 600);
 const admin = () => lucid.authority.issue('ops', 600, { scope: 'admin' });
@@ -27,7 +26,9 @@ async function seeded(): Promise<string> {
 async function listed(key: string) {
   const response = await lucid.request(`/api/kv?${new URLSearchParams({ prefix: key })}`);
   expect(response.status).toBe(200);
-  const { keys } = (await response.json()) as { keys: Array<{ key: string; locked: boolean; lockHolder: string | null; lockExpiresAt: string | null }> };
+  const { keys } = (await response.json()) as {
+    keys: Array<{ key: string; locked: boolean; lockHolder: string | null; lockExpiresAt: string | null }>;
+  };
   return keys.find((info) => info.key === key)!;
 }
 
@@ -64,7 +65,7 @@ describe('locks', () => {
     expect((await head(key)).headers.get('lucid-lock-holder')).toBeNull();
   });
 
-  it("answers 409 with a clear message when another non-admin subject unlocks, and the lock holds", async () => {
+  it('answers 409 with a clear message when another non-admin subject unlocks, and the lock holds', async () => {
     const key = await seeded();
     expect((await patch(key, { operation: 'lock' }, { token: alice() })).status).toBe(200);
     for (const bearer of [bob(), lucid.authority.issue('bob', 600, { scope: 'write' })]) {

@@ -11,7 +11,9 @@ const SKEW_SECONDS = 1;
 let lucid: TestLucid;
 const streams: SseStream[] = [];
 beforeAll(async () => {
-  lucid = await startLucid({ config: { auth: { clockSkewSeconds: SKEW_SECONDS }, notifications: { heartbeatMs: 100 } } });
+  lucid = await startLucid({
+    config: { auth: { clockSkewSeconds: SKEW_SECONDS }, notifications: { heartbeatMs: 100 } },
+  });
 });
 afterAll(async () => {
   await Promise.all(streams.map((stream) => stream.close()));
@@ -19,7 +21,9 @@ afterAll(async () => {
 });
 
 async function subscribe(token: string, prefix: string): Promise<SseStream> {
-  const stream = await openStream(`${lucid.url}/api/notifications?prefix=${encodeURIComponent(prefix)}`, { authorization: `Bearer ${token}` });
+  const stream = await openStream(`${lucid.url}/api/notifications?prefix=${encodeURIComponent(prefix)}`, {
+    authorization: `Bearer ${token}`,
+  });
   streams.push(stream);
   expect(stream.response.status).toBe(200);
   await stream.until((blocks) => blocks.length > 0);
@@ -44,7 +48,10 @@ describe('streamNotifications and its token', () => {
     await stream.ended;
     const elapsed = Date.now() - revokedAt;
     expect(elapsed).toBeLessThan(1500); // the list is re-read every 500 ms
-    expect(JSON.parse(errorEvent(stream.blocks)!.data!)).toEqual({ code: 'token_revoked', message: 'The token of this stream was revoked.' });
+    expect(JSON.parse(errorEvent(stream.blocks)!.data!)).toEqual({
+      code: 'token_revoked',
+      message: 'The token of this stream was revoked.',
+    });
 
     // Nothing written after the revocation reached it, and the same token cannot open another.
     expect((await put(`${prefix}b`, 'after')).status).toBe(201);
@@ -82,7 +89,10 @@ describe('streamNotifications and its token', () => {
     await stream.ended;
     expect(Date.now()).toBeGreaterThanOrEqual(endsAt - 50);
     expect(Date.now()).toBeLessThan(endsAt + 1500);
-    expect(JSON.parse(errorEvent(stream.blocks)!.data!)).toEqual({ code: 'token_expired', message: 'The token of this stream has expired.' });
+    expect(JSON.parse(errorEvent(stream.blocks)!.data!)).toEqual({
+      code: 'token_expired',
+      message: 'The token of this stream has expired.',
+    });
     // The error is the stream's last message: nothing follows it.
     expect(stream.blocks.at(-1)?.event).toBe('error');
     expect(stream.blocks.filter(isChange)).toHaveLength(1);
@@ -94,9 +104,15 @@ describe.runIf(await backendReady('redis'))('streamNotifications and its token o
     const namespace = freshNamespace();
     const nodes = [await startLucid({ config: { store: REDIS_URL, storeNamespace: namespace } })];
     try {
-      nodes.push(await startLucid({ config: { store: REDIS_URL, storeNamespace: namespace, auth: { secret: nodes[0]!.config.auth.secret } } }));
+      nodes.push(
+        await startLucid({
+          config: { store: REDIS_URL, storeNamespace: namespace, auth: { secret: nodes[0]!.config.auth.secret } },
+        }),
+      );
       const token = nodes[0]!.authority.issue('watcher', 3600, { scope: 'read' });
-      const opened = await Promise.all(nodes.map((node) => openStream(`${node.url}/api/notifications`, { authorization: `Bearer ${token}` })));
+      const opened = await Promise.all(
+        nodes.map((node) => openStream(`${node.url}/api/notifications`, { authorization: `Bearer ${token}` })),
+      );
       streams.push(...opened);
       for (const stream of opened) {
         expect(stream.response.status).toBe(200);

@@ -20,9 +20,16 @@ const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const writer = (server: TestLucid) => keyRequests(() => server);
 
 /** Opens a stream on `server` (the shared one by default) with the root token; closed after the file. */
-async function subscribe(query: Record<string, string> = {}, headers: Record<string, string> = {}, server?: TestLucid): Promise<SseStream> {
+async function subscribe(
+  query: Record<string, string> = {},
+  headers: Record<string, string> = {},
+  server?: TestLucid,
+): Promise<SseStream> {
   const target = server ?? lucid;
-  const stream = await openStream(`${target.url}/api/notifications?${new URLSearchParams(query)}`, { authorization: `Bearer ${target.token}`, ...headers });
+  const stream = await openStream(`${target.url}/api/notifications?${new URLSearchParams(query)}`, {
+    authorization: `Bearer ${target.token}`,
+    ...headers,
+  });
   streams.push(stream);
   expect(stream.response.status).toBe(200);
   expect(stream.response.headers.get('content-type')).toMatch(/^text\/event-stream/);
@@ -56,7 +63,16 @@ describe('streamNotifications', () => {
     await step(w.patch(key, { operation: 'ttl', value: 60 }));
     await step(w.del(key));
     const changes = await stream.changesUntil(8);
-    expect(changes.map((change) => change.type)).toEqual(['created', 'updated', 'locked', 'unlocked', 'incremented', 'decremented', 'ttl', 'deleted']);
+    expect(changes.map((change) => change.type)).toEqual([
+      'created',
+      'updated',
+      'locked',
+      'unlocked',
+      'incremented',
+      'decremented',
+      'ttl',
+      'deleted',
+    ]);
     for (const [i, change] of changes.entries()) {
       expect(change.key).toBe(key);
       expect(change.time).toMatch(ISO);
@@ -80,7 +96,9 @@ describe('streamNotifications', () => {
     await w.put(`${prefix}1-text`, 'hello wörld');
     await w.put(`${prefix}2-max`, text);
     await w.put(`${prefix}3-over`, `${text}x`);
-    await w.put(`${prefix}4-binary`, new Uint8Array([0xff, 0xfe, 0x00, 0x81]), { contentType: 'application/octet-stream' });
+    await w.put(`${prefix}4-binary`, new Uint8Array([0xff, 0xfe, 0x00, 0x81]), {
+      contentType: 'application/octet-stream',
+    });
     const changes = await stream.changesUntil(4);
     expect(changes[0]).toMatchObject({ type: 'created', value: 'hello wörld', size: 12, contentType: 'text/plain' });
     expect(changes[1]).toMatchObject({ value: text, size: 4096 });
@@ -107,7 +125,9 @@ describe('streamNotifications', () => {
   it('takes the token as ?token= instead of the Authorization header', async () => {
     const w = writer(lucid);
     const prefix = `${uniqueKey('query-token')}/`;
-    const stream = await live(await openStream(`${lucid.url}/api/notifications?${new URLSearchParams({ prefix, token: lucid.token })}`));
+    const stream = await live(
+      await openStream(`${lucid.url}/api/notifications?${new URLSearchParams({ prefix, token: lucid.token })}`),
+    );
     streams.push(stream);
     expect(stream.response.status).toBe(200);
     await w.put(`${prefix}a`, 'x');
@@ -125,7 +145,9 @@ describe('streamNotifications', () => {
   });
 
   it('returns 400 for a maxDuration of 0', async () => {
-    const response = await fetch(`${lucid.url}/api/notifications?maxDuration=0`, { headers: { authorization: `Bearer ${lucid.token}` } });
+    const response = await fetch(`${lucid.url}/api/notifications?maxDuration=0`, {
+      headers: { authorization: `Bearer ${lucid.token}` },
+    });
     expect(response.status).toBe(400);
     expect(((await response.json()) as { message: string }).message).toMatch(/maxDuration/);
   });
@@ -160,7 +182,9 @@ describe('streamNotifications', () => {
     expect(replayed.map((change) => change.key)).toEqual([4, 5, 6, 7].map((n) => `${prefix}${n}`));
     // Then it goes on live, with nothing replayed twice.
     await w.put(`${prefix}8`, 'x');
-    expect((await second.changesUntil(5)).map((change) => change.key)).toEqual([4, 5, 6, 7, 8].map((n) => `${prefix}${n}`));
+    expect((await second.changesUntil(5)).map((change) => change.key)).toEqual(
+      [4, 5, 6, 7, 8].map((n) => `${prefix}${n}`),
+    );
   });
 
   it('starts with an event: reset message for an unknown Last-Event-ID, then streams live', async () => {
@@ -181,7 +205,11 @@ describe('streamNotifications', () => {
 
   it('sends heartbeat comments', async () => {
     const stream = await subscribe({ prefix: uniqueKey('quiet') });
-    await stream.until((blocks) => blocks.filter((block) => block.comments.includes('heartbeat')).length >= 3, 2000, 'three heartbeats');
+    await stream.until(
+      (blocks) => blocks.filter((block) => block.comments.includes('heartbeat')).length >= 3,
+      2000,
+      'three heartbeats',
+    );
   });
 
   it('ends the stream after ?maxDuration=1 seconds', async () => {
@@ -244,7 +272,9 @@ describe('a client that does not read', () => {
     lagging.server.on('connection', onConnection);
     const socket = net.connect(lagging.port, '127.0.0.1');
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-    socket.write(`GET /api/notifications HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${lagging.token}\r\n\r\n`);
+    socket.write(
+      `GET /api/notifications HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${lagging.token}\r\n\r\n`,
+    );
     socket.pause();
     await sleep(100);
     const serverSide = accepted.get(socket.localPort!);
@@ -262,7 +292,9 @@ describe('a client that does not read', () => {
     let slowestBatch = 0;
     while (!cut && written < 4000) {
       const started = Date.now();
-      const statuses = await Promise.all(Array.from({ length: BATCH }, (_, j) => w.put(`big-${written + j}`, value).then((r) => r.status)));
+      const statuses = await Promise.all(
+        Array.from({ length: BATCH }, (_, j) => w.put(`big-${written + j}`, value).then((r) => r.status)),
+      );
       slowestBatch = Math.max(slowestBatch, Date.now() - started);
       expect(statuses.every((s) => s === 201)).toBe(true);
       written += BATCH;

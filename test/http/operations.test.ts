@@ -24,7 +24,9 @@ async function start(config: DeepPartial<Config> = {}, logger?: Logger): Promise
   return lucid;
 }
 
-const bearer = (lucid: TestLucid, scope: Scope) => ({ authorization: `Bearer ${lucid.authority.issue(`ops-${scope}`, 600, { scope })}` });
+const bearer = (lucid: TestLucid, scope: Scope) => ({
+  authorization: `Bearer ${lucid.authority.issue(`ops-${scope}`, 600, { scope })}`,
+});
 const put = (lucid: TestLucid, key: string) => keyRequests(() => lucid).put(key, 'v');
 
 async function scrape(lucid: TestLucid): Promise<string> {
@@ -57,7 +59,9 @@ describe('getMetrics', () => {
     const limited = lucid.authority.issue('team-admin', 600, { scope: 'admin', prefix: 'team-a/' });
     const response = await lucid.request('/metrics', { headers: { authorization: `Bearer ${limited}` } });
     expect(response.status).toBe(403);
-    expect(await response.json()).toEqual({ message: 'The metrics cover the whole store: a token limited to a prefix cannot read them.' });
+    expect(await response.json()).toEqual({
+      message: 'The metrics cover the whole store: a token limited to a prefix cannot read them.',
+    });
     expect((await lucid.request('/metrics', { headers: bearer(lucid, 'admin') })).status).toBe(200);
   });
 
@@ -157,7 +161,9 @@ describe('request ids and logs', () => {
     };
     await record(await put(lucid, uniqueKey('logged'))).arrayBuffer();
     await record(await lucid.request('/metrics', { headers: { ...admin, cookie: `session=${token}` } })).arrayBuffer();
-    await record(await fetch(`${lucid.url}/api/kv/x`, { headers: { authorization: `Bearer ${token}x` } })).arrayBuffer(); // a 401
+    await record(
+      await fetch(`${lucid.url}/api/kv/x`, { headers: { authorization: `Bearer ${token}x` } }),
+    ).arrayBuffer(); // a 401
     const stream = await openStream(`${lucid.url}/api/notifications?token=${token}&maxDuration=1`);
     record(stream.response);
     await stream.ended;
@@ -169,7 +175,9 @@ describe('request ids and logs', () => {
     expect(raw).not.toContain(lucid.config.auth.secret);
     const requests = capture.lines().filter((line) => line.msg === 'request completed');
     expect(requests.map((line) => (line.req as { id: string }).id).sort()).toEqual([...ids].sort());
-    const stream200 = requests.find((line) => (line.req as { url: string }).url.startsWith('/api/notifications?token='));
+    const stream200 = requests.find((line) =>
+      (line.req as { url: string }).url.startsWith('/api/notifications?token='),
+    );
     expect((stream200!.req as { url: string }).url).toBe('/api/notifications?token=[Redacted]&maxDuration=1');
     for (const line of requests) expect(line.res).toEqual({ statusCode: expect.any(Number) });
   });
@@ -201,7 +209,9 @@ describe('request ids and logs', () => {
     expect(await ask('has space')).toMatch(/^[0-9a-f-]{36}$/);
     expect(await ask('{"level":60}')).toMatch(/^[0-9a-f-]{36}$/);
     expect(capture.raw()).not.toContain(tooLong);
-    expect(capture.lines().some((line) => (line.req as { id?: string } | undefined)?.id === 'trace-42.a:b/c+d=')).toBe(true);
+    expect(capture.lines().some((line) => (line.req as { id?: string } | undefined)?.id === 'trace-42.a:b/c+d=')).toBe(
+      true,
+    );
   });
 });
 
@@ -239,7 +249,11 @@ describe('security headers', () => {
   it('serve a stored HTML value under a CSP that runs nothing', async () => {
     const lucid = await start();
     const key = uniqueKey('page');
-    await lucid.request(`/api/kv/${key}`, { method: 'PUT', body: '<script>alert(1)</script>', headers: { 'content-type': 'text/html' } });
+    await lucid.request(`/api/kv/${key}`, {
+      method: 'PUT',
+      body: '<script>alert(1)</script>',
+      headers: { 'content-type': 'text/html' },
+    });
     const response = await lucid.request(`/api/kv/${key}`);
     expect(response.headers.get('content-type')).toBe('text/html');
     expect(response.headers.get('content-security-policy')).toMatch(/^default-src 'none'/);
@@ -251,7 +265,11 @@ describe('CORS', () => {
   const preflight = (lucid: TestLucid, origin: string) =>
     fetch(`${lucid.url}/api/kv/greeting`, {
       method: 'OPTIONS',
-      headers: { origin, 'access-control-request-method': 'PUT', 'access-control-request-headers': 'authorization,content-type,if-match' },
+      headers: {
+        origin,
+        'access-control-request-method': 'PUT',
+        'access-control-request-headers': 'authorization,content-type,if-match',
+      },
     });
 
   it('is off by default: no CORS headers, and a preflight is refused', async () => {
@@ -265,7 +283,7 @@ describe('CORS', () => {
     await get.arrayBuffer();
   });
 
-  it('answers the listed origins, preflight included, and exposes Lucid\'s headers', async () => {
+  it("answers the listed origins, preflight included, and exposes Lucid's headers", async () => {
     const origin = 'http://localhost:5173';
     const lucid = await start({ cors: { origins: [origin, 'https://app.example.org'] } });
     const allowed = await preflight(lucid, origin);
@@ -287,7 +305,12 @@ describe('CORS', () => {
 
   it('gives any other origin no CORS headers and refuses its preflight', async () => {
     const lucid = await start({ cors: { origins: ['http://localhost:5173'] } });
-    for (const origin of ['http://evil.example', 'http://localhost:5174', 'http://localhost:5173.evil.example', 'null']) {
+    for (const origin of [
+      'http://evil.example',
+      'http://localhost:5174',
+      'http://localhost:5173.evil.example',
+      'null',
+    ]) {
       const response = await preflight(lucid, origin);
       expect(response.status, origin).toBe(405);
       expect(response.headers.get('access-control-allow-origin'), origin).toBeNull();
@@ -307,7 +330,10 @@ describe('HTTPS', () => {
   });
 
   /** GET over HTTPS trusting only the test certificate. */
-  function httpsGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  function httpsGet(
+    url: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
     return new Promise((resolve, reject) => {
       https
         .get(url, { ca: cert, headers }, (res) => {
@@ -333,8 +359,8 @@ describe('HTTPS', () => {
   });
 
   it('refuses to start when the certificate cannot be read, naming the option and the file', async () => {
-    await expect(startLucid({ dir, config: { server: { tls: { cert: 'missing.pem', key: 'key.pem' } } } })).rejects.toThrow(
-      /server\.tls\.cert \(.*missing\.pem\).*lucid init --tls/,
-    );
+    await expect(
+      startLucid({ dir, config: { server: { tls: { cert: 'missing.pem', key: 'key.pem' } } } }),
+    ).rejects.toThrow(/server\.tls\.cert \(.*missing\.pem\).*lucid init --tls/);
   });
 });

@@ -19,7 +19,8 @@ afterAll(async () => {
 
 const FORBIDDEN_PREFIX = 'This token is not allowed to access this key.';
 
-const token = (subject: string, limits: { scope?: Scope; prefix?: string } = {}) => lucid.authority.issue(subject, 600, limits);
+const token = (subject: string, limits: { scope?: Scope; prefix?: string } = {}) =>
+  lucid.authority.issue(subject, 600, limits);
 const as = (bearer: string) => ({ authorization: `Bearer ${bearer}` });
 const { put, patch, get, head, del } = keyRequests(() => lucid);
 
@@ -50,7 +51,9 @@ async function expect403(response: Response, message: string | RegExp, what: str
 }
 
 async function listKeys(bearer: string, prefix?: string): Promise<Response> {
-  return lucid.request(`/api/kv${prefix === undefined ? '' : `?${new URLSearchParams({ prefix })}`}`, { headers: as(bearer) });
+  return lucid.request(`/api/kv${prefix === undefined ? '' : `?${new URLSearchParams({ prefix })}`}`, {
+    headers: as(bearer),
+  });
 }
 
 describe('scope', () => {
@@ -86,7 +89,9 @@ describe('scope', () => {
 
   it('lets a write token, an admin token and a token without a scope claim read and write', async () => {
     const secret = lucid.config.auth.secret;
-    const noScope = jwt.sign({ sub: 'legacy', exp: Math.floor(Date.now() / 1000) + 600 }, secret, { algorithm: 'HS256' });
+    const noScope = jwt.sign({ sub: 'legacy', exp: Math.floor(Date.now() / 1000) + 600 }, secret, {
+      algorithm: 'HS256',
+    });
     expect(jwt.decode(noScope)).not.toHaveProperty('scope');
     for (const [kind, bearer] of [
       ['write', token('writer', { scope: 'write' })],
@@ -107,7 +112,11 @@ describe('scope', () => {
   });
 
   it('answers 401 for a token with a scope that does not exist', async () => {
-    const bogus = jwt.sign({ sub: 'x', scope: 'root', exp: Math.floor(Date.now() / 1000) + 600 }, lucid.config.auth.secret, { algorithm: 'HS256' });
+    const bogus = jwt.sign(
+      { sub: 'x', scope: 'root', exp: Math.floor(Date.now() / 1000) + 600 },
+      lucid.config.auth.secret,
+      { algorithm: 'HS256' },
+    );
     expect((await calls(bogus, await seeded()).GET()).status).toBe(401);
   });
 });
@@ -117,9 +126,14 @@ describe('prefix', () => {
 
   it('answers 403 JSON for every operation on keys outside the prefix, and changes nothing', async () => {
     const bearer = teamA();
-    for (const key of [await seeded(`team-b/${uniqueKey()}`), await seeded(`team-a-other/${uniqueKey()}`), await seeded(`team-a${uniqueKey()}`)]) {
+    for (const key of [
+      await seeded(`team-b/${uniqueKey()}`),
+      await seeded(`team-a-other/${uniqueKey()}`),
+      await seeded(`team-a${uniqueKey()}`),
+    ]) {
       const call = calls(bearer, key);
-      for (const method of ['GET', 'PUT', 'PATCH', 'DELETE'] as const) await expect403(await call[method](), FORBIDDEN_PREFIX, `${method} ${key}`);
+      for (const method of ['GET', 'PUT', 'PATCH', 'DELETE'] as const)
+        await expect403(await call[method](), FORBIDDEN_PREFIX, `${method} ${key}`);
       expect((await call.HEAD()).status).toBe(403);
       expect(await (await get(key)).text()).toBe('original');
     }
@@ -147,18 +161,25 @@ describe('prefix', () => {
       const response = await listKeys(bearer, prefix);
       expect(response.status, `prefix ${prefix}`).toBe(200);
       const keys = ((await response.json()) as { keys: Array<{ key: string }> }).keys.map((info) => info.key);
-      expect(keys.every((key) => key.startsWith('team-a/')), `prefix ${prefix}: ${keys.join(', ')}`).toBe(true);
+      expect(
+        keys.every((key) => key.startsWith('team-a/')),
+        `prefix ${prefix}: ${keys.join(', ')}`,
+      ).toBe(true);
       for (const key of inside) expect(keys).toContain(key);
     }
     const narrower = await listKeys(bearer, inside[0]);
-    expect(((await narrower.json()) as { keys: Array<{ key: string }> }).keys.map((info) => info.key)).toEqual([inside[0]]);
+    expect(((await narrower.json()) as { keys: Array<{ key: string }> }).keys.map((info) => info.key)).toEqual([
+      inside[0],
+    ]);
   });
 
   it('answers 403 JSON to a listing or a stream with a prefix disjoint from the token prefix', async () => {
     const bearer = teamA();
     for (const prefix of ['team-b/', 'team-ab', 'z']) {
       await expect403(await listKeys(bearer, prefix), /limited to keys starting with "team-a\/"/, `list ${prefix}`);
-      const stream = await fetch(`${lucid.url}/api/notifications?${new URLSearchParams({ prefix })}`, { headers: as(bearer) });
+      const stream = await fetch(`${lucid.url}/api/notifications?${new URLSearchParams({ prefix })}`, {
+        headers: as(bearer),
+      });
       await expect403(stream, /limited to keys starting with "team-a\/"/, `stream ${prefix}`);
     }
   });

@@ -17,7 +17,13 @@ const CHECK_SLACK_MS = 1500;
 let lucid: TestLucid;
 beforeAll(async () => {
   lucid = await startLucid({
-    config: { server: { headersTimeoutMs: HEADERS_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS, maxHeaderBytes: MAX_HEADER_BYTES } },
+    config: {
+      server: {
+        headersTimeoutMs: HEADERS_TIMEOUT_MS,
+        requestTimeoutMs: REQUEST_TIMEOUT_MS,
+        maxHeaderBytes: MAX_HEADER_BYTES,
+      },
+    },
   });
 });
 afterAll(() => lucid.close());
@@ -38,7 +44,13 @@ function jsonMessage(exchange: RawExchange): string {
 describe('malformed bytes on the socket', () => {
   it('answers garbage bytes with 400 and closes the connection', async () => {
     const garbage = Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 7919) % 256));
-    for (const chunk of [garbage, 'HELLO WORLD\r\n\r\n', 'GET / HTTP/9.9\r\n\r\n', 'GET /health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n', '\r\n\r\n\r\n\x00\x01']) {
+    for (const chunk of [
+      garbage,
+      'HELLO WORLD\r\n\r\n',
+      'GET / HTTP/9.9\r\n\r\n',
+      'GET /health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n',
+      '\r\n\r\n\r\n\x00\x01',
+    ]) {
       const exchange = await rawExchange(lucid.port, [chunk]);
       expect(exchange.status, JSON.stringify(chunk.toString().slice(0, 40))).toBe(400);
       expect(jsonMessage(exchange)).toBe('The request is not valid HTTP/1.1.');
@@ -65,7 +77,11 @@ describe('server.headersTimeoutMs', () => {
   });
 
   it('closes a slowloris client that keeps trickling header bytes, however steadily it sends', async () => {
-    const trickle = ['GET /health HTTP/1.1\r\n', 'Host: x\r\n', ...Array.from({ length: 100 }, (_, i) => `X-Slow-${i}: ${'a'.repeat(10)}\r\n`)];
+    const trickle = [
+      'GET /health HTTP/1.1\r\n',
+      'Host: x\r\n',
+      ...Array.from({ length: 100 }, (_, i) => `X-Slow-${i}: ${'a'.repeat(10)}\r\n`),
+    ];
     const exchange = await rawExchange(lucid.port, trickle, { gapMs: 100, waitMs: 10_000 });
     expect(exchange.closed).toBe(true);
     expect(exchange.status).toBe(408);
@@ -108,7 +124,9 @@ describe('server.maxHeaderBytes', () => {
     expect(whole.status).toBe(431);
     expect(jsonMessage(whole)).toMatch(/headers are larger than the server accepts/);
     expect(whole.closed).toBe(true);
-    const pieces = 'GET /health HTTP/1.1\r\nHost: x\r\n' + Array.from({ length: 40 }, (_, i) => `X-Many-${i}: ${'m'.repeat(200)}\r\n`).join('');
+    const pieces =
+      'GET /health HTTP/1.1\r\nHost: x\r\n' +
+      Array.from({ length: 40 }, (_, i) => `X-Many-${i}: ${'m'.repeat(200)}\r\n`).join('');
     const piecewise = await rawExchange(lucid.port, pieces.match(/[^]{1,1000}/g)!, { gapMs: 10 });
     expect(piecewise.status).toBe(431);
     expect(piecewise.closed).toBe(true);
@@ -133,7 +151,9 @@ describe('server.maxConnections', () => {
 
       for (const socket of held.splice(0, MAX / 2)) socket.destroy();
       await until(async () => (await connections(limited)) <= MAX / 2);
-      const afterwards = await rawExchange(limited.port, ['GET /health HTTP/1.1\r\nHost: x\r\n\r\n'], { doneWhen: completeResponse });
+      const afterwards = await rawExchange(limited.port, ['GET /health HTTP/1.1\r\nHost: x\r\n\r\n'], {
+        doneWhen: completeResponse,
+      });
       expect(afterwards.status).toBe(200);
       await expectServing(limited);
     } finally {
@@ -144,7 +164,9 @@ describe('server.maxConnections', () => {
 });
 
 function connections(target: TestLucid): Promise<number> {
-  return new Promise((resolve, reject) => target.server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+  return new Promise((resolve, reject) =>
+    target.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+  );
 }
 
 async function until(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {

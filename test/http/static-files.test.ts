@@ -22,7 +22,15 @@ describe('static files', () => {
     const loaded = [...page.matchAll(/(?:href|src)="(\/docs\/assets\/[^"]+)"/g)].map((match) => match[1]!);
     expect(loaded.length).toBeGreaterThanOrEqual(3);
     for (const asset of loaded) expect(await status(asset), asset).toBe(200);
-    for (const other of ['package.json', 'README.md', 'index.html', 'oauth2-redirect.html', 'swagger-ui-bundle.js.map', 'swagger-ui.js', 'index.js']) {
+    for (const other of [
+      'package.json',
+      'README.md',
+      'index.html',
+      'oauth2-redirect.html',
+      'swagger-ui-bundle.js.map',
+      'swagger-ui.js',
+      'index.js',
+    ]) {
       expect(await status(`/docs/assets/${other}`), other).toBe(404);
     }
   });

@@ -22,7 +22,9 @@ beforeAll(async () => {
   cert = await writeTestCertificate(dir);
   lucid = await startLucid({
     dir,
-    config: { server: { tls: { cert: 'cert.pem', key: 'key.pem' }, headersTimeoutMs: HEADERS_TIMEOUT_MS, maxConnections: 5 } },
+    config: {
+      server: { tls: { cert: 'cert.pem', key: 'key.pem' }, headersTimeoutMs: HEADERS_TIMEOUT_MS, maxConnections: 5 },
+    },
   });
 });
 afterAll(() => lucid.close());
@@ -48,7 +50,9 @@ function heldOpen(bytes: Buffer | undefined, limitMs: number): Promise<number> {
 }
 
 /** The first bytes of a TLS ClientHello record: a handshake record header and the start of its body. */
-const HALF_CLIENT_HELLO = Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0x5a, 0x5a, 0x5a]);
+const HALF_CLIENT_HELLO = Buffer.from([
+  0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0x5a, 0x5a, 0x5a,
+]);
 
 function health(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -64,11 +68,14 @@ function health(): Promise<number> {
 /** Completes a handshake with these options and resolves with the negotiated protocol and cipher, or rejects. */
 function handshake(options: tls.ConnectionOptions): Promise<{ protocol: string | null; cipher: string }> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ port: lucid.port, host: '127.0.0.1', ca: cert, servername: 'localhost', ...options }, () => {
-      const result = { protocol: socket.getProtocol(), cipher: socket.getCipher().name };
-      socket.end();
-      resolve(result);
-    });
+    const socket = tls.connect(
+      { port: lucid.port, host: '127.0.0.1', ca: cert, servername: 'localhost', ...options },
+      () => {
+        const result = { protocol: socket.getProtocol(), cipher: socket.getCipher().name };
+        socket.end();
+        resolve(result);
+      },
+    );
     socket.on('error', reject);
   });
 }
@@ -86,7 +93,9 @@ describe('TLS handshakes', () => {
   });
 
   it('lets clients in again under server.maxConnections: 5 once five stalled handshakes are cut', async () => {
-    const stalled = [undefined, HALF_CLIENT_HELLO, undefined, HALF_CLIENT_HELLO, undefined].map((bytes) => heldOpen(bytes, 10_000));
+    const stalled = [undefined, HALF_CLIENT_HELLO, undefined, HALF_CLIENT_HELLO, undefined].map((bytes) =>
+      heldOpen(bytes, 10_000),
+    );
     await sleep(200);
     const started = Date.now();
     let status: number | undefined;
@@ -115,15 +124,26 @@ describe('TLS handshakes', () => {
 describe('TLS versions and cipher suites', () => {
   it('negotiates TLS 1.3 by default, and TLS 1.2 with an AEAD suite with forward secrecy', async () => {
     expect((await handshake({})).protocol).toBe('TLSv1.3');
-    for (const cipher of ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305']) {
+    for (const cipher of [
+      'ECDHE-ECDSA-AES128-GCM-SHA256',
+      'ECDHE-ECDSA-AES256-GCM-SHA384',
+      'ECDHE-ECDSA-CHACHA20-POLY1305',
+    ]) {
       expect(await handshake({ maxVersion: 'TLSv1.2', ciphers: cipher })).toEqual({ protocol: 'TLSv1.2', cipher });
     }
   });
 
   it('refuses TLS 1.2 CBC suites (SHA-1 and SHA-2) and TLS 1.1', async () => {
-    for (const ciphers of ['ECDHE-ECDSA-AES128-SHA', 'ECDHE-ECDSA-AES256-SHA', 'ECDHE-ECDSA-AES128-SHA256', 'ECDHE-ECDSA-AES256-SHA384']) {
+    for (const ciphers of [
+      'ECDHE-ECDSA-AES128-SHA',
+      'ECDHE-ECDSA-AES256-SHA',
+      'ECDHE-ECDSA-AES128-SHA256',
+      'ECDHE-ECDSA-AES256-SHA384',
+    ]) {
       await expect(handshake({ maxVersion: 'TLSv1.2', ciphers }), ciphers).rejects.toThrow();
     }
-    await expect(handshake({ maxVersion: 'TLSv1.1', minVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' })).rejects.toThrow();
+    await expect(
+      handshake({ maxVersion: 'TLSv1.1', minVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' }),
+    ).rejects.toThrow();
   });
 });

@@ -31,35 +31,43 @@ function send(head: string, headers: Record<string, string | number> = {}): RawE
   socket.on('error', () => {
     // The server may reset a connection whose body it refused; the test looks at what arrived.
   });
-  const lines = [head, `Host: 127.0.0.1:${lucid.port}`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)];
+  const lines = [
+    head,
+    `Host: 127.0.0.1:${lucid.port}`,
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+  ];
   socket.write(`${lines.join('\r\n')}\r\n\r\n`);
   let received = Buffer.alloc(0);
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  const response = new Promise<{ status: number; head: string; body: unknown; interim: string[] }>((resolve, reject) => {
-    const interim: string[] = [];
-    const onData = (chunk: Buffer) => {
-      received = Buffer.concat([received, chunk]);
-      for (;;) {
-        const end = received.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const text = received.subarray(0, end).toString('latin1');
-        const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]);
-        if (status >= 100 && status < 200) {
-          interim.push(text);
-          received = received.subarray(end + 4);
-          continue;
+  const response = new Promise<{ status: number; head: string; body: unknown; interim: string[] }>(
+    (resolve, reject) => {
+      const interim: string[] = [];
+      const onData = (chunk: Buffer) => {
+        received = Buffer.concat([received, chunk]);
+        for (;;) {
+          const end = received.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          const text = received.subarray(0, end).toString('latin1');
+          const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]);
+          if (status >= 100 && status < 200) {
+            interim.push(text);
+            received = received.subarray(end + 4);
+            continue;
+          }
+          const length = Number(/\r\ncontent-length: *(\d+)/i.exec(text)?.[1] ?? 0);
+          if (received.length < end + 4 + length) return;
+          socket.off('data', onData);
+          const body = received.subarray(end + 4, end + 4 + length).toString('utf8');
+          resolve({ status, head: text, body: body === '' ? undefined : JSON.parse(body), interim });
+          return;
         }
-        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(text)?.[1] ?? 0);
-        if (received.length < end + 4 + length) return;
-        socket.off('data', onData);
-        const body = received.subarray(end + 4, end + 4 + length).toString('utf8');
-        resolve({ status, head: text, body: body === '' ? undefined : JSON.parse(body), interim });
-        return;
-      }
-    };
-    socket.on('data', onData);
-    socket.once('close', () => reject(new Error(`closed before a response; received: ${received.toString('latin1').slice(0, 200)}`)));
-  });
+      };
+      socket.on('data', onData);
+      socket.once('close', () =>
+        reject(new Error(`closed before a response; received: ${received.toString('latin1').slice(0, 200)}`)),
+      );
+    },
+  );
   return { socket, response, closed };
 }
 
@@ -78,11 +86,17 @@ async function expectRefusedUnread(exchange: RawExchange, status: number): Promi
 
 describe('unauthenticated and refused bodies', () => {
   it('answers 401 to a PUT of 7 MiB without a token before the body is sent, and closes the connection', async () => {
-    await expectRefusedUnread(send(put(uniqueKey()), { 'Content-Type': 'application/octet-stream', 'Content-Length': SEVEN_MIB }), 401);
+    await expectRefusedUnread(
+      send(put(uniqueKey()), { 'Content-Type': 'application/octet-stream', 'Content-Length': SEVEN_MIB }),
+      401,
+    );
   });
 
   it('answers 401 to a chunked PUT without a token after its first chunk, and closes the connection', async () => {
-    const exchange = send(put(uniqueKey()), { 'Content-Type': 'application/octet-stream', 'Transfer-Encoding': 'chunked' });
+    const exchange = send(put(uniqueKey()), {
+      'Content-Type': 'application/octet-stream',
+      'Transfer-Encoding': 'chunked',
+    });
     exchange.socket.write('400\r\n' + 'x'.repeat(0x400) + '\r\n');
     const response = await exchange.response;
     expect(response.status).toBe(401);
@@ -98,7 +112,10 @@ describe('unauthenticated and refused bodies', () => {
     const reader = lucid.authority.issue('reader', 600, { scope: 'read' });
     await expectRefusedUnread(send(put(uniqueKey()), { ...bearer(reader), 'Content-Length': SEVEN_MIB }), 403);
     const teamA = lucid.authority.issue('team-a', 600, { prefix: 'team-a/' });
-    await expectRefusedUnread(send(put(`team-b%2F${uniqueKey()}`), { ...bearer(teamA), 'Content-Length': SEVEN_MIB }), 403);
+    await expectRefusedUnread(
+      send(put(`team-b%2F${uniqueKey()}`), { ...bearer(teamA), 'Content-Length': SEVEN_MIB }),
+      403,
+    );
   });
 
   it('answers 413 before reading the body when Content-Length is over limits.maxValueBytes', async () => {
@@ -121,7 +138,12 @@ describe('unauthenticated and refused bodies', () => {
     await refused.closed;
 
     const key = uniqueKey('continued');
-    const accepted = send(put(key), { ...bearer(lucid.token), 'Content-Type': 'text/plain', 'Content-Length': 5, Expect: '100-continue' });
+    const accepted = send(put(key), {
+      ...bearer(lucid.token),
+      'Content-Type': 'text/plain',
+      'Content-Length': 5,
+      Expect: '100-continue',
+    });
     await new Promise<void>((resolve) => accepted.socket.once('data', () => resolve()));
     accepted.socket.write('hello');
     const stored = await accepted.response;
@@ -143,7 +165,11 @@ describe('unauthenticated and refused bodies', () => {
   });
 
   it('keeps the connection open after an authorised request whose body it read', async () => {
-    const exchange = send(put(uniqueKey()), { ...bearer(lucid.token), 'Content-Type': 'text/plain', 'Content-Length': 2 });
+    const exchange = send(put(uniqueKey()), {
+      ...bearer(lucid.token),
+      'Content-Type': 'text/plain',
+      'Content-Length': 2,
+    });
     exchange.socket.write('ok');
     const response = await exchange.response;
     expect(response.status).toBe(201);
@@ -158,7 +184,10 @@ describe('unauthenticated and refused bodies', () => {
     let peak = baseline;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
     const exchanges = Array.from({ length: 20 }, () => {
-      const exchange = send(put(uniqueKey('flood')), { 'Content-Type': 'application/octet-stream', 'Content-Length': SEVEN_MIB });
+      const exchange = send(put(uniqueKey('flood')), {
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': SEVEN_MIB,
+      });
       exchange.socket.write(body);
       exchange.response.catch(() => undefined);
       return exchange;
@@ -168,7 +197,9 @@ describe('unauthenticated and refused bodies', () => {
     peak = Math.max(peak, process.memoryUsage().rss);
     const growth = peak - baseline;
     const sent = exchanges.reduce((total, exchange) => total + exchange.socket.bytesWritten, 0);
-    console.log(`rss growth while refusing 20 × 7 MiB unauthenticated bodies: ${(growth / MiB).toFixed(1)} MiB (${(sent / MiB).toFixed(1)} MiB sent, all closed in ${Math.round(performance.now() - started)} ms)`);
+    console.log(
+      `rss growth while refusing 20 × 7 MiB unauthenticated bodies: ${(growth / MiB).toFixed(1)} MiB (${(sent / MiB).toFixed(1)} MiB sent, all closed in ${Math.round(performance.now() - started)} ms)`,
+    );
     // Buffering the bodies grew it by ~180 MiB; refusing them unread, 3 to 33 MiB on Node 20 (GC and
     // socket noise). Node 22+ sizes V8's young generation larger, so the discarded read chunks wait
     // longer for a scavenge: 47 to 69 MiB on Node 24 (35 to 37 with --max-semi-space-size=8), still

@@ -39,11 +39,22 @@ function viaHttpRequest(token: string | undefined): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const request = http.request(
       `${lucid.url}/api/kv/${uniqueKey('big')}`,
-      { method: 'PUT', headers: { 'content-length': NINE_MIB.length, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) } },
+      {
+        method: 'PUT',
+        headers: {
+          'content-length': NINE_MIB.length,
+          ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+        },
+      },
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode!, message: (JSON.parse(Buffer.concat(chunks).toString()) as { message: unknown }).message }));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode!,
+            message: (JSON.parse(Buffer.concat(chunks).toString()) as { message: unknown }).message,
+          }),
+        );
       },
     );
     request.on('error', reject);
@@ -55,7 +66,11 @@ function viaHttpRequest(token: string | undefined): Promise<Answer> {
 function viaRawSocket(token: string | undefined): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ port: lucid.port, host: '127.0.0.1' });
-    const head = [`PUT /api/kv/${uniqueKey('big')} HTTP/1.1`, `Host: 127.0.0.1:${lucid.port}`, `Content-Length: ${NINE_MIB.length}`];
+    const head = [
+      `PUT /api/kv/${uniqueKey('big')} HTTP/1.1`,
+      `Host: 127.0.0.1:${lucid.port}`,
+      `Content-Length: ${NINE_MIB.length}`,
+    ];
     if (token !== undefined) head.push(`Authorization: Bearer ${token}`);
     socket.write(`${head.join('\r\n')}\r\n\r\n`);
     socket.write(NINE_MIB, () => {
@@ -73,7 +88,11 @@ function viaRawSocket(token: string | undefined): Promise<Answer> {
 }
 
 describe('an answer sent before the body has arrived', () => {
-  const clients = { fetch: viaFetch, 'http.request': viaHttpRequest, 'a raw socket that writes everything before reading': viaRawSocket };
+  const clients = {
+    fetch: viaFetch,
+    'http.request': viaHttpRequest,
+    'a raw socket that writes everything before reading': viaRawSocket,
+  };
 
   for (const [name, upload] of Object.entries(clients)) {
     it(`reaches ${UPLOADS} parallel 9 MiB uploads through ${name}: 413 with its message`, async () => {
@@ -98,7 +117,11 @@ describe('an answer sent before the body has arrived', () => {
 describe('Authorization', () => {
   it('takes the token with or without "Bearer ", and a 401 still asks for Bearer', async () => {
     const key = uniqueKey('bare');
-    const put = await fetch(`${lucid.url}/api/kv/${key}`, { method: 'PUT', body: 'v', headers: { authorization: lucid.token } });
+    const put = await fetch(`${lucid.url}/api/kv/${key}`, {
+      method: 'PUT',
+      body: 'v',
+      headers: { authorization: lucid.token },
+    });
     expect(put.status).toBe(201);
     await put.arrayBuffer();
     const get = await fetch(`${lucid.url}/api/kv/${key}`, { headers: { authorization: `bearer ${lucid.token}` } });

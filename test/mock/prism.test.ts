@@ -16,14 +16,33 @@ import { parse } from 'yaml';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const specPath = path.join(root, 'spec/lucid.yaml');
-const prismBin = path.join(path.dirname(createRequire(import.meta.url).resolve('@stoplight/prism-cli/package.json')), 'dist/index.js');
+const prismBin = path.join(
+  path.dirname(createRequire(import.meta.url).resolve('@stoplight/prism-cli/package.json')),
+  'dist/index.js',
+);
 
 // Just enough of OpenAPI 3.0 to walk the spec.
-interface Ref { $ref: string }
-interface MediaType { example?: unknown; examples?: Record<string, { value?: unknown }> }
-interface Header { example?: unknown }
-interface Response { description: string; headers?: Record<string, Header | Ref>; content?: Record<string, MediaType> }
-interface Parameter { name: string; in: string; required?: boolean; example?: unknown }
+interface Ref {
+  $ref: string;
+}
+interface MediaType {
+  example?: unknown;
+  examples?: Record<string, { value?: unknown }>;
+}
+interface Header {
+  example?: unknown;
+}
+interface Response {
+  description: string;
+  headers?: Record<string, Header | Ref>;
+  content?: Record<string, MediaType>;
+}
+interface Parameter {
+  name: string;
+  in: string;
+  required?: boolean;
+  example?: unknown;
+}
 interface Operation {
   operationId: string;
   security?: unknown[];
@@ -32,13 +51,18 @@ interface Operation {
   responses: Record<string, Response | Ref>;
 }
 type PathItem = { parameters?: (Parameter | Ref)[] } & Record<string, Operation | undefined>;
-interface Spec { paths: Record<string, PathItem> }
+interface Spec {
+  paths: Record<string, PathItem>;
+}
 
 const spec = parse(readFileSync(specPath, 'utf8')) as Spec;
 
 function resolve<T>(node: T | Ref): T {
   if (typeof node !== 'object' || node === null || !('$ref' in node)) return node;
-  const target = node.$ref.replace(/^#\//, '').split('/').reduce<unknown>((at, part) => (at as Record<string, unknown>)[part.replace(/~1/g, '/').replace(/~0/g, '~')], spec);
+  const target = node.$ref
+    .replace(/^#\//, '')
+    .split('/')
+    .reduce<unknown>((at, part) => (at as Record<string, unknown>)[part.replace(/~1/g, '/').replace(/~0/g, '~')], spec);
   if (target === undefined) throw new Error(`unresolved ${node.$ref}`);
   return resolve(target as T | Ref);
 }
@@ -51,7 +75,13 @@ function exampleOf(media: MediaType): unknown {
 }
 
 const methods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
-interface Case { method: string; url: string; operation: Operation; status: string; response: Response }
+interface Case {
+  method: string;
+  url: string;
+  operation: Operation;
+  status: string;
+  response: Response;
+}
 
 /** Every documented (operation, status), with a request path built from the parameters' examples. */
 const cases: Case[] = Object.entries(spec.paths).flatMap(([template, item]) =>
@@ -61,10 +91,17 @@ const cases: Case[] = Object.entries(spec.paths).flatMap(([template, item]) =>
     const params = [...(item.parameters ?? []), ...(operation.parameters ?? [])].map((p) => resolve<Parameter>(p));
     const url = template.replace(/\{([^}]+)\}/g, (_, name: string) => {
       const param = params.find((p) => p.in === 'path' && p.name === name);
-      if (param?.example === undefined) throw new Error(`${operation.operationId}: path parameter ${name} has no example`);
+      if (param?.example === undefined)
+        throw new Error(`${operation.operationId}: path parameter ${name} has no example`);
       return encodeURIComponent(String(param.example));
     });
-    return Object.entries(operation.responses).map(([status, response]) => ({ method: method.toUpperCase(), url, operation, status, response: resolve(response) }));
+    return Object.entries(operation.responses).map(([status, response]) => ({
+      method: method.toUpperCase(),
+      url,
+      operation,
+      status,
+      response: resolve(response),
+    }));
   }),
 );
 const byId = (operationId: string) => {
@@ -97,7 +134,10 @@ function freePort(): Promise<number> {
 function portRefused(port: number): Promise<boolean> {
   return new Promise((done) => {
     const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => { socket.destroy(); done(false); });
+    socket.once('connect', () => {
+      socket.destroy();
+      done(false);
+    });
     socket.once('error', () => done(true));
   });
 }
@@ -106,12 +146,18 @@ function portRefused(port: number): Promise<boolean> {
 async function startPrism(): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const child = spawn(process.execPath, [prismBin, 'mock', specPath, '--port', String(port), '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (chunk: Buffer) => { prismOutput = (prismOutput + chunk.toString()).slice(-8000); };
+    const child = spawn(process.execPath, [prismBin, 'mock', specPath, '--port', String(port), '--host', '127.0.0.1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (chunk: Buffer) => {
+      prismOutput = (prismOutput + chunk.toString()).slice(-8000);
+    };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     let exited = false;
-    child.once('exit', () => { exited = true; });
+    child.once('exit', () => {
+      exited = true;
+    });
     const deadline = Date.now() + 15_000;
     while (!exited && Date.now() < deadline) {
       try {
@@ -122,7 +168,9 @@ async function startPrism(): Promise<void> {
           base = `http://127.0.0.1:${port}`;
           return;
         }
-      } catch { /* not listening yet */ }
+      } catch {
+        /* not listening yet */
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
     if (!exited) child.kill('SIGKILL');
@@ -143,7 +191,10 @@ afterAll(async () => {
 });
 
 /** A request Prism accepts for the operation: the token when it needs one, and a valid body. */
-function requestFor(c: Pick<Case, 'method' | 'url' | 'operation'>, headers: Record<string, string> = {}): [string, RequestInit] {
+function requestFor(
+  c: Pick<Case, 'method' | 'url' | 'operation'>,
+  headers: Record<string, string> = {},
+): [string, RequestInit] {
   const init: RequestInit & { headers: Record<string, string> } = { method: c.method, headers: { ...headers } };
   if (c.operation.security?.length !== 0) init.headers.authorization ??= ANY_TOKEN;
   const body = c.operation.requestBody?.content;
@@ -197,7 +248,11 @@ describe('the default answers (no Prefer) are the ones a frontend wants', () => 
 
   it('PUT is 200 (updated); the created answer needs Prefer: code=201', async () => {
     const put = (headers: Record<string, string> = {}) =>
-      fetch(`${base}/api/kv/greeting`, { method: 'PUT', body: 'hello world', headers: { authorization: ANY_TOKEN, 'content-type': 'text/plain', ...headers } });
+      fetch(`${base}/api/kv/greeting`, {
+        method: 'PUT',
+        body: 'hello world',
+        headers: { authorization: ANY_TOKEN, 'content-type': 'text/plain', ...headers },
+      });
     const updated = await put();
     expect(updated.status).toBe(200);
     expect(await updated.json()).toEqual(jsonExample('putKey', '200'));
@@ -217,11 +272,24 @@ describe('the default answers (no Prefer) are the ones a frontend wants', () => 
   });
 
   it('a transaction is 200 with the example results; a body that breaks the schema is refused', async () => {
-    const transfer = { success: [{ op: 'decrement', key: 'accounts/a', value: 5 }, { op: 'increment', key: 'accounts/b', value: 5 }] };
-    const response = await fetch(`${base}/api/txn`, { method: 'POST', body: JSON.stringify(transfer), headers: { authorization: ANY_TOKEN, 'content-type': 'application/json' } });
+    const transfer = {
+      success: [
+        { op: 'decrement', key: 'accounts/a', value: 5 },
+        { op: 'increment', key: 'accounts/b', value: 5 },
+      ],
+    };
+    const response = await fetch(`${base}/api/txn`, {
+      method: 'POST',
+      body: JSON.stringify(transfer),
+      headers: { authorization: ANY_TOKEN, 'content-type': 'application/json' },
+    });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual(jsonExample('transaction', '200'));
-    const unknownOp = await fetch(`${base}/api/txn`, { method: 'POST', body: JSON.stringify({ success: [{ op: 'rename', key: 'a' }] }), headers: { authorization: ANY_TOKEN, 'content-type': 'application/json' } });
+    const unknownOp = await fetch(`${base}/api/txn`, {
+      method: 'POST',
+      body: JSON.stringify({ success: [{ op: 'rename', key: 'a' }] }),
+      headers: { authorization: ANY_TOKEN, 'content-type': 'application/json' },
+    });
     expect(unknownOp.status).toBeGreaterThanOrEqual(400);
     await unknownOp.arrayBuffer();
   });
@@ -239,7 +307,9 @@ describe('the default answers (no Prefer) are the ones a frontend wants', () => 
   });
 
   it('keeps no data: a DELETE does not make the key disappear', async () => {
-    await (await fetch(`${base}/api/kv/greeting`, { method: 'DELETE', headers: { authorization: ANY_TOKEN } })).arrayBuffer();
+    await (
+      await fetch(`${base}/api/kv/greeting`, { method: 'DELETE', headers: { authorization: ANY_TOKEN } })
+    ).arrayBuffer();
     expect((await fetch(`${base}/api/kv/greeting`, { headers: { authorization: ANY_TOKEN } })).status).toBe(200);
   });
 });
@@ -281,7 +351,9 @@ describe('tokens and request validation', () => {
 
   it('answers 401 with the spec example and WWW-Authenticate without a bearer token, whatever Prefer asks', async () => {
     for (const authorization of [undefined, 'Basic dXNlcjpwYXNz', 'Bearer']) {
-      const response = await fetch(`${base}/api/kv/greeting`, { headers: { prefer: 'code=200', ...(authorization ? { authorization } : {}) } });
+      const response = await fetch(`${base}/api/kv/greeting`, {
+        headers: { prefer: 'code=200', ...(authorization ? { authorization } : {}) },
+      });
       expect(response.status, String(authorization)).toBe(401);
       expect(response.headers.get('www-authenticate')).toBe('Bearer realm="lucid"');
       expect(response.headers.get('sl-violations')).toContain('Invalid security scheme used');
@@ -295,7 +367,7 @@ describe('tokens and request validation', () => {
     expect(await response.json()).toEqual(jsonExample('getHealth', '200'));
   });
 
-  it('validates requests: an invalid one gets the operation\'s 400 example and an sl-violations header', async () => {
+  it("validates requests: an invalid one gets the operation's 400 example and an sl-violations header", async () => {
     const response = await fetch(`${base}/api/kv?limit=5000`, { headers: { authorization: ANY_TOKEN } });
     expect(response.status).toBe(400);
     expect(response.headers.get('sl-violations')).toContain('limit');
@@ -315,7 +387,11 @@ describe('tokens and request validation', () => {
     const origin = 'http://localhost:5173';
     const preflight = await fetch(`${base}/api/kv/greeting`, {
       method: 'OPTIONS',
-      headers: { origin, 'access-control-request-method': 'PUT', 'access-control-request-headers': 'authorization,content-type,prefer' },
+      headers: {
+        origin,
+        'access-control-request-method': 'PUT',
+        'access-control-request-headers': 'authorization,content-type,prefer',
+      },
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe(origin);
@@ -327,7 +403,9 @@ describe('tokens and request validation', () => {
   });
 
   it('answers a status the operation does not document with a 404 problem', async () => {
-    const response = await fetch(`${base}/api/kv/greeting`, { headers: { authorization: ANY_TOKEN, prefer: 'code=418' } });
+    const response = await fetch(`${base}/api/kv/greeting`, {
+      headers: { authorization: ANY_TOKEN, prefer: 'code=418' },
+    });
     expect(response.status).toBe(404);
     expect(response.headers.get('content-type')).toContain('application/problem+json');
     await response.arrayBuffer();

@@ -21,7 +21,13 @@ export interface Cluster {
  * `count` nodes of the built CLI sharing one config (from `lucid init`) and one namespace on `url`, or
  * on `url(index)` each (a node behind its own CuttableProxy). A restarted node gets its first port again.
  */
-export async function startCluster(backend: SharedBackend, namespace: string, count = 3, url: string | ((index: number) => string) = BACKEND_URLS[backend], timeoutMs = 15_000): Promise<Cluster> {
+export async function startCluster(
+  backend: SharedBackend,
+  namespace: string,
+  count = 3,
+  url: string | ((index: number) => string) = BACKEND_URLS[backend],
+  timeoutMs = 15_000,
+): Promise<Cluster> {
   assertBuilt();
   const dir = tempDir();
   const file = path.join(dir, 'lucid.yml');
@@ -32,7 +38,12 @@ export async function startCluster(backend: SharedBackend, namespace: string, co
   const ports: number[] = [];
   const start = async (index: number) => {
     const port = ports[index] ?? 0;
-    const node = await startServer(['--config', file, '--port', String(port)], { cwd: dir, port: port || undefined, timeoutMs, env: { ...env, LUCID_STORE: urlOf(index) } });
+    const node = await startServer(['--config', file, '--port', String(port)], {
+      cwd: dir,
+      port: port || undefined,
+      timeoutMs,
+      env: { ...env, LUCID_STORE: urlOf(index) },
+    });
     ports[index] = node.port;
     return node;
   };

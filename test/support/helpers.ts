@@ -50,7 +50,12 @@ export function keyRequests(server: () => TestLucid): KeyRequests {
   return {
     put: (key, body, options = {}) => send('PUT', key, { contentType: 'text/plain', ...options }, body),
     patch: (key, operation, options = {}) =>
-      send('PATCH', key, { contentType: 'application/json', ...options }, typeof operation === 'string' ? operation : JSON.stringify(operation)),
+      send(
+        'PATCH',
+        key,
+        { contentType: 'application/json', ...options },
+        typeof operation === 'string' ? operation : JSON.stringify(operation),
+      ),
     get: (key, options = {}) => send('GET', key, options),
     head: (key, options = {}) => send('HEAD', key, options),
     del: (key, options = {}) => send('DELETE', key, options),

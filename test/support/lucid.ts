@@ -32,18 +32,30 @@ export function testConfig(dir: string, overrides: DeepPartial<Config> = {}): Co
   candidate.store = `sqlite://${path.join(dir, 'lucid.sqlite')}`;
   for (const [section, values] of Object.entries(overrides)) {
     const target = candidate as unknown as Record<string, unknown>;
-    target[section] = typeof values === 'object' && values !== null ? { ...(target[section] as object), ...values } : values;
+    target[section] =
+      typeof values === 'object' && values !== null ? { ...(target[section] as object), ...values } : values;
   }
   return finish(candidate, dir);
 }
 
 export async function startLucid(
-  options: { config?: DeepPartial<Config>; clock?: Clock; validateResponses?: boolean; logger?: Logger; dir?: string } = {},
+  options: {
+    config?: DeepPartial<Config>;
+    clock?: Clock;
+    validateResponses?: boolean;
+    logger?: Logger;
+    dir?: string;
+  } = {},
 ): Promise<TestLucid> {
   const dir = options.dir ?? tempDir();
   const config = testConfig(dir, options.config);
   const logger = options.logger ?? pino({ level: 'silent' });
-  const running = await startServer({ config, clock: options.clock, logger, validateResponses: options.validateResponses ?? true });
+  const running = await startServer({
+    config,
+    clock: options.clock,
+    logger,
+    validateResponses: options.validateResponses ?? true,
+  });
   const authority = TokenAuthority.fromConfig(config.auth);
   const token = authority.issue('root', 3600);
   return {

@@ -22,7 +22,11 @@ export interface RawOptions {
 }
 
 /** Connects, writes each chunk in turn, and collects the answer until the server closes or `waitMs` runs out. */
-export function rawExchange(port: number, chunks: Array<string | Buffer>, options: RawOptions = {}): Promise<RawExchange> {
+export function rawExchange(
+  port: number,
+  chunks: Array<string | Buffer>,
+  options: RawOptions = {},
+): Promise<RawExchange> {
   const waitMs = options.waitMs ?? 5000;
   return new Promise((resolve) => {
     const started = Date.now();

@@ -57,11 +57,16 @@ export class SseStream {
   }
 
   /** Waits until `predicate` holds for the blocks received so far; fails after `timeoutMs`. */
-  async until(predicate: (blocks: SseBlock[]) => boolean, timeoutMs = 3000, what = 'the expected events'): Promise<SseBlock[]> {
+  async until(
+    predicate: (blocks: SseBlock[]) => boolean,
+    timeoutMs = 3000,
+    what = 'the expected events',
+  ): Promise<SseBlock[]> {
     const deadline = Date.now() + timeoutMs;
     while (!predicate(this.blocks)) {
       const left = deadline - Date.now();
-      if (left <= 0 || this.#done) throw new Error(`Timed out (or stream ended) waiting for ${what}; got ${JSON.stringify(this.blocks)}`);
+      if (left <= 0 || this.#done)
+        throw new Error(`Timed out (or stream ended) waiting for ${what}; got ${JSON.stringify(this.blocks)}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.#wake.push(() => {

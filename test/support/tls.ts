@@ -11,7 +11,15 @@ export async function writeTestCertificate(dir: string): Promise<string> {
   const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
     keyType: 'ec',
     algorithm: 'sha256',
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
+    extensions: [
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 7, ip: '127.0.0.1' },
+        ],
+      },
+    ],
   });
   writeFileSync(path.join(dir, 'cert.pem'), pems.cert);
   writeFileSync(path.join(dir, 'key.pem'), pems.private, { mode: 0o600 });

@@ -23,7 +23,11 @@ export async function txnBackend(): Promise<TxnBackend | undefined> {
   for (const name of ['redis', 'postgres'] as SharedBackend[]) {
     if (!(await backendReady(name))) continue;
     const namespace = freshNamespace();
-    return { name, config: { store: BACKEND_URLS[name], storeNamespace: namespace }, drop: () => dropNamespace(name, namespace) };
+    return {
+      name,
+      config: { store: BACKEND_URLS[name], storeNamespace: namespace },
+      drop: () => dropNamespace(name, namespace),
+    };
   }
   return undefined;
 }

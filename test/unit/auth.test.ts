@@ -3,7 +3,15 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
-import { TokenAuthority, bearerToken, type AuthSettings, generateSecret, loadVerificationKeys, parseDuration, scopeOf } from '../../src/auth.js';
+import {
+  TokenAuthority,
+  bearerToken,
+  type AuthSettings,
+  generateSecret,
+  loadVerificationKeys,
+  parseDuration,
+  scopeOf,
+} from '../../src/auth.js';
 import { ConfigError } from '../../src/errors.js';
 import { tempDir } from '../support/lucid.js';
 
@@ -72,7 +80,8 @@ describe('bearerToken', () => {
   });
 
   it('finds nothing in other schemes or malformed headers', () => {
-    for (const header of [undefined, '', 'Basic dXNlcjpwYXNz', 'Bearer', 'Bearer a b', 'Token abc']) expect(bearerToken(header)).toBeUndefined();
+    for (const header of [undefined, '', 'Basic dXNlcjpwYXNz', 'Bearer', 'Bearer a b', 'Token abc'])
+      expect(bearerToken(header)).toBeUndefined();
   });
 });
 
@@ -132,17 +141,41 @@ describe('TokenAuthority hardening', () => {
   const pemFile = path.join(dir, 'idp.pem');
   const jwksFile = path.join(dir, 'jwks.json');
   writeFileSync(pemFile, rsaPem);
-  writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...ec.publicKey.export({ format: 'jwk' }), kid: 'ec-1', use: 'sig', alg: 'ES256' }, { ...ec2.publicKey.export({ format: 'jwk' }), kid: 'ec-2' }] }));
-  const settings: AuthSettings = { secret, requireExp: true, issuer: '', audience: '', clockSkewSeconds: 30, publicKeyFile: pemFile, jwksFile };
-  const at = (now: number, overrides: Partial<typeof settings> = {}) => TokenAuthority.fromConfig({ ...settings, ...overrides }, () => now);
+  writeFileSync(
+    jwksFile,
+    JSON.stringify({
+      keys: [
+        { ...ec.publicKey.export({ format: 'jwk' }), kid: 'ec-1', use: 'sig', alg: 'ES256' },
+        { ...ec2.publicKey.export({ format: 'jwk' }), kid: 'ec-2' },
+      ],
+    }),
+  );
+  const settings: AuthSettings = {
+    secret,
+    requireExp: true,
+    issuer: '',
+    audience: '',
+    clockSkewSeconds: 30,
+    publicKeyFile: pemFile,
+    jwksFile,
+  };
+  const at = (now: number, overrides: Partial<typeof settings> = {}) =>
+    TokenAuthority.fromConfig({ ...settings, ...overrides }, () => now);
   const idp = at(T0);
   const claims = (extra: object = {}) => ({ sub: 'user-7', scope: 'lucid:write', exp: s0 + 600, ...extra });
-  const rs256 = (extra?: object, options: jwt.SignOptions = {}) => jwt.sign(claims(extra), rsa.privateKey, { algorithm: 'RS256', ...options });
-  const es256 = (kid: string | undefined, key = ec.privateKey, extra?: object) => jwt.sign(claims(extra), key, { algorithm: 'ES256', ...(kid !== undefined && { keyid: kid }) });
+  const rs256 = (extra?: object, options: jwt.SignOptions = {}) =>
+    jwt.sign(claims(extra), rsa.privateKey, { algorithm: 'RS256', ...options });
+  const es256 = (kid: string | undefined, key = ec.privateKey, extra?: object) =>
+    jwt.sign(claims(extra), key, { algorithm: 'ES256', ...(kid !== undefined && { keyid: kid }) });
   const hs256 = (extra?: object) => jwt.sign({ sub: 'a', exp: s0 + 600, ...extra }, secret, { algorithm: 'HS256' });
 
   it('verifies RS256 with the PEM public key and reads sub, scope and prefix', () => {
-    expect(idp.verify(rs256({ prefix: 'team/' }))).toMatchObject({ subject: 'user-7', scope: 'write', prefix: 'team/', expiresAt: (s0 + 600) * 1000 });
+    expect(idp.verify(rs256({ prefix: 'team/' }))).toMatchObject({
+      subject: 'user-7',
+      scope: 'write',
+      prefix: 'team/',
+      expiresAt: (s0 + 600) * 1000,
+    });
   });
 
   it('verifies ES256 with the JWKS key its kid names, and refuses an unknown kid or the wrong key for a kid', () => {
@@ -178,21 +211,28 @@ describe('TokenAuthority hardening', () => {
     const forged = `${header}.${payload}.${signature}`;
     expect(idp.verify(forged)).toBeUndefined();
     // Nor with an authority that has no secret: the PEM key never verifies an HMAC.
-    const keysOnly = new TokenAuthority({ secret: '', publicKeys: loadVerificationKeys({ publicKeyFile: pemFile, jwksFile: '' }) }, () => T0);
+    const keysOnly = new TokenAuthority(
+      { secret: '', publicKeys: loadVerificationKeys({ publicKeyFile: pemFile, jwksFile: '' }) },
+      () => T0,
+    );
     expect(keysOnly.verify(forged)).toBeUndefined();
     expect(keysOnly.verify(rs256())?.subject).toBe('user-7');
   });
 
   it('refuses a token whose alg names another family than its key (RS256 header on an ES256 signature, ES256 header on RSA)', () => {
     const [, payload, signature] = es256('ec-1').split('.');
-    expect(idp.verify(`${base64url({ alg: 'RS256', typ: 'JWT', kid: 'ec-1' })}.${payload}.${signature}`)).toBeUndefined();
+    expect(
+      idp.verify(`${base64url({ alg: 'RS256', typ: 'JWT', kid: 'ec-1' })}.${payload}.${signature}`),
+    ).toBeUndefined();
     const [, rsPayload, rsSignature] = rs256().split('.');
     expect(idp.verify(`${base64url({ alg: 'ES256', typ: 'JWT' })}.${rsPayload}.${rsSignature}`)).toBeUndefined();
   });
 
   it('refuses alg none, whatever its spelling, and other algorithms the keys could compute (RS512, PS256, ES384)', () => {
-    for (const alg of ['none', 'None', 'NONE', 'nOnE']) expect(idp.verify(`${base64url({ alg, typ: 'JWT' })}.${base64url(claims())}.`)).toBeUndefined();
-    for (const algorithm of ['RS512', 'PS256'] as const) expect(idp.verify(jwt.sign(claims(), rsa.privateKey, { algorithm }))).toBeUndefined();
+    for (const alg of ['none', 'None', 'NONE', 'nOnE'])
+      expect(idp.verify(`${base64url({ alg, typ: 'JWT' })}.${base64url(claims())}.`)).toBeUndefined();
+    for (const algorithm of ['RS512', 'PS256'] as const)
+      expect(idp.verify(jwt.sign(claims(), rsa.privateKey, { algorithm }))).toBeUndefined();
     const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
     expect(idp.verify(jwt.sign(claims(), p384.privateKey, { algorithm: 'ES384' }))).toBeUndefined();
   });
@@ -205,7 +245,10 @@ describe('TokenAuthority hardening', () => {
   });
 
   it('refuses a token without exp, unless the config allows it (then it never expires)', () => {
-    const noExp = (key: 'hs' | 'rs') => (key === 'hs' ? jwt.sign({ sub: 'a' }, secret, { algorithm: 'HS256' }) : jwt.sign({ sub: 'b', scope: 'read' }, rsa.privateKey, { algorithm: 'RS256' }));
+    const noExp = (key: 'hs' | 'rs') =>
+      key === 'hs'
+        ? jwt.sign({ sub: 'a' }, secret, { algorithm: 'HS256' })
+        : jwt.sign({ sub: 'b', scope: 'read' }, rsa.privateKey, { algorithm: 'RS256' });
     expect(idp.verify(noExp('hs'))).toBeUndefined();
     expect(idp.verify(noExp('rs'))).toBeUndefined();
     const lenient = at(T0, { requireExp: false });
@@ -271,7 +314,9 @@ describe('TokenAuthority hardening', () => {
 
   it('refuses an identity provider token without a scope or without a sub', () => {
     expect(idp.verify(jwt.sign({ sub: 'x', exp: s0 + 60 }, rsa.privateKey, { algorithm: 'RS256' }))).toBeUndefined();
-    expect(idp.verify(jwt.sign({ scope: 'lucid:read', exp: s0 + 60 }, rsa.privateKey, { algorithm: 'RS256' }))).toBeUndefined();
+    expect(
+      idp.verify(jwt.sign({ scope: 'lucid:read', exp: s0 + 60 }, rsa.privateKey, { algorithm: 'RS256' })),
+    ).toBeUndefined();
   });
 
   it('refuses a token with a critical header extension', () => {
@@ -310,7 +355,10 @@ describe('loadVerificationKeys', () => {
   it('pins RS256 to RSA keys and ES256 to P-256 keys', () => {
     const rsaKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
     const ecKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
-    const keys = loadVerificationKeys({ publicKeyFile: write('rsa.pem', pem(rsaKey)), jwksFile: write('one.json', { keys: [jwk(ecKey)] }) });
+    const keys = loadVerificationKeys({
+      publicKeyFile: write('rsa.pem', pem(rsaKey)),
+      jwksFile: write('one.json', { keys: [jwk(ecKey)] }),
+    });
     expect(keys.map((key) => key.algorithm)).toEqual(['RS256', 'ES256']);
   });
 
@@ -328,11 +376,27 @@ describe('loadVerificationKeys', () => {
       [{ publicKeyFile: path.join(dir, 'absent.pem') }, /Cannot read auth.publicKeyFile/],
       [{ jwksFile: write('bad.json', '{"keys": [') }, /not valid JSON/],
       [{ jwksFile: write('empty.json', { keys: [] }) }, /must be a JWKS document/],
-      [{ jwksFile: write('alg.json', { keys: [jwk(ecPair.publicKey, { alg: 'RS256' })] }) }, /alg is "RS256" but the key can only verify ES256/],
+      [
+        { jwksFile: write('alg.json', { keys: [jwk(ecPair.publicKey, { alg: 'RS256' })] }) },
+        /alg is "RS256" but the key can only verify ES256/,
+      ],
       [{ jwksFile: write('use.json', { keys: [jwk(ecPair.publicKey, { use: 'enc' })] }) }, /use is "enc"/],
-      [{ jwksFile: write('private.json', { keys: [ecPair.privateKey.export({ format: 'jwk' })] }) }, /is a private key/],
-      [{ jwksFile: write('nokid.json', { keys: [jwk(ecPair.publicKey, { kid: 'a' }), jwk(ecPair.publicKey)] }) }, /has no kid/],
-      [{ jwksFile: write('dupe.json', { keys: [jwk(ecPair.publicKey, { kid: 'a' }), jwk(ecPair.publicKey, { kid: 'a' })] }) }, /kid "a" is used twice/],
+      [
+        { jwksFile: write('private.json', { keys: [ecPair.privateKey.export({ format: 'jwk' })] }) },
+        /is a private key/,
+      ],
+      [
+        { jwksFile: write('nokid.json', { keys: [jwk(ecPair.publicKey, { kid: 'a' }), jwk(ecPair.publicKey)] }) },
+        /has no kid/,
+      ],
+      [
+        {
+          jwksFile: write('dupe.json', {
+            keys: [jwk(ecPair.publicKey, { kid: 'a' }), jwk(ecPair.publicKey, { kid: 'a' })],
+          }),
+        },
+        /kid "a" is used twice/,
+      ],
     ];
     for (const [files, message] of cases) {
       expect(() => loadVerificationKeys({ ...none, ...files }), String(message)).toThrow(ConfigError);

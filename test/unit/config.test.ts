@@ -28,27 +28,39 @@ describe('loadConfig', () => {
 
   it('takes CORS origins from LUCID_CORS_ORIGINS as a comma-separated list', () => {
     const file = writeConfig(`auth:\n  secret: ${secret}\n`);
-    expect(loadConfig({ file, env: { LUCID_CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' } }).config.cors.origins).toEqual([
-      'https://app.example.com',
-      'http://localhost:5173',
-    ]);
+    expect(
+      loadConfig({ file, env: { LUCID_CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' } }).config.cors
+        .origins,
+    ).toEqual(['https://app.example.com', 'http://localhost:5173']);
     expect(loadConfig({ file, env: {} }).config.cors.origins).toEqual([]);
   });
 
   it('takes shared backends by URL, leaves their URLs as given, and refuses other schemes and bad namespaces', () => {
     const file = writeConfig(`auth:\n  secret: ${secret}\n`);
-    const redis = loadConfig({ file, env: { LUCID_STORE: 'redis://127.0.0.1:6379/2', LUCID_STORE_NAMESPACE: 'team_a' } }).config;
+    const redis = loadConfig({
+      file,
+      env: { LUCID_STORE: 'redis://127.0.0.1:6379/2', LUCID_STORE_NAMESPACE: 'team_a' },
+    }).config;
     expect(redis.store).toBe('redis://127.0.0.1:6379/2');
     expect(redis.storeNamespace).toBe('team_a');
-    expect(loadConfig({ file, env: { LUCID_STORE: 'postgres://app:pw@db:5432/kv' } }).config.store).toBe('postgres://app:pw@db:5432/kv');
+    expect(loadConfig({ file, env: { LUCID_STORE: 'postgres://app:pw@db:5432/kv' } }).config.store).toBe(
+      'postgres://app:pw@db:5432/kv',
+    );
     expect(loadConfig({ file, env: { LUCID_STORE: 'rediss://cache:6380' } }).config.storeNamespace).toBe('lucid');
     expect(() => loadConfig({ file, env: { LUCID_STORE: 'mysql://db/kv' } })).toThrow(/store must match/);
-    expect(() => loadConfig({ file, env: { LUCID_STORE: 'redis://x', LUCID_STORE_NAMESPACE: 'Bad-Name' } })).toThrow(/storeNamespace must match/);
+    expect(() => loadConfig({ file, env: { LUCID_STORE: 'redis://x', LUCID_STORE_NAMESPACE: 'Bad-Name' } })).toThrow(
+      /storeNamespace must match/,
+    );
   });
 
   it('layers environment over file and flags over environment', () => {
     const file = writeConfig(`server:\n  port: 8000\nauth:\n  secret: ${secret}\n`);
-    const env = { LUCID_PORT: '9000', LUCID_MAX_VALUE_BYTES: '1024', LUCID_AUTH_ENABLED: 'false', LUCID_LOG_LEVEL: 'warn' };
+    const env = {
+      LUCID_PORT: '9000',
+      LUCID_MAX_VALUE_BYTES: '1024',
+      LUCID_AUTH_ENABLED: 'false',
+      LUCID_LOG_LEVEL: 'warn',
+    };
     expect(loadConfig({ file, env }).config.server.port).toBe(9000);
     expect(loadConfig({ file, env }).config.limits.maxValueBytes).toBe(1024);
     expect(loadConfig({ file, env }).config.auth.enabled).toBe(false);
@@ -65,16 +77,34 @@ describe('loadConfig', () => {
 
   it('resolves server.tls paths relative to the config file, and takes them from the environment', () => {
     const file = writeConfig(`server:\n  tls:\n    cert: tls/c.pem\n    key: /etc/k.pem\nauth:\n  secret: ${secret}\n`);
-    expect(loadConfig({ file, env: {} }).config.server.tls).toEqual({ cert: path.join(path.dirname(file), 'tls/c.pem'), key: '/etc/k.pem' });
+    expect(loadConfig({ file, env: {} }).config.server.tls).toEqual({
+      cert: path.join(path.dirname(file), 'tls/c.pem'),
+      key: '/etc/k.pem',
+    });
     const plain = writeConfig(`auth:\n  secret: ${secret}\n`);
-    expect(loadConfig({ file: plain, env: { LUCID_TLS_CERT: 'c.pem', LUCID_TLS_KEY: 'k.pem' } }).config.server.tls?.key).toBe(path.join(path.dirname(plain), 'k.pem'));
-    expect(() => loadConfig({ file: plain, env: { LUCID_TLS_CERT: 'c.pem' } })).toThrow(/server\.tls must have required property 'key'/);
+    expect(
+      loadConfig({ file: plain, env: { LUCID_TLS_CERT: 'c.pem', LUCID_TLS_KEY: 'k.pem' } }).config.server.tls?.key,
+    ).toBe(path.join(path.dirname(plain), 'k.pem'));
+    expect(() => loadConfig({ file: plain, env: { LUCID_TLS_CERT: 'c.pem' } })).toThrow(
+      /server\.tls must have required property 'key'/,
+    );
   });
 
   it('takes exact origins for CORS and refuses paths, wildcards and trailing slashes', () => {
-    const ok = writeConfig(`cors:\n  origins: [http://localhost:5173, https://app.example.org]\nauth:\n  secret: ${secret}\n`);
-    expect(loadConfig({ file: ok, env: {} }).config.cors.origins).toEqual(['http://localhost:5173', 'https://app.example.org']);
-    for (const origin of ['https://app.example.org/', 'https://*.example.org', '*', 'app.example.org', 'https://app.example.org/x']) {
+    const ok = writeConfig(
+      `cors:\n  origins: [http://localhost:5173, https://app.example.org]\nauth:\n  secret: ${secret}\n`,
+    );
+    expect(loadConfig({ file: ok, env: {} }).config.cors.origins).toEqual([
+      'http://localhost:5173',
+      'https://app.example.org',
+    ]);
+    for (const origin of [
+      'https://app.example.org/',
+      'https://*.example.org',
+      '*',
+      'app.example.org',
+      'https://app.example.org/x',
+    ]) {
       const file = writeConfig(`cors:\n  origins: ['${origin}']\nauth:\n  secret: ${secret}\n`);
       expect(() => loadConfig({ file, env: {} }), origin).toThrow(/cors\.origins\.0 must match pattern/);
     }
@@ -100,8 +130,12 @@ describe('loadConfig', () => {
   });
 
   it('refuses a secret shorter than 256 bits and a missing one', () => {
-    expect(() => loadConfig({ file: writeConfig('auth:\n  secret: short\n'), env: {} })).toThrow(/at least 32 characters/);
-    expect(() => loadConfig({ file: writeConfig('store: sqlite://x.db\n'), env: {} })).toThrow(/auth.secret is missing/);
+    expect(() => loadConfig({ file: writeConfig('auth:\n  secret: short\n'), env: {} })).toThrow(
+      /at least 32 characters/,
+    );
+    expect(() => loadConfig({ file: writeConfig('store: sqlite://x.db\n'), env: {} })).toThrow(
+      /auth.secret is missing/,
+    );
   });
 
   it('names the fix when the file is missing or not YAML', () => {
@@ -120,7 +154,9 @@ describe('loadConfig', () => {
     expect(loadConfig({ file, env: {} }).config.server).toMatchObject({ maxConnections: 4096, maxHeaderBytes: 16384 });
     expect(loadConfig({ file, env: { LUCID_MAX_CONNECTIONS: '100' } }).config.server.maxConnections).toBe(100);
     const bad = writeConfig(`server:\n  maxConnections: 0\n  maxHeaderBytes: 100\nauth:\n  secret: ${secret}\n`);
-    expect(() => loadConfig({ file: bad, env: {} })).toThrow(/server\.maxConnections must be >= 1[^]*server\.maxHeaderBytes must be >= 1024/);
+    expect(() => loadConfig({ file: bad, env: {} })).toThrow(
+      /server\.maxConnections must be >= 1[^]*server\.maxHeaderBytes must be >= 1024/,
+    );
   });
 
   it('warns when the TLS key is readable by others, and not when it is 0600', () => {
@@ -129,7 +165,9 @@ describe('loadConfig', () => {
     writeFileSync(key, 'not read here', { mode: 0o600 });
     expect(loadConfig({ file, env: {} }).warnings).toEqual([]);
     chmodSync(key, 0o644);
-    expect(loadConfig({ file, env: {} }).warnings).toEqual([`The TLS key ${key} (server.tls.key) is readable by other users: run \`chmod 600 ${key}\`.`]);
+    expect(loadConfig({ file, env: {} }).warnings).toEqual([
+      `The TLS key ${key} (server.tls.key) is readable by other users: run \`chmod 600 ${key}\`.`,
+    ]);
   });
 
   it('warns when the config file is readable by others', () => {
@@ -139,8 +177,17 @@ describe('loadConfig', () => {
 
   it('defaults the JWT rules to exp required and a 30 s leeway, and resolves key files relative to the config file', () => {
     const { config } = loadConfig({ file: writeConfig(`auth:\n  secret: ${secret}\n`), env: {} });
-    expect(config.auth).toMatchObject({ requireExp: true, issuer: '', audience: '', clockSkewSeconds: 30, publicKeyFile: '', jwksFile: '' });
-    const file = writeConfig(`auth:\n  secret: ${secret}\n  publicKeyFile: keys/idp.pem\n  jwksFile: /etc/lucid/jwks.json\n  audience: [lucid, lucid-api]\n`);
+    expect(config.auth).toMatchObject({
+      requireExp: true,
+      issuer: '',
+      audience: '',
+      clockSkewSeconds: 30,
+      publicKeyFile: '',
+      jwksFile: '',
+    });
+    const file = writeConfig(
+      `auth:\n  secret: ${secret}\n  publicKeyFile: keys/idp.pem\n  jwksFile: /etc/lucid/jwks.json\n  audience: [lucid, lucid-api]\n`,
+    );
     const { auth } = loadConfig({ file, env: {} }).config;
     expect(auth.publicKeyFile).toBe(path.join(path.dirname(file), 'keys/idp.pem'));
     expect(auth.jwksFile).toBe('/etc/lucid/jwks.json');
@@ -150,11 +197,27 @@ describe('loadConfig', () => {
 
   it('takes the JWT rules from the environment and refuses out-of-range ones', () => {
     const file = writeConfig(`auth:\n  secret: ${secret}\n`);
-    const env = { LUCID_AUTH_REQUIRE_EXP: 'false', LUCID_AUTH_ISSUER: 'https://idp.example', LUCID_AUTH_AUDIENCE: 'lucid', LUCID_AUTH_CLOCK_SKEW_SECONDS: '5' };
-    expect(loadConfig({ file, env }).config.auth).toMatchObject({ requireExp: false, issuer: 'https://idp.example', audience: 'lucid', clockSkewSeconds: 5 });
-    expect(() => loadConfig({ file, env: { LUCID_AUTH_CLOCK_SKEW_SECONDS: '301' } })).toThrow(/auth\.clockSkewSeconds must be <= 300/);
-    expect(() => loadConfig({ file: writeConfig(`auth:\n  secret: ${secret}\n  issuer: 42\n`), env: {} })).toThrow(/auth\.issuer/);
-    expect(() => loadConfig({ file: writeConfig(`auth:\n  secret: ${secret}\n  audience: ['']\n`), env: {} })).toThrow(/auth\.audience/);
+    const env = {
+      LUCID_AUTH_REQUIRE_EXP: 'false',
+      LUCID_AUTH_ISSUER: 'https://idp.example',
+      LUCID_AUTH_AUDIENCE: 'lucid',
+      LUCID_AUTH_CLOCK_SKEW_SECONDS: '5',
+    };
+    expect(loadConfig({ file, env }).config.auth).toMatchObject({
+      requireExp: false,
+      issuer: 'https://idp.example',
+      audience: 'lucid',
+      clockSkewSeconds: 5,
+    });
+    expect(() => loadConfig({ file, env: { LUCID_AUTH_CLOCK_SKEW_SECONDS: '301' } })).toThrow(
+      /auth\.clockSkewSeconds must be <= 300/,
+    );
+    expect(() => loadConfig({ file: writeConfig(`auth:\n  secret: ${secret}\n  issuer: 42\n`), env: {} })).toThrow(
+      /auth\.issuer/,
+    );
+    expect(() => loadConfig({ file: writeConfig(`auth:\n  secret: ${secret}\n  audience: ['']\n`), env: {} })).toThrow(
+      /auth\.audience/,
+    );
   });
 
   it('takes encryption keys from the file or the environment (previous keys comma-separated) and never echoes a bad one', () => {
@@ -165,7 +228,9 @@ describe('loadConfig', () => {
     const env = { LUCID_ENCRYPTION_KEY: previous[0]!, LUCID_ENCRYPTION_PREVIOUS_KEYS: `${key}, ${previous[1]}` };
     expect(loadConfig({ file, env }).config.encryption).toEqual({ key: previous[0], previousKeys: [key, previous[1]] });
     const short = Buffer.alloc(16, 9).toString('base64');
-    const bad = writeConfig(`auth:\n  secret: ${secret}\nencryption:\n  key: "${short}"\n  previousKeys: ["not a key"]\n`);
+    const bad = writeConfig(
+      `auth:\n  secret: ${secret}\nencryption:\n  key: "${short}"\n  previousKeys: ["not a key"]\n`,
+    );
     let message = '';
     try {
       loadConfig({ file: bad, env: {} });
@@ -177,6 +242,11 @@ describe('loadConfig', () => {
     expect(message).toMatch(/encryption\.previousKeys\[0\] must be 32 bytes in base64/);
     expect(message).not.toContain(short);
     expect(message).not.toContain('not a key');
-    expect(() => loadConfig({ file: writeConfig(`auth:\n  secret: ${secret}\nencryption:\n  previousKeys: ["${key}"]\n`), env: {} })).toThrow(/previousKeys is set but encryption\.key is not/);
+    expect(() =>
+      loadConfig({
+        file: writeConfig(`auth:\n  secret: ${secret}\nencryption:\n  previousKeys: ["${key}"]\n`),
+        env: {},
+      }),
+    ).toThrow(/previousKeys is set but encryption\.key is not/);
   });
 });

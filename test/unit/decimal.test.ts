@@ -27,7 +27,8 @@ describe('decimal arithmetic', () => {
   });
 
   it('refuses text that is not a plain decimal number', () => {
-    for (const text of ['', 'abc', '1e3', '0x10', '1.', '.5', '1,5', 'NaN', 'Infinity', '1 2']) expect(parseDecimal(text)).toBeUndefined();
+    for (const text of ['', 'abc', '1e3', '0x10', '1.', '.5', '1,5', 'NaN', 'Infinity', '1 2'])
+      expect(parseDecimal(text)).toBeUndefined();
   });
 
   it('accepts surrounding whitespace and a sign', () => {

@@ -12,7 +12,11 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** README.md, every Markdown file under docs/ and bench/README.md. */
 function documents(): string[] {
-  const docs = existsSync(path.join(ROOT, 'docs')) ? readdirSync(path.join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`) : [];
+  const docs = existsSync(path.join(ROOT, 'docs'))
+    ? readdirSync(path.join(ROOT, 'docs'))
+        .filter((name) => name.endsWith('.md'))
+        .map((name) => `docs/${name}`)
+    : [];
   return ['README.md', 'bench/README.md', ...docs];
 }
 
@@ -63,13 +67,20 @@ describe('relative links in the docs', () => {
     for (const href of linksOf(file)) {
       if (/^[a-z][a-z0-9+.-]*:/i.test(href)) continue; // http:, https:, mailto:
       const [target = '', anchor] = href.split('#');
-      const resolved = target === '' ? file : path.posix.normalize(path.posix.join(path.posix.dirname(file), decodeURI(target)));
+      const resolved =
+        target === '' ? file : path.posix.normalize(path.posix.join(path.posix.dirname(file), decodeURI(target)));
       const absolute = path.join(ROOT, resolved);
       if (!existsSync(absolute)) {
         broken.push(`${href} (no file ${resolved})`);
         continue;
       }
-      if (anchor !== undefined && anchor !== '' && statSync(absolute).isFile() && resolved.endsWith('.md') && !anchorsOf(resolved).has(decodeURIComponent(anchor))) {
+      if (
+        anchor !== undefined &&
+        anchor !== '' &&
+        statSync(absolute).isFile() &&
+        resolved.endsWith('.md') &&
+        !anchorsOf(resolved).has(decodeURIComponent(anchor))
+      ) {
         broken.push(`${href} (no heading #${anchor} in ${resolved})`);
       }
     }

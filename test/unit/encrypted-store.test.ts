@@ -4,7 +4,15 @@ import fc from 'fast-check';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, StoreUnavailableError } from '../../src/errors.js';
 import { applyOperation, putValue, readEntry } from '../../src/kv.js';
-import { ENVELOPE_OVERHEAD, Keyring, MARKER_KEY, applyEncryption, generateKey, parseKey, rekeyStore } from '../../src/store/encrypted.js';
+import {
+  ENVELOPE_OVERHEAD,
+  Keyring,
+  MARKER_KEY,
+  applyEncryption,
+  generateKey,
+  parseKey,
+  rekeyStore,
+} from '../../src/store/encrypted.js';
 import { openRedisStore } from '../../src/store/redis.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Change, Clock, Store } from '../../src/store/types.js';
@@ -28,7 +36,9 @@ async function openEncrypted(file: string, keyring: Keyring | undefined, clock?:
   }
 }
 
-storeSuite('encrypted sqlite', { open: (clock) => openEncrypted(path.join(tempDir(), 'lucid.sqlite'), new Keyring(keyA), clock) });
+storeSuite('encrypted sqlite', {
+  open: (clock) => openEncrypted(path.join(tempDir(), 'lucid.sqlite'), new Keyring(keyA), clock),
+});
 
 // The decorator over a shared backend too: it must not care what is underneath.
 if (await backendReady('redis')) {
@@ -37,10 +47,15 @@ if (await backendReady('redis')) {
     for (const namespace of namespaces) await dropNamespace('redis', namespace);
   });
   describe('encryption over redis', () => {
-    it('delivers another node\'s changes opened, live and replayed', async () => {
+    it("delivers another node's changes opened, live and replayed", async () => {
       const namespace = freshNamespace();
       namespaces.push(namespace);
-      const open = async () => applyEncryption(await openRedisStore({ url: BACKEND_URLS.redis, namespace, sweepIntervalMs: 0 }), new Keyring(keyA), { writable: true });
+      const open = async () =>
+        applyEncryption(
+          await openRedisStore({ url: BACKEND_URLS.redis, namespace, sweepIntervalMs: 0 }),
+          new Keyring(keyA),
+          { writable: true },
+        );
       const [writer, reader] = [await open(), await open()];
       const changes: Change[] = [];
       reader.subscribe((change) => changes.push(change));
@@ -98,11 +113,16 @@ describe('encryption at rest', () => {
       expect(keyring.open('k', sealed).equals(value)).toBe(true);
     }
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 0, maxLength: 4096 }), fc.nat({ max: 64 }), fc.string({ minLength: 1, maxLength: 40 }), (bytes, zeros, key) => {
-        const value = Buffer.concat([Buffer.from(bytes), Buffer.alloc(zeros)]);
-        const opened = keyring.open(key, keyring.seal(key, value));
-        return opened.length === value.length && opened.equals(value);
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 4096 }),
+        fc.nat({ max: 64 }),
+        fc.string({ minLength: 1, maxLength: 40 }),
+        (bytes, zeros, key) => {
+          const value = Buffer.concat([Buffer.from(bytes), Buffer.alloc(zeros)]);
+          const opened = keyring.open(key, keyring.seal(key, value));
+          return opened.length === value.length && opened.equals(value);
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -111,11 +131,15 @@ describe('encryption at rest', () => {
     const file = path.join(tempDir(), 'lucid.sqlite');
     const store = await open(file, new Keyring(keyA));
     const values = await fc.sample(fc.uint8Array({ minLength: 1, maxLength: 2048 }), 200);
-    const all = [...EDGE_VALUES.filter((value) => value.length > 0), ...values.map((bytes) => Buffer.concat([Buffer.from(bytes), Buffer.alloc(bytes[0]! % 5)]))];
+    const all = [
+      ...EDGE_VALUES.filter((value) => value.length > 0),
+      ...values.map((bytes) => Buffer.concat([Buffer.from(bytes), Buffer.alloc(bytes[0]! % 5)])),
+    ];
     for (const [i, value] of all.entries()) await putValue(store, `v${i}`, value, 'application/octet-stream');
     await closeAll();
     const again = await open(file, new Keyring(keyA));
-    for (const [i, value] of all.entries()) expect((await readEntry(again, `v${i}`)).value.equals(value), `value ${i}`).toBe(true);
+    for (const [i, value] of all.entries())
+      expect((await readEntry(again, `v${i}`)).value.equals(value), `value ${i}`).toBe(true);
   });
 
   it('keeps no plaintext on disk: neither the value nor its trailing-zero form is in the SQLite files', async () => {
@@ -162,7 +186,9 @@ describe('encryption at rest', () => {
     const plain = path.join(tempDir(), 'lucid.sqlite');
     await putValue(await open(plain, undefined), 'k', Buffer.from('v'), 'text/plain');
     await closeAll();
-    await expect(openEncrypted(encrypted, undefined)).rejects.toThrow(/The store is encrypted .* but encryption is off/);
+    await expect(openEncrypted(encrypted, undefined)).rejects.toThrow(
+      /The store is encrypted .* but encryption is off/,
+    );
     await expect(openEncrypted(plain, new Keyring(keyA))).rejects.toThrow(/holds unencrypted values: .*lucid rekey/);
   });
 
@@ -210,7 +236,9 @@ describe('encryption at rest', () => {
       }),
     ).rejects.toThrow('interrupted');
     await raw.close();
-    await expect(openEncrypted(file, new Keyring(keyB))).rejects.toThrow(new RegExp(`interrupted .*lucid rekey.* key id ${keyA.id}`));
+    await expect(openEncrypted(file, new Keyring(keyB))).rejects.toThrow(
+      new RegExp(`interrupted .*lucid rekey.* key id ${keyA.id}`),
+    );
     const both = await open(file, new Keyring(keyB, [keyA]));
     for (let i = 0; i < 40; i++) expect((await readEntry(both, `k${i}`)).value.toString()).toBe(`value ${i}\0`);
     await closeAll();

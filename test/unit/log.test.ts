@@ -5,7 +5,9 @@ const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
 
 describe('loggableUrl', () => {
   it('redacts the token parameter, however its name is encoded', () => {
-    expect(loggableUrl(`/api/notifications?token=${JWT}&maxDuration=1`)).toBe('/api/notifications?token=[Redacted]&maxDuration=1');
+    expect(loggableUrl(`/api/notifications?token=${JWT}&maxDuration=1`)).toBe(
+      '/api/notifications?token=[Redacted]&maxDuration=1',
+    );
     expect(loggableUrl(`/api/notifications?%74oken=abc`)).toBe('/api/notifications?token=[Redacted]');
   });
 

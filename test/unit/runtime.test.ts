@@ -14,7 +14,7 @@ describe('the Node runtime', () => {
     if (expected !== undefined) expect(major).toBe(Number(expected));
   });
 
-  it('loads the native better-sqlite3 addon (the embedded store\'s driver) and runs a query with it', () => {
+  it("loads the native better-sqlite3 addon (the embedded store's driver) and runs a query with it", () => {
     const db = new Database(':memory:');
     const row = db.prepare('SELECT 6 * 7 AS answer').get();
     db.close();

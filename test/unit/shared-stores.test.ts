@@ -40,7 +40,9 @@ describe.runIf(await backendReady('postgres'))('postgres entries', () => {
       const key = (i: number) => `snap/${String(i).padStart(4, '0')}`;
       // Seeded 50 at a time: 1200 writes at once outwait the pool's connect timeout on a busy machine.
       for (let start = 0; start < 1200; start += 50) {
-        await Promise.all(Array.from({ length: 50 }, (_, i) => putValue(store, key(start + i), Buffer.from('before'), 'text/plain')));
+        await Promise.all(
+          Array.from({ length: 50 }, (_, i) => putValue(store, key(start + i), Buffer.from('before'), 'text/plain')),
+        );
       }
       const seen = new Map<string, string>();
       let wrote = false;

@@ -91,7 +91,11 @@ describe('sqlite read cache', () => {
     await store.get('k');
     await deleteValue(store, 'k');
     await same('deleted');
-    const entry = { ...(await putValue(store, 'k', Buffer.from('4'), 'text/plain')).entry, value: Buffer.from('imported'), etag: '"1-imp"' };
+    const entry = {
+      ...(await putValue(store, 'k', Buffer.from('4'), 'text/plain')).entry,
+      value: Buffer.from('imported'),
+      etag: '"1-imp"',
+    };
     await store.get('k');
     expect(await importEntry(store, 'k', entry)).toBe('replaced');
     await same('imported');
@@ -150,8 +154,16 @@ describe('sqlite read cache', () => {
 
 describe('entry cache fences', () => {
   const entry = (value: string): Entry => ({
-    value: Buffer.from(value), contentType: 'text/plain', createdAt: 1, updatedAt: 1, expiresAt: null,
-    locked: false, lockHolder: null, lockExpiresAt: null, version: 1, etag: `"1-${value}"`,
+    value: Buffer.from(value),
+    contentType: 'text/plain',
+    createdAt: 1,
+    updatedAt: 1,
+    expiresAt: null,
+    locked: false,
+    lockHolder: null,
+    lockExpiresAt: null,
+    version: 1,
+    etag: `"1-${value}"`,
   });
 
   for (const overlap of ['began and ended', 'began'] as const) {
@@ -204,7 +216,9 @@ describe('sqlite group commit', () => {
 
   it('fails every write of a batch that fails, keeps none of its values, and goes on working', async () => {
     const batches: Array<{ keys: string[]; failed: boolean }> = [];
-    const { store, truth, file } = await open({ onBatch: (keys, error) => batches.push({ keys, failed: error !== undefined }) });
+    const { store, truth, file } = await open({
+      onBatch: (keys, error) => batches.push({ keys, failed: error !== undefined }),
+    });
     const keys = Array.from({ length: 30 }, (_, i) => (i === 15 ? 'poison' : `k${i}`));
     // Every key exists and is cached, so the writes below reach the batcher together.
     for (const key of keys) await putValue(store, key, Buffer.from('before'), 'text/plain');
@@ -214,7 +228,9 @@ describe('sqlite group commit', () => {
        CREATE TRIGGER poison_update BEFORE UPDATE ON keyv WHEN NEW.key = 'lucid:poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END;`,
     );
     batches.length = 0;
-    const outcomes = await Promise.allSettled(keys.map((key) => putValue(store, key, Buffer.from('after'), 'text/plain')));
+    const outcomes = await Promise.allSettled(
+      keys.map((key) => putValue(store, key, Buffer.from('after'), 'text/plain')),
+    );
     const poisoned = batches.find((batch) => batch.keys.includes('poison'))!;
     expect(poisoned.failed).toBe(true);
     expect(poisoned.keys.length).toBeGreaterThan(1);
@@ -232,13 +248,24 @@ describe('sqlite group commit', () => {
   it('applies a transaction all or nothing: a failing write leaves every key, in the file and the cache, as it was', async () => {
     const { store, truth, file } = await open();
     for (const key of ['a', 'poison', 'z']) await putValue(store, key, Buffer.from('before'), 'text/plain');
-    await behindTheBack(file, `CREATE TRIGGER poison_update BEFORE UPDATE ON keyv WHEN NEW.key = 'lucid:poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END;`);
+    await behindTheBack(
+      file,
+      `CREATE TRIGGER poison_update BEFORE UPDATE ON keyv WHEN NEW.key = 'lucid:poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END;`,
+    );
     const changes: string[] = [];
     store.subscribe((change) => changes.push(change.key));
     const rewrite = (current: ReadonlyMap<string, Entry | undefined>, now: number) => ({
       result: undefined,
       writes: [...current.entries()].map(([key, entry]) => ({
-        key, write: { ...entry!, value: Buffer.from('after'), updatedAt: now, version: entry!.version + 1, etag: `"${entry!.version + 1}-${key}"` }, change: 'updated' as const,
+        key,
+        write: {
+          ...entry!,
+          value: Buffer.from('after'),
+          updatedAt: now,
+          version: entry!.version + 1,
+          etag: `"${entry!.version + 1}-${key}"`,
+        },
+        change: 'updated' as const,
       })),
     });
     await expect(store.transact!(['a', 'poison', 'z'], rewrite)).rejects.toThrow();

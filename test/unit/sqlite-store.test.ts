@@ -13,7 +13,10 @@ import { storeEntries } from '../../src/store/entries.js';
 import { storeModelSuite } from './store-model.js';
 import { storeSuite } from './store-suite.js';
 
-const sqliteFactory = { open: (clock: () => number) => openSqliteStore({ file: path.join(tempDir(), 'lucid.sqlite'), sweepIntervalMs: 0, clock }) };
+const sqliteFactory = {
+  open: (clock: () => number) =>
+    openSqliteStore({ file: path.join(tempDir(), 'lucid.sqlite'), sweepIntervalMs: 0, clock }),
+};
 storeSuite('sqlite', sqliteFactory);
 storeModelSuite('sqlite', sqliteFactory);
 
@@ -35,17 +38,35 @@ describe('sqlite store', () => {
     const file = path.join(tempDir(), 'lucid.sqlite');
     // The old write path: Keyv with its implicit `lucid:` prefixing, the frame as the serialized value.
     const adapter = new KeyvSqlite({ uri: `sqlite://${file}` });
-    const old = new Keyv({ store: adapter, namespace: 'lucid', serialize: ((data: { value: Entry }) => encodeEntry(data.value)) as never });
+    const old = new Keyv({
+      store: adapter,
+      namespace: 'lucid',
+      serialize: ((data: { value: Entry }) => encodeEntry(data.value)) as never,
+    });
     const entry = (value: string): Entry => ({
-      value: Buffer.from(value), contentType: 'text/plain', createdAt: 1, updatedAt: 1, expiresAt: null,
-      locked: false, lockHolder: null, lockExpiresAt: null, version: 1, etag: `"1-${value}"`,
+      value: Buffer.from(value),
+      contentType: 'text/plain',
+      createdAt: 1,
+      updatedAt: 1,
+      expiresAt: null,
+      locked: false,
+      lockHolder: null,
+      lockExpiresAt: null,
+      version: 1,
+      etag: `"1-${value}"`,
     });
     for (const key of ['q/secret', 'lucid', 'a:b', '']) await old.set(key, entry(`old ${key}`));
     await old.disconnect();
     const store = await openSqliteStore({ file, sweepIntervalMs: 0 });
     opened.push(store);
-    for (const key of ['q/secret', 'lucid', 'a:b', '']) expect((await readEntry(store, key)).value.toString()).toBe(`old ${key}`);
-    expect((await store.list({ prefix: '', limit: 10 })).map((info) => info.key)).toEqual(['', 'a:b', 'lucid', 'q/secret']);
+    for (const key of ['q/secret', 'lucid', 'a:b', ''])
+      expect((await readEntry(store, key)).value.toString()).toBe(`old ${key}`);
+    expect((await store.list({ prefix: '', limit: 10 })).map((info) => info.key)).toEqual([
+      '',
+      'a:b',
+      'lucid',
+      'q/secret',
+    ]);
     expect(await store.get('lucid:q/secret')).toBeUndefined();
   });
 
@@ -58,7 +79,11 @@ describe('sqlite store', () => {
 
   it('stops counting an expired key at once, before the sweep removes it', async () => {
     let now = Date.parse('2026-11-26T12:00:00Z');
-    const store = await openSqliteStore({ file: path.join(tempDir(), 'lucid.sqlite'), sweepIntervalMs: 0, clock: () => now });
+    const store = await openSqliteStore({
+      file: path.join(tempDir(), 'lucid.sqlite'),
+      sweepIntervalMs: 0,
+      clock: () => now,
+    });
     opened.push(store);
     await putValue(store, 'stays', Buffer.from('x'), 'text/plain');
     await putValue(store, 'brief', Buffer.from('x'), 'text/plain');
@@ -178,7 +203,11 @@ describe('sqlite store', () => {
     const file = path.join(tempDir(), 'lucid.sqlite');
     const bulk = await openSqliteStore({ file, sweepIntervalMs: 0, bulk: true });
     await putValue(bulk, 'n', Buffer.from('0'), 'text/plain');
-    await Promise.all(Array.from({ length: 2500 }, (_, i) => putValue(bulk, `k${i}`, Buffer.from([i % 256, 0]), 'application/octet-stream')));
+    await Promise.all(
+      Array.from({ length: 2500 }, (_, i) =>
+        putValue(bulk, `k${i}`, Buffer.from([i % 256, 0]), 'application/octet-stream'),
+      ),
+    );
     await Promise.all(Array.from({ length: 30 }, () => applyOperation(bulk, 'n', 'increment', 1)));
     await deleteValue(bulk, 'k7');
     expect((await readEntry(bulk, 'n')).value.toString()).toBe('30');
@@ -235,7 +264,11 @@ describe('sqlite store files', () => {
     let now = Date.parse('2026-11-26T12:00:00Z');
     const file = path.join(tempDir(), 'lucid.sqlite');
     const store = await openSqliteStore({ file, sweepIntervalMs: 0, clock: () => now, cacheBytes: 0 });
-    const cached = await openSqliteStore({ file: path.join(tempDir(), 'lucid.sqlite'), sweepIntervalMs: 0, clock: () => now });
+    const cached = await openSqliteStore({
+      file: path.join(tempDir(), 'lucid.sqlite'),
+      sweepIntervalMs: 0,
+      clock: () => now,
+    });
     const opened = [store, cached];
     const long = `application/x-long; note="${'n'.repeat(6000)}"`;
     for (const each of [store, cached]) {

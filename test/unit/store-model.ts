@@ -11,9 +11,23 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LucidError } from '../../src/errors.js';
-import { applyOperation, deleteValue, putValue, readEntry, type Actor, type Operation, type Preconditions } from '../../src/kv.js';
+import {
+  applyOperation,
+  deleteValue,
+  putValue,
+  readEntry,
+  type Actor,
+  type Operation,
+  type Preconditions,
+} from '../../src/kv.js';
 import type { Entry, Store } from '../../src/store/types.js';
-import { runTxn, type Condition as TxnCondition, type PreparedOp, type TxnOutcome, type TxnResult } from '../../src/txn.js';
+import {
+  runTxn,
+  type Condition as TxnCondition,
+  type PreparedOp,
+  type TxnOutcome,
+  type TxnResult,
+} from '../../src/txn.js';
 import type { StoreFactory } from './store-suite.js';
 
 export interface ModelSuiteOptions {
@@ -175,11 +189,19 @@ class Put extends Command {
   }
 
   act({ store }: Real): Promise<unknown> {
-    return putValue(store, this.key, Buffer.from(this.value), this.contentType, { ...this.#conditions, ttlSeconds: this.ttl });
+    return putValue(store, this.key, Buffer.from(this.value), this.contentType, {
+      ...this.#conditions,
+      ttlSeconds: this.ttl,
+    });
   }
 
   toString(): string {
-    const conditions = [this.condition !== 'none' && `If-Match ${this.condition}`, this.ifNoneMatch && 'If-None-Match *'].filter(Boolean).join(', ');
+    const conditions = [
+      this.condition !== 'none' && `If-Match ${this.condition}`,
+      this.ifNoneMatch && 'If-None-Match *',
+    ]
+      .filter(Boolean)
+      .join(', ');
     return `PUT ${this.key} = ${show(this.value)} (${this.contentType}${this.ttl === undefined ? '' : `, ttl ${this.ttl}`}${conditions ? `, ${conditions}` : ''})`;
   }
 }
@@ -237,10 +259,15 @@ class Patch extends Command {
       case 'lock':
         if (isLocked(entry, now)) return { status: 409 };
         if (this.argument !== undefined && !validSeconds(this.argument, 1)) return { status: 400 };
-        changes = { locked: true, lockHolder: this.actor.subject, lockExpiresAt: this.argument === undefined ? null : now + this.argument * 1000 };
+        changes = {
+          locked: true,
+          lockHolder: this.actor.subject,
+          lockExpiresAt: this.argument === undefined ? null : now + this.argument * 1000,
+        };
         break;
       case 'unlock':
-        if (!isLocked(entry, now) || (entry.lockHolder !== this.actor.subject && !this.actor.admin)) return { status: 409 };
+        if (!isLocked(entry, now) || (entry.lockHolder !== this.actor.subject && !this.actor.admin))
+          return { status: 409 };
         changes = { locked: false, lockHolder: null, lockExpiresAt: null };
         break;
       case 'increment':
@@ -266,7 +293,13 @@ class Patch extends Command {
       apply: (answer) => {
         const outcome = answer as { entry: Entry; value?: string };
         expect(outcome.value, this.toString()).toBe(number);
-        model.entries.set(this.key, { ...entry, ...changes, updatedAt: now, version: entry.version + 1, etag: outcome.entry.etag });
+        model.entries.set(this.key, {
+          ...entry,
+          ...changes,
+          updatedAt: now,
+          version: entry.version + 1,
+          etag: outcome.entry.etag,
+        });
       },
     };
   }
@@ -282,12 +315,20 @@ class Patch extends Command {
 }
 
 type TxnCompareKind = 'exists' | 'missing' | 'etag' | 'stale' | 'value' | 'other';
-type TxnOpSpec = { op: 'get' | 'delete'; key: string } | { op: 'put'; key: string; value: Buffer } | { op: 'increment' | 'decrement'; key: string; step: number | undefined };
+type TxnOpSpec =
+  | { op: 'get' | 'delete'; key: string }
+  | { op: 'put'; key: string; value: Buffer }
+  | { op: 'increment' | 'decrement'; key: string; step: number | undefined };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** What a transaction's ops answer on the model: a refusal's status, or the results and the entries after. */
-function simulateTxn(ops: readonly TxnOpSpec[], state: Map<string, ModelEntry | undefined>, now: number, etagOf: (i: number) => string): { status: number; results: TxnResult[] } {
+function simulateTxn(
+  ops: readonly TxnOpSpec[],
+  state: Map<string, ModelEntry | undefined>,
+  now: number,
+  etagOf: (i: number) => string,
+): { status: number; results: TxnResult[] } {
   const results: TxnResult[] = [];
   for (const [i, op] of ops.entries()) {
     const entry = state.get(op.key);
@@ -310,14 +351,32 @@ function simulateTxn(ops: readonly TxnOpSpec[], state: Map<string, ModelEntry | 
     }
     if (op.op !== 'put' && entry === undefined) return { status: 404, results };
     if (entry !== undefined && isLocked(entry, now)) return { status: 409, results };
-    const revised = (changes: Partial<ModelEntry>): ModelEntry => ({ ...entry!, ...changes, updatedAt: now, version: entry!.version + 1, etag: etagOf(i) });
+    const revised = (changes: Partial<ModelEntry>): ModelEntry => ({
+      ...entry!,
+      ...changes,
+      updatedAt: now,
+      version: entry!.version + 1,
+      etag: etagOf(i),
+    });
     if (op.op === 'delete') {
       state.set(op.key, undefined);
       results.push({ key: op.key, deleted: true });
     } else if (op.op === 'put') {
-      const written = entry === undefined
-        ? { value: op.value, contentType: 'text/plain', createdAt: now, updatedAt: now, expiresAt: null, locked: false, lockHolder: null, lockExpiresAt: null, version: 1, etag: etagOf(i) }
-        : revised({ value: op.value, contentType: 'text/plain' });
+      const written =
+        entry === undefined
+          ? {
+              value: op.value,
+              contentType: 'text/plain',
+              createdAt: now,
+              updatedAt: now,
+              expiresAt: null,
+              locked: false,
+              lockHolder: null,
+              lockExpiresAt: null,
+              version: 1,
+              etag: etagOf(i),
+            }
+          : revised({ value: op.value, contentType: 'text/plain' });
       state.set(op.key, written);
       results.push({ key: op.key, created: entry === undefined, etag: written.etag });
     } else {
@@ -354,7 +413,8 @@ class Txn extends Command {
     this.#conditions = this.compares.map(({ key, kind }): TxnCondition => {
       const entry = state.get(key);
       if (kind === 'exists' || kind === 'missing') return { key, exists: kind === 'exists' };
-      if (kind === 'etag' || kind === 'stale') return { key, etag: kind === 'etag' ? (entry?.etag ?? '"none"') : '"0-stale"' };
+      if (kind === 'etag' || kind === 'stale')
+        return { key, etag: kind === 'etag' ? (entry?.etag ?? '"none"') : '"0-stale"' };
       return { key, bytes: kind === 'value' ? (entry?.value ?? Buffer.from('x')) : Buffer.from('never stored') };
     });
     const succeeded = this.#conditions.every((condition) => {
@@ -386,12 +446,18 @@ class Txn extends Command {
 
   async act({ store }: Real): Promise<unknown> {
     if (store.transact === undefined) return undefined;
-    const prepare = (op: TxnOpSpec): PreparedOp => (op.op === 'put' ? { op: 'put', key: op.key, value: Buffer.from(op.value), contentType: 'text/plain', ttl: undefined } : op.op === 'get' || op.op === 'delete' ? op : { op: op.op, key: op.key, step: 'step' in op ? op.step : undefined });
+    const prepare = (op: TxnOpSpec): PreparedOp =>
+      op.op === 'put'
+        ? { op: 'put', key: op.key, value: Buffer.from(op.value), contentType: 'text/plain', ttl: undefined }
+        : op.op === 'get' || op.op === 'delete'
+          ? op
+          : { op: op.op, key: op.key, step: 'step' in op ? op.step : undefined };
     return runTxn(store, this.#conditions, { success: this.success.map(prepare), failure: this.failure.map(prepare) });
   }
 
   toString(): string {
-    const op = (o: TxnOpSpec) => `${o.op} ${o.key}${o.op === 'put' ? ` = ${show(o.value)}` : 'step' in o && o.step !== undefined ? ` ${o.step}` : ''}`;
+    const op = (o: TxnOpSpec) =>
+      `${o.op} ${o.key}${o.op === 'put' ? ` = ${show(o.value)}` : 'step' in o && o.step !== undefined ? ` ${o.step}` : ''}`;
     return `TXN if [${this.compares.map((c) => `${c.key} ${c.kind}`).join(', ')}] then [${this.success.map(op).join(', ')}] else [${this.failure.map(op).join(', ')}]`;
   }
 }
@@ -408,7 +474,10 @@ class Get extends Command {
       status: 200,
       apply: (answer) => {
         const got = answer as Entry;
-        expect({ ...got, value: [...got.value] }, `step ${model.step}: ${this.toString()}`).toEqual({ ...entry, value: [...entry.value] });
+        expect({ ...got, value: [...got.value] }, `step ${model.step}: ${this.toString()}`).toEqual({
+          ...entry,
+          value: [...entry.value],
+        });
       },
     };
   }
@@ -434,17 +503,31 @@ class List extends Command {
     const live = [...model.entries]
       .filter(([key, entry]) => key.startsWith(this.prefix) && isLive(entry, model.now))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([key, entry]) => ({ key, size: entry.value.length, version: entry.version, etag: entry.etag, expiresAt: entry.expiresAt }));
+      .map(([key, entry]) => ({
+        key,
+        size: entry.value.length,
+        version: entry.version,
+        etag: entry.etag,
+        expiresAt: entry.expiresAt,
+      }));
     return { status: 200, apply: (answer) => expect(answer, `step ${model.step}: ${this.toString()}`).toEqual(live) };
   }
 
   /** Every page, each `limit` long, as one list. */
   async act({ store }: Real): Promise<unknown> {
     const all = [];
-    for (let after: string | undefined; ; ) {
+    for (let after: string | undefined; ;) {
       const page = await store.list({ prefix: this.prefix, after, limit: this.limit });
       expect(page.length).toBeLessThanOrEqual(this.limit);
-      all.push(...page.map(({ key, size, entry }) => ({ key, size, version: entry.version, etag: entry.etag, expiresAt: entry.expiresAt })));
+      all.push(
+        ...page.map(({ key, size, entry }) => ({
+          key,
+          size,
+          version: entry.version,
+          etag: entry.etag,
+          expiresAt: entry.expiresAt,
+        })),
+      );
       if (page.length < this.limit) return all;
       after = page[page.length - 1]!.key;
     }
@@ -485,7 +568,10 @@ class Purge extends Command {
       status: 200,
       apply: (answer) => {
         if (this.exact) expect(answer, `step ${model.step}: ${this.toString()}`).toBe(expired.length);
-        else expect(answer, `step ${model.step}: ${this.toString()}`).toBeLessThanOrEqual(expired.length + model.unpurged.size);
+        else
+          expect(answer, `step ${model.step}: ${this.toString()}`).toBeLessThanOrEqual(
+            expired.length + model.unpurged.size,
+          );
         for (const key of expired) model.entries.delete(key);
         model.unpurged.clear();
       },
@@ -502,7 +588,9 @@ class Purge extends Command {
 }
 
 function show(value: Buffer): string {
-  return value.length <= 12 ? `<${value.toString('hex')}>` : `<${value.length} bytes ending ${value.subarray(-4).toString('hex')}>`;
+  return value.length <= 12
+    ? `<${value.toString('hex')}>`
+    : `<${value.length} bytes ending ${value.subarray(-4).toString('hex')}>`;
 }
 
 /** Values: canonical integers (so counters count), and bytes that are never a number (a leading 'x'), trailing zeros included. */
@@ -515,7 +603,11 @@ const valueArb = fc.oneof(
 );
 const keyArb = fc.constantFrom(...KEYS);
 const conditionArb = fc.constantFrom<Condition>('none', 'none', 'none', 'current', 'stale', 'any');
-const secondsArb = fc.oneof(fc.constant(undefined), fc.constantFrom(0, 1, 2, 3, 10), fc.constantFrom(-1, 1.5, 10 * 365 * 24 * 3600 + 1));
+const secondsArb = fc.oneof(
+  fc.constant(undefined),
+  fc.constantFrom(0, 1, 2, 3, 10),
+  fc.constantFrom(-1, 1.5, 10 * 365 * 24 * 3600 + 1),
+);
 const actorArb = fc.constantFrom<Actor>(ADMIN, { subject: 'alice', admin: false }, { subject: 'bob', admin: false });
 
 /** A branch of up to 4 ops, each key written at most once (a second write to a key becomes a get, as the API refuses it). */
@@ -525,7 +617,13 @@ const branchArb = fc
       keyArb.map((key): TxnOpSpec => ({ op: 'get', key })),
       fc.tuple(keyArb, valueArb).map(([key, value]): TxnOpSpec => ({ op: 'put', key, value })),
       keyArb.map((key): TxnOpSpec => ({ op: 'delete', key })),
-      fc.tuple(keyArb, fc.constantFrom<'increment' | 'decrement'>('increment', 'decrement'), fc.option(fc.integer({ min: -3, max: 12 }), { nil: undefined })).map(([key, op, step]): TxnOpSpec => ({ op, key, step })),
+      fc
+        .tuple(
+          keyArb,
+          fc.constantFrom<'increment' | 'decrement'>('increment', 'decrement'),
+          fc.option(fc.integer({ min: -3, max: 12 }), { nil: undefined }),
+        )
+        .map(([key, op, step]): TxnOpSpec => ({ op, key, step })),
     ),
     { maxLength: 4 },
   )
@@ -539,12 +637,29 @@ const branchArb = fc
     });
   });
 const txnArb = fc
-  .tuple(fc.array(fc.record({ key: keyArb, kind: fc.constantFrom<TxnCompareKind>('exists', 'missing', 'etag', 'stale', 'value', 'other') }), { maxLength: 3 }), branchArb, branchArb)
+  .tuple(
+    fc.array(
+      fc.record({
+        key: keyArb,
+        kind: fc.constantFrom<TxnCompareKind>('exists', 'missing', 'etag', 'stale', 'value', 'other'),
+      }),
+      { maxLength: 3 },
+    ),
+    branchArb,
+    branchArb,
+  )
   .map(([compares, success, failure]) => new Txn(compares, success, failure));
 
 function commandsArb(options: Required<ModelSuiteOptions>) {
   const put = fc
-    .tuple(keyArb, valueArb, fc.constantFrom('text/plain', 'application/octet-stream'), secondsArb, conditionArb, fc.boolean())
+    .tuple(
+      keyArb,
+      valueArb,
+      fc.constantFrom('text/plain', 'application/octet-stream'),
+      secondsArb,
+      conditionArb,
+      fc.boolean(),
+    )
     .map(([key, value, type, ttl, condition, noneMatch]) => new Put(key, value, type, ttl, condition, noneMatch));
   return fc.commands(
     [
@@ -553,16 +668,35 @@ function commandsArb(options: Required<ModelSuiteOptions>) {
       put,
       fc.tuple(keyArb, conditionArb).map(([key, condition]) => new Delete(key, condition)),
       fc
-        .tuple(keyArb, fc.constantFrom<Operation>('lock', 'lock', 'unlock', 'increment', 'increment', 'decrement', 'ttl'), fc.option(fc.oneof({ arbitrary: fc.integer({ min: -3, max: 12 }), weight: 6 }, { arbitrary: fc.constantFrom(Infinity, -Infinity, Number.NaN), weight: 1 }), { nil: undefined }), actorArb, conditionArb)
+        .tuple(
+          keyArb,
+          fc.constantFrom<Operation>('lock', 'lock', 'unlock', 'increment', 'increment', 'decrement', 'ttl'),
+          fc.option(
+            fc.oneof(
+              { arbitrary: fc.integer({ min: -3, max: 12 }), weight: 6 },
+              { arbitrary: fc.constantFrom(Infinity, -Infinity, Number.NaN), weight: 1 },
+            ),
+            { nil: undefined },
+          ),
+          actorArb,
+          conditionArb,
+        )
         .map(([key, operation, argument, actor, condition]) => new Patch(key, operation, argument, actor, condition)),
       fc.tuple(keyArb, secondsArb).map(([key, seconds]) => new Patch(key, 'ttl', seconds, ADMIN, 'none')),
       // Locks and unlocks by different holders, with and without leases, so ownership gets exercised.
       fc
         .tuple(keyArb, fc.constantFrom<Operation>('lock', 'unlock'), fc.constantFrom(undefined, 1, 2, 5), actorArb)
-        .map(([key, operation, lease, actor]) => new Patch(key, operation, operation === 'lock' ? lease : undefined, actor, 'none')),
+        .map(
+          ([key, operation, lease, actor]) =>
+            new Patch(key, operation, operation === 'lock' ? lease : undefined, actor, 'none'),
+        ),
       keyArb.map((key) => new Get(key)),
-      fc.tuple(fc.constantFrom(...PREFIXES), fc.integer({ min: 1, max: 4 })).map(([prefix, limit]) => new List(prefix, limit)),
-      fc.constantFrom(1, 500, 999, 1000, 1001, 2500, 1, 500, 999, 1000, 1001, 2500, 11_000).map((ms) => new Advance(ms)),
+      fc
+        .tuple(fc.constantFrom(...PREFIXES), fc.integer({ min: 1, max: 4 }))
+        .map(([prefix, limit]) => new List(prefix, limit)),
+      fc
+        .constantFrom(1, 500, 999, 1000, 1001, 2500, 1, 500, 999, 1000, 1001, 2500, 11_000)
+        .map((ms) => new Advance(ms)),
       fc.constant(new Purge(options.exactPurgeCount)),
       txnArb,
     ],
@@ -574,28 +708,41 @@ function commandsArb(options: Required<ModelSuiteOptions>) {
 export function storeModelSuite(name: string, factory: StoreFactory, options: ModelSuiteOptions = {}): void {
   const settings: Required<ModelSuiteOptions> = { numRuns: 100, maxCommands: 60, exactPurgeCount: true, ...options };
   describe(`store model: ${name}`, () => {
-    it('answers every random sequence of operations exactly as the in-memory model does', { timeout: 60_000 }, async () => {
-      const seed = process.env.LUCID_MODEL_SEED === undefined ? Date.now() ^ (Math.random() * 0x7fffffff) : Number(process.env.LUCID_MODEL_SEED);
-      const path = process.env.LUCID_MODEL_PATH;
-      let commandsRun = 0;
-      const statuses = new Map<number, number>();
-      await fc.assert(
-        fc.asyncProperty(commandsArb(settings), async (commands) => {
-          let now = START;
-          const store = await factory.open(() => now);
-          try {
-            const model: Model = { now: START, entries: new Map(), step: 0, statuses, unpurged: new Set() };
-            await fc.asyncModelRun(() => ({ model, real: { store, advance: (ms: number) => (now += ms) } }), commands);
-            commandsRun += model.step;
-          } finally {
-            await store.close();
-          }
-        }),
-        { numRuns: settings.numRuns, seed, path, verbose: 1 },
-      );
-      // Printed so a run's size shows in the output; fast-check prints the seed and path of a failure itself.
-      console.log(`store model (${name}): ${settings.numRuns} runs, ${commandsRun} commands, seed ${seed}, statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
-      for (const status of [200, 400, 404, 409, 412]) expect(statuses.get(status), `status ${status} never met`).toBeGreaterThan(0);
-    });
+    it(
+      'answers every random sequence of operations exactly as the in-memory model does',
+      { timeout: 60_000 },
+      async () => {
+        const seed =
+          process.env.LUCID_MODEL_SEED === undefined
+            ? Date.now() ^ (Math.random() * 0x7fffffff)
+            : Number(process.env.LUCID_MODEL_SEED);
+        const path = process.env.LUCID_MODEL_PATH;
+        let commandsRun = 0;
+        const statuses = new Map<number, number>();
+        await fc.assert(
+          fc.asyncProperty(commandsArb(settings), async (commands) => {
+            let now = START;
+            const store = await factory.open(() => now);
+            try {
+              const model: Model = { now: START, entries: new Map(), step: 0, statuses, unpurged: new Set() };
+              await fc.asyncModelRun(
+                () => ({ model, real: { store, advance: (ms: number) => (now += ms) } }),
+                commands,
+              );
+              commandsRun += model.step;
+            } finally {
+              await store.close();
+            }
+          }),
+          { numRuns: settings.numRuns, seed, path, verbose: 1 },
+        );
+        // Printed so a run's size shows in the output; fast-check prints the seed and path of a failure itself.
+        console.log(
+          `store model (${name}): ${settings.numRuns} runs, ${commandsRun} commands, seed ${seed}, statuses ${JSON.stringify(Object.fromEntries(statuses))}`,
+        );
+        for (const status of [200, 400, 404, 409, 412])
+          expect(statuses.get(status), `status ${status} never met`).toBeGreaterThan(0);
+      },
+    );
   });
 }

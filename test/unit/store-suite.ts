@@ -39,7 +39,13 @@ export function storeSuite(name: string, factory: StoreFactory): void {
       const { store } = await open();
       const all = Buffer.alloc(256 * 4);
       for (let i = 0; i < all.length; i++) all[i] = i % 256;
-      const values = [all, Buffer.from([0, 0, 0]), Buffer.from([1, 2, 0, 0]), Buffer.from('héllo wörld ✓'), Buffer.from([0xff])];
+      const values = [
+        all,
+        Buffer.from([0, 0, 0]),
+        Buffer.from([1, 2, 0, 0]),
+        Buffer.from('héllo wörld ✓'),
+        Buffer.from([0xff]),
+      ];
       for (const [i, value] of values.entries()) {
         await putValue(store, `bytes-${i}`, value, 'application/octet-stream');
         const entry = await readEntry(store, `bytes-${i}`);
@@ -75,7 +81,9 @@ export function storeSuite(name: string, factory: StoreFactory): void {
 
     it('lets exactly one of many concurrent creates of a new key win', async () => {
       const { store } = await open();
-      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => putValue(store, 'race', Buffer.from(String(i)), 'text/plain')));
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => putValue(store, 'race', Buffer.from(String(i)), 'text/plain')),
+      );
       expect(results.filter((result) => result.created)).toHaveLength(1);
       await store.close();
     });
@@ -110,7 +118,8 @@ export function storeSuite(name: string, factory: StoreFactory): void {
       await applyOperation(store, 'locked', 'lock', undefined);
       expect(await status(putValue(store, 'locked', Buffer.from('8'), 'text/plain'))).toBe(409);
       expect(await status(deleteValue(store, 'locked'))).toBe(409);
-      for (const operation of ['increment', 'decrement'] as const) expect(await status(applyOperation(store, 'locked', operation, 1))).toBe(409);
+      for (const operation of ['increment', 'decrement'] as const)
+        expect(await status(applyOperation(store, 'locked', operation, 1))).toBe(409);
       expect(await status(applyOperation(store, 'locked', 'ttl', 10))).toBe(409);
       expect(await status(applyOperation(store, 'locked', 'lock', undefined))).toBe(409);
       expect((await readEntry(store, 'locked')).value.toString()).toBe('7');
@@ -194,12 +203,16 @@ export function storeSuite(name: string, factory: StoreFactory): void {
 
     it('lists live keys in key order, a page at a time, with their metadata and size', async () => {
       const { store, advance } = await open();
-      for (const key of ['b', 'a/2', 'a/1', 'a/10', 'c', 'a/3']) await putValue(store, key, Buffer.from(`value of ${key}`), 'text/plain');
+      for (const key of ['b', 'a/2', 'a/1', 'a/10', 'c', 'a/3'])
+        await putValue(store, key, Buffer.from(`value of ${key}`), 'text/plain');
       await applyOperation(store, 'a/3', 'ttl', 1);
       advance(1001);
       const all = await store.list({ prefix: '', limit: 100 });
       expect(all.map((info) => info.key)).toEqual(['a/1', 'a/10', 'a/2', 'b', 'c']);
-      expect(all[0]).toMatchObject({ size: 'value of a/1'.length, entry: { contentType: 'text/plain', locked: false, version: 1 } });
+      expect(all[0]).toMatchObject({
+        size: 'value of a/1'.length,
+        entry: { contentType: 'text/plain', locked: false, version: 1 },
+      });
       const first = await store.list({ prefix: 'a/', limit: 2 });
       expect(first.map((info) => info.key)).toEqual(['a/1', 'a/10']);
       const second = await store.list({ prefix: 'a/', after: 'a/10', limit: 2 });
@@ -227,7 +240,16 @@ export function storeSuite(name: string, factory: StoreFactory): void {
       // A shared backend delivers changes from its change log, a moment after the write returns.
       await vi.waitFor(() =>
         expect(changes.map((change) => `${change.type}:${change.key}`)).toEqual([
-          'created:k', 'updated:k', 'incremented:k', 'decremented:k', 'locked:k', 'unlocked:k', 'ttl:k', 'expired:k', 'created:gone', 'deleted:gone',
+          'created:k',
+          'updated:k',
+          'incremented:k',
+          'decremented:k',
+          'locked:k',
+          'unlocked:k',
+          'ttl:k',
+          'expired:k',
+          'created:gone',
+          'deleted:gone',
         ]),
       );
       expect(changes[2]!.entry!.value.toString()).toBe('3');
@@ -238,12 +260,16 @@ export function storeSuite(name: string, factory: StoreFactory): void {
       const { store, advance } = await open();
       await putValue(store, 'leased', Buffer.from('1'), 'text/plain');
       await applyOperation(store, 'leased', 'lock', 2, { subject: 'alice', admin: false });
-      expect(await status(applyOperation(store, 'leased', 'unlock', undefined, { subject: 'bob', admin: false }))).toBe(409);
+      expect(await status(applyOperation(store, 'leased', 'unlock', undefined, { subject: 'bob', admin: false }))).toBe(
+        409,
+      );
       expect(await status(putValue(store, 'leased', Buffer.from('2'), 'text/plain'))).toBe(409);
       advance(2001);
       expect(await status(putValue(store, 'leased', Buffer.from('2'), 'text/plain'))).toBe(200);
       await applyOperation(store, 'leased', 'lock', undefined, { subject: 'bob', admin: false });
-      expect(await status(applyOperation(store, 'leased', 'unlock', undefined, { subject: 'root', admin: true }))).toBe(200);
+      expect(await status(applyOperation(store, 'leased', 'unlock', undefined, { subject: 'root', admin: true }))).toBe(
+        200,
+      );
       await store.close();
     });
 
@@ -264,7 +290,8 @@ export function storeSuite(name: string, factory: StoreFactory): void {
 
     it('yields every live entry under a prefix, in key order, values and metadata whole', async () => {
       const { store, advance } = await open();
-      for (const key of ['b/2', 'a', 'b/1', 'b/10', 'c', 'b/3']) await putValue(store, key, Buffer.from([0, ...Buffer.from(key), 0]), 'application/x-test');
+      for (const key of ['b/2', 'a', 'b/1', 'b/10', 'c', 'b/3'])
+        await putValue(store, key, Buffer.from([0, ...Buffer.from(key), 0]), 'application/x-test');
       await applyOperation(store, 'b/3', 'ttl', 1);
       await applyOperation(store, 'b/2', 'lock', 30, { subject: 'alice', admin: false });
       advance(1001);
@@ -304,7 +331,9 @@ export function storeSuite(name: string, factory: StoreFactory): void {
       expect(await importEntry(store, 'restored', entry)).toBe('created');
       expect(await readEntry(store, 'restored')).toEqual(entry);
       expect(await importEntry(store, 'restored', entry)).toBe('unchanged');
-      expect(await importEntry(store, 'restored', { ...entry, expiresAt: Date.parse('2020-01-01T00:00:00Z') })).toBe('expired');
+      expect(await importEntry(store, 'restored', { ...entry, expiresAt: Date.parse('2020-01-01T00:00:00Z') })).toBe(
+        'expired',
+      );
       expect(await readEntry(store, 'restored')).toEqual(entry);
       await store.close();
     });
@@ -328,12 +357,31 @@ export function storeSuite(name: string, factory: StoreFactory): void {
     it('keeps every key its own: keys that look like the storage prefix never reach another key', async () => {
       const { store, advance } = await open();
       // Each pair is a key and the key it would collide with under a prefix-skipping encoding.
-      const keys = ['lucid:q/secret', 'q/secret', 'keyv:a', 'a', 'lucid', 'lucid:', '', ':', '::', 'lucid:lucid:x', 'lucid:x', 'x'];
+      const keys = [
+        'lucid:q/secret',
+        'q/secret',
+        'keyv:a',
+        'a',
+        'lucid',
+        'lucid:',
+        '',
+        ':',
+        '::',
+        'lucid:lucid:x',
+        'lucid:x',
+        'x',
+      ];
       for (const key of keys) await putValue(store, key, Buffer.from(`value of ${JSON.stringify(key)}`), 'text/plain');
-      for (const key of keys) expect((await readEntry(store, key)).value.toString()).toBe(`value of ${JSON.stringify(key)}`);
+      for (const key of keys)
+        expect((await readEntry(store, key)).value.toString()).toBe(`value of ${JSON.stringify(key)}`);
       const listed = (await store.list({ prefix: '', limit: 100 })).map((info) => info.key);
       expect(listed).toEqual([...keys].sort());
-      expect((await store.list({ prefix: 'lucid:', limit: 100 })).map((info) => info.key)).toEqual(['lucid:', 'lucid:lucid:x', 'lucid:q/secret', 'lucid:x']);
+      expect((await store.list({ prefix: 'lucid:', limit: 100 })).map((info) => info.key)).toEqual([
+        'lucid:',
+        'lucid:lucid:x',
+        'lucid:q/secret',
+        'lucid:x',
+      ]);
       // A lock on q/secret does not stop a write to lucid:q/secret, and that write leaves q/secret alone.
       await applyOperation(store, 'q/secret', 'lock', undefined);
       await putValue(store, 'lucid:q/secret', Buffer.from('pwned'), 'text/plain');
@@ -363,11 +411,23 @@ export function storeSuite(name: string, factory: StoreFactory): void {
         return { ...opened, transact: opened.store.transact!.bind(opened.store) };
       };
       const revised = (entry: Entry, now: number, value: string): Entry => ({
-        ...entry, value: Buffer.from(value), updatedAt: now, version: entry.version + 1, etag: `"${entry.version + 1}-${randomUUID()}"`,
+        ...entry,
+        value: Buffer.from(value),
+        updatedAt: now,
+        version: entry.version + 1,
+        etag: `"${entry.version + 1}-${randomUUID()}"`,
       });
       const fresh = (now: number, value: string): Entry => ({
-        value: Buffer.from(value), contentType: 'text/plain', createdAt: now, updatedAt: now, expiresAt: null,
-        locked: false, lockHolder: null, lockExpiresAt: null, version: 1, etag: `"1-${randomUUID()}"`,
+        value: Buffer.from(value),
+        contentType: 'text/plain',
+        createdAt: now,
+        updatedAt: now,
+        expiresAt: null,
+        locked: false,
+        lockHolder: null,
+        lockExpiresAt: null,
+        version: 1,
+        etag: `"1-${randomUUID()}"`,
       });
 
       it('applies every write together, sees live entries only, and announces the changes in order with one txn id', async (context) => {
@@ -394,7 +454,11 @@ export function storeSuite(name: string, factory: StoreFactory): void {
         expect((await readEntry(store, 'a')).value.toString()).toBe('5');
         expect((await readEntry(store, 'b')).value.toString()).toBe('5');
         expect(await store.get('gone')).toBeUndefined();
-        await vi.waitFor(() => expect(changes.filter((change) => change.txn !== undefined).map((change) => `${change.type}:${change.key}`)).toEqual(['updated:a', 'created:b', 'deleted:gone']));
+        await vi.waitFor(() =>
+          expect(
+            changes.filter((change) => change.txn !== undefined).map((change) => `${change.type}:${change.key}`),
+          ).toEqual(['updated:a', 'created:b', 'deleted:gone']),
+        );
         const ids = new Set(changes.filter((change) => change.txn !== undefined).map((change) => change.txn));
         expect(ids.size).toBe(1);
         expect(changes.find((change) => change.key === 'b')!.entry!.value.toString()).toBe('5');
@@ -427,13 +491,24 @@ export function storeSuite(name: string, factory: StoreFactory): void {
         const counters = ['c0', 'c1', 'c2', 'c3'];
         for (const key of counters) await putValue(store, key, Buffer.from('100'), 'text/plain');
         const total = async () =>
-          transact(counters, (current) => ({ result: counters.reduce((sum, key) => sum + Number(current.get(key)!.value.toString()), 0), writes: [] }));
+          transact(counters, (current) => ({
+            result: counters.reduce((sum, key) => sum + Number(current.get(key)!.value.toString()), 0),
+            writes: [],
+          }));
         const transfer = (from: string, to: string, amount: number) =>
           transact([from, to], (current, now) => ({
             result: undefined,
             writes: [
-              { key: from, write: revised(current.get(from)!, now, String(Number(current.get(from)!.value.toString()) - amount)), change: 'decremented' as const },
-              { key: to, write: revised(current.get(to)!, now, String(Number(current.get(to)!.value.toString()) + amount)), change: 'incremented' as const },
+              {
+                key: from,
+                write: revised(current.get(from)!, now, String(Number(current.get(from)!.value.toString()) - amount)),
+                change: 'decremented' as const,
+              },
+              {
+                key: to,
+                write: revised(current.get(to)!, now, String(Number(current.get(to)!.value.toString()) + amount)),
+                change: 'incremented' as const,
+              },
             ],
           }));
         const work: Array<Promise<unknown>> = [];

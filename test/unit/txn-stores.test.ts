@@ -14,7 +14,8 @@ const keyring = new Keyring(parseKey(generateKey()));
 const encrypt = (store: Store) => applyEncryption(store, keyring, { writable: true });
 const openers = { redis: openRedisStore, postgres: openPostgresStore };
 
-const sqlite = (clock: Clock) => openSqliteStore({ file: path.join(tempDir(), 'lucid.sqlite'), sweepIntervalMs: 0, clock });
+const sqlite = (clock: Clock) =>
+  openSqliteStore({ file: path.join(tempDir(), 'lucid.sqlite'), sweepIntervalMs: 0, clock });
 const probe = await sqlite(Date.now);
 const sqliteHasTransact = probe.transact !== undefined;
 await probe.close();

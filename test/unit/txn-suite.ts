@@ -13,13 +13,29 @@ import type { StoreFactory } from './store-suite.js';
 const START = Date.parse('2026-11-26T12:00:00Z');
 
 function revised(entry: Entry, now: number, value: string): Entry {
-  return { ...entry, value: Buffer.from(value), updatedAt: now, version: entry.version + 1, etag: `"${entry.version + 1}-${Math.random().toString(36).slice(2)}"` };
+  return {
+    ...entry,
+    value: Buffer.from(value),
+    updatedAt: now,
+    version: entry.version + 1,
+    etag: `"${entry.version + 1}-${Math.random().toString(36).slice(2)}"`,
+  };
 }
 
 function fresh(value: string, now: number): Entry {
-  return { value: Buffer.from(value), contentType: 'text/plain', createdAt: now, updatedAt: now, expiresAt: null, locked: false, lockHolder: null, lockExpiresAt: null, version: 1, etag: `"1-${Math.random().toString(36).slice(2)}"` };
+  return {
+    value: Buffer.from(value),
+    contentType: 'text/plain',
+    createdAt: now,
+    updatedAt: now,
+    expiresAt: null,
+    locked: false,
+    lockHolder: null,
+    lockExpiresAt: null,
+    version: 1,
+    etag: `"1-${Math.random().toString(36).slice(2)}"`,
+  };
 }
-
 
 /** Moves `amount` from one counter to another in one transaction; returns the values it read. */
 function transfer(store: Store, from: string, to: string, amount: number): Promise<number> {
@@ -53,7 +69,11 @@ export function txnSuite(name: string, factory: StoreFactory): void {
         ];
         return { result: [...current.entries()].map(([key, entry]) => [key, entry?.value.toString() ?? null]), writes };
       });
-      expect(seen.sort()).toEqual([['a', '10'], ['b', null], ['c', null]]);
+      expect(seen.sort()).toEqual([
+        ['a', '10'],
+        ['b', null],
+        ['c', null],
+      ]);
       expect((await readEntry(store, 'a')).value.toString()).toBe('9');
       expect((await readEntry(store, 'b')).value.toString()).toBe('new');
       expect(await store.get('c')).toBeUndefined();
@@ -110,8 +130,14 @@ export function txnSuite(name: string, factory: StoreFactory): void {
       await writeThree();
       await until(() => changes.length >= 8);
       expect(changes.map((change) => [change.type, change.key])).toEqual([
-        ['created', 'x'], ['created', 'z'], ['deleted', 'x'], ['created', 'y'],
-        ['created', 'x'], ['updated', 'z'], ['deleted', 'x'], ['updated', 'y'],
+        ['created', 'x'],
+        ['created', 'z'],
+        ['deleted', 'x'],
+        ['created', 'y'],
+        ['created', 'x'],
+        ['updated', 'z'],
+        ['deleted', 'x'],
+        ['updated', 'y'],
       ]);
       const first = changes.slice(1, 4).map((change) => change.txn);
       const second = changes.slice(5, 8).map((change) => change.txn);
@@ -133,7 +159,12 @@ export function txnSuite(name: string, factory: StoreFactory): void {
       let running = true;
       const reader = (async () => {
         while (running) {
-          totals.push(await store.transact!(keys, (current) => ({ result: keys.reduce((sum, key) => sum + Number(current.get(key)!.value.toString()), 0), writes: [] })));
+          totals.push(
+            await store.transact!(keys, (current) => ({
+              result: keys.reduce((sum, key) => sum + Number(current.get(key)!.value.toString()), 0),
+              writes: [],
+            })),
+          );
         }
       })();
       await Promise.all(
@@ -156,10 +187,11 @@ export function txnSuite(name: string, factory: StoreFactory): void {
       const { store } = await open();
       await putValue(store, 'n', Buffer.from('0'), 'text/plain');
       await putValue(store, 'm', Buffer.from('0'), 'text/plain');
-      const bump = (key: string) => store.update(key, (current, now) => {
-        const write = revised(current!, now, String(Number(current!.value.toString()) + 1));
-        return { result: undefined, write, change: 'incremented' };
-      });
+      const bump = (key: string) =>
+        store.update(key, (current, now) => {
+          const write = revised(current!, now, String(Number(current!.value.toString()) + 1));
+          return { result: undefined, write, change: 'incremented' };
+        });
       await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? bump('n') : transfer(store, 'm', 'n', 1))));
       expect(Number((await readEntry(store, 'n')).value.toString())).toBe(60);
       expect(Number((await readEntry(store, 'm')).value.toString())).toBe(-30);
