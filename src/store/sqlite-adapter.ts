@@ -10,6 +10,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import Database from 'better-sqlite3';
 
 export const TABLE = 'keyv';
@@ -29,7 +31,7 @@ export class BetterSqliteAdapter extends EventEmitter {
   constructor(file: string, pragmas: readonly string[] = []) {
     super();
     this.opts = { dialect: 'sqlite', url: `sqlite://${file}`, table: TABLE };
-    this.db = new Database(file, { timeout: 5000 });
+    this.db = openDatabase(file, { timeout: 5000 });
     for (const pragma of pragmas) this.db.pragma(pragma);
     this.db.exec(`CREATE TABLE IF NOT EXISTS ${TABLE}(key VARCHAR(${KEY_SIZE}) PRIMARY KEY, value TEXT )`);
     this.#get = this.db.prepare(`SELECT value FROM ${TABLE} WHERE key = ?`);
@@ -88,5 +90,24 @@ export class BetterSqliteAdapter extends EventEmitter {
 /** Opens `file` read-only (a clear Error when there is none), with a busy timeout. */
 export function openReadOnly(file: string): Database.Database {
   if (!existsSync(file)) throw new Error(`There is no store at ${file}.`);
-  return new Database(file, { readonly: true, fileMustExist: true, timeout: 5000 });
+  return openDatabase(file, { readonly: true, fileMustExist: true, timeout: 5000 });
+}
+
+/**
+ * better-sqlite3's addon is compiled for one Node ABI (it is not an N-API addon). A build for another
+ * ABI may sit beside the installed one, in `build/node-v<ABI>/`: `make test-node24` compiles one there
+ * from Node 24's own headers, so one node_modules serves Node 20 and Node 24. Without one, the
+ * installed build is used, as better-sqlite3 would on its own.
+ */
+const ABI_BUILD = path.join(
+  path.dirname(createRequire(import.meta.url).resolve('better-sqlite3')),
+  '..',
+  'build',
+  `node-v${process.versions.modules}`,
+  'better_sqlite3.node',
+);
+
+/** Every connection Lucid (and its tests) open goes through here, so each loads the addon built for this Node. */
+export function openDatabase(file: string, options: Database.Options = {}): Database.Database {
+  return new Database(file, existsSync(ABI_BUILD) ? { ...options, nativeBinding: ABI_BUILD } : options);
 }

@@ -3,7 +3,7 @@
  * that silently fell back to the machine's Node would fail here instead of passing for the wrong reason.
  */
 import { describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../../src/store/sqlite-adapter.js';
 
 const major = Number(process.versions.node.split('.')[0]);
 
@@ -15,7 +15,7 @@ describe('the Node runtime', () => {
   });
 
   it("loads the native better-sqlite3 addon (the embedded store's driver) and runs a query with it", () => {
-    const db = new Database(':memory:');
+    const db = openDatabase(':memory:');
     const row = db.prepare('SELECT 6 * 7 AS answer').get();
     db.close();
     expect(row).toEqual({ answer: 42 });

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../../src/store/sqlite-adapter.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { emptyCounts, exportStore, importStore } from '../../src/backup.js';
 import { applyOperation, deleteValue, importEntry, putValue } from '../../src/kv.js';
@@ -38,7 +38,7 @@ async function open(options: Partial<SqliteStoreOptions> = {}) {
  * other's connection would drop the store's locks and leave its schema cache stale.
  */
 async function behindTheBack(file: string, sql: string): Promise<void> {
-  const db = new Database(file, { timeout: 5000 });
+  const db = openDatabase(file, { timeout: 5000 });
   try {
     db.exec(sql);
   } finally {

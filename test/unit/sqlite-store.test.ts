@@ -6,6 +6,7 @@ import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
 import { encodeEntry } from '../../src/store/frame.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
+import { openDatabase } from '../../src/store/sqlite-adapter.js';
 import type { Entry, Store } from '../../src/store/types.js';
 import { manualClock, sleep, until } from '../support/helpers.js';
 import { tempDir } from '../support/lucid.js';
@@ -113,9 +114,8 @@ describe('sqlite store', () => {
     opened.push(store);
     await putValue(store, 'short', Buffer.from('x'), 'text/plain');
     await applyOperation(store, 'short', 'ttl', 1);
-    const Database = (await import('better-sqlite3')).default;
     const rows = () => {
-      const db = new Database(file, { readonly: true });
+      const db = openDatabase(file, { readonly: true });
       try {
         return db.prepare(`SELECT key FROM keyv WHERE key = 'lucid:short'`).all();
       } finally {
