@@ -7,7 +7,7 @@ import type { Handler } from './types.js';
  * choose.
  */
 export const transaction: Handler<'transaction'> = async ({ body, store, principal }) => {
-  const request = body as TxnRequest;
+  const request: TxnRequest = body;
   checkTxn(request, principal);
   const conditions = (request.compare ?? []).map(prepareCondition);
   const prepare = (ops: TxnRequest['success']) => Promise.all((ops ?? []).map((op) => prepareOp(op, sniffContentType)));
