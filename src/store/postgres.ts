@@ -107,6 +107,10 @@ export async function openPostgresStore(options: SharedStoreOptions): Promise<St
     max: 10,
     connectionTimeoutMillis: 3000,
     query_timeout: timeoutMs,
+    // A node that stops mid-transaction (SIGSTOP, a long GC pause, a hung VM) would otherwise keep its
+    // row and advisory locks until it wakes, stalling every node's writes to those keys: PostgreSQL
+    // ends such a transaction after the same limit any call has, and the stalled node's COMMIT fails.
+    idle_in_transaction_session_timeout: timeoutMs,
   });
   pool.on('error', (error) => options.onError?.(error)); // An idle connection died; the pool replaces it.
   try {
