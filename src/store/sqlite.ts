@@ -471,19 +471,27 @@ async function listPage(
   )) as Array<{ key: string; total: number; head: Buffer }>;
   const page: KeyInfo[] = [];
   for (const row of rows) {
-    const key = lucidKey(row.key);
-    try {
-      const { metadata, valueOffset } = decodeHead(row.head);
-      page.push({ key, size: row.total - valueOffset, entry: metadata });
-    } catch {
-      // Metadata longer than HEAD_BYTES: read the whole frame.
-      const entry = await read(key);
-      if (entry === undefined) continue;
-      const { value, ...metadata } = entry;
-      page.push({ key, size: value.length, entry: metadata });
-    }
+    const info = await rowInfo(lucidKey(row.key), row, read);
+    if (info !== undefined) page.push(info);
   }
   return page;
+}
+
+/**
+ * A row's KeyInfo from its frame's head and length, without its value; `read` fetches the whole frame when the
+ * metadata is longer than the head (HEAD_BYTES).
+ */
+async function rowInfo(
+  key: string,
+  row: { total: number; head: Buffer },
+  read: (key: string) => Promise<Entry | undefined>,
+): Promise<KeyInfo | undefined> {
+  try {
+    const { metadata, valueOffset } = decodeHead(row.head);
+    return { key, size: row.total - valueOffset, entry: metadata };
+  } catch {
+    return infoOf(key, await read(key));
+  }
 }
 
 /** A live entry's KeyInfo (undefined for none). */
@@ -512,12 +520,8 @@ async function readHead(
   }>;
   const row = rows[0];
   if (row === undefined || !Buffer.isBuffer(row.head)) return undefined;
-  try {
-    const { metadata, valueOffset } = decodeHead(row.head);
-    return isLive(metadata, now) ? { key, size: row.total - valueOffset, entry: metadata } : undefined;
-  } catch {
-    return infoOf(key, liveEntry(await read(key), now));
-  }
+  const info = await rowInfo(key, { total: row.total, head: row.head }, read);
+  return info !== undefined && isLive(info.entry, now) ? info : undefined;
 }
 
 /**
