@@ -1,5 +1,8 @@
-/** Small helpers the tests share: waiting, polling, a key's path, requests on one key, and a clock the test moves. */
-import type { Clock } from '../../src/store/types.js';
+/**
+ * Small helpers the tests share: waiting, polling, a key's path, requests on one key, a clock the test moves, and a
+ * store entry to write.
+ */
+import type { Clock, Entry } from '../../src/store/types.js';
 import type { TestLucid } from './lucid.js';
 
 export function sleep(ms: number): Promise<void> {
@@ -85,5 +88,24 @@ export function manualClock(start = Date.now()): ManualClock {
     advance: (ms) => {
       now += ms;
     },
+  };
+}
+
+/** A new text/plain entry holding `value`, unlocked and without expiry: version 1, created and updated at `now`. */
+export function textEntry(
+  value: string,
+  { now = 1, etag = `"1-${value}"` }: { now?: number; etag?: string } = {},
+): Entry {
+  return {
+    value: Buffer.from(value),
+    contentType: 'text/plain',
+    createdAt: now,
+    updatedAt: now,
+    expiresAt: null,
+    locked: false,
+    lockHolder: null,
+    lockExpiresAt: null,
+    version: 1,
+    etag,
   };
 }

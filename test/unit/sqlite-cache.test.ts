@@ -13,7 +13,7 @@ import { Keyring, applyEncryption, generateKey, parseKey, rekeyStore } from '../
 import { openSqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite.js';
 import { EntryCache } from '../../src/store/entry-cache.js';
 import type { Entry, Store } from '../../src/store/types.js';
-import { manualClock } from '../support/helpers.js';
+import { manualClock, textEntry } from '../support/helpers.js';
 import { tempDir } from '../support/lucid.js';
 
 const opened: Store[] = [];
@@ -153,37 +153,24 @@ describe('sqlite read cache', () => {
 });
 
 describe('entry cache fences', () => {
-  const entry = (value: string): Entry => ({
-    value: Buffer.from(value),
-    contentType: 'text/plain',
-    createdAt: 1,
-    updatedAt: 1,
-    expiresAt: null,
-    locked: false,
-    lockHolder: null,
-    lockExpiresAt: null,
-    version: 1,
-    etag: `"1-${value}"`,
-  });
-
   for (const overlap of ['began and ended', 'began'] as const) {
     it(`does not keep what a read loaded when a write of its key ${overlap} meanwhile`, async () => {
       const cache = new EntryCache(1024 * 1024);
       let finishLoad!: (entry: Entry) => void;
       const read = cache.read('k', () => new Promise<Entry>((resolve) => (finishLoad = resolve)));
       cache.begin(['k']);
-      if (overlap === 'began and ended') cache.end(['k'], new Map([['k', entry('new')]]));
-      finishLoad(entry('old')); // loaded before the commit, answered after it
+      if (overlap === 'began and ended') cache.end(['k'], new Map([['k', textEntry('new')]]));
+      finishLoad(textEntry('old')); // loaded before the commit, answered after it
       expect((await read)?.value.toString()).toBe('old');
-      if (overlap === 'began') cache.end(['k'], new Map([['k', entry('new')]]));
-      const again = await cache.read('k', () => Promise.resolve(entry('from the file')));
+      if (overlap === 'began') cache.end(['k'], new Map([['k', textEntry('new')]]));
+      const again = await cache.read('k', () => Promise.resolve(textEntry('from the file')));
       expect(again?.value.toString()).toBe('new');
     });
   }
 
   it('keeps what a read loaded when no write overlapped, and forgets a key whose write failed', async () => {
     const cache = new EntryCache(1024 * 1024);
-    await cache.read('k', () => Promise.resolve(entry('loaded')));
+    await cache.read('k', () => Promise.resolve(textEntry('loaded')));
     expect((await cache.read('k', () => Promise.resolve(undefined)))?.value.toString()).toBe('loaded');
     cache.begin(['k']);
     cache.end(['k'], undefined);

@@ -8,7 +8,7 @@ import { encodeEntry } from '../../src/store/frame.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { openDatabase } from '../../src/store/sqlite-adapter.js';
 import type { Entry, Store } from '../../src/store/types.js';
-import { manualClock, sleep, until } from '../support/helpers.js';
+import { manualClock, sleep, until, textEntry } from '../support/helpers.js';
 import { tempDir } from '../support/lucid.js';
 import { storeEntries } from '../../src/store/entries.js';
 import { storeModelSuite } from './store-model.js';
@@ -44,19 +44,7 @@ describe('sqlite store', () => {
       namespace: 'lucid',
       serialize: ((data: { value: Entry }) => encodeEntry(data.value)) as never,
     });
-    const entry = (value: string): Entry => ({
-      value: Buffer.from(value),
-      contentType: 'text/plain',
-      createdAt: 1,
-      updatedAt: 1,
-      expiresAt: null,
-      locked: false,
-      lockHolder: null,
-      lockExpiresAt: null,
-      version: 1,
-      etag: `"1-${value}"`,
-    });
-    for (const key of ['q/secret', 'lucid', 'a:b', '']) await old.set(key, entry(`old ${key}`));
+    for (const key of ['q/secret', 'lucid', 'a:b', '']) await old.set(key, textEntry(`old ${key}`));
     await old.disconnect();
     const store = await openSqliteStore({ file, sweepIntervalMs: 0 });
     opened.push(store);

@@ -8,7 +8,7 @@ import { LucidError, StoreUnavailableError } from '../../src/errors.js';
 import { applyOperation, deleteValue, importEntry, putValue, readEntry } from '../../src/kv.js';
 import { storeEntries } from '../../src/store/entries.js';
 import type { Change, Clock, Entry, Store } from '../../src/store/types.js';
-import { manualClock } from '../support/helpers.js';
+import { manualClock, textEntry } from '../support/helpers.js';
 
 export interface StoreFactory {
   /** A fresh, empty store reading the given clock. */
@@ -417,18 +417,6 @@ export function storeSuite(name: string, factory: StoreFactory): void {
         version: entry.version + 1,
         etag: `"${entry.version + 1}-${randomUUID()}"`,
       });
-      const fresh = (now: number, value: string): Entry => ({
-        value: Buffer.from(value),
-        contentType: 'text/plain',
-        createdAt: now,
-        updatedAt: now,
-        expiresAt: null,
-        locked: false,
-        lockHolder: null,
-        lockExpiresAt: null,
-        version: 1,
-        etag: `"1-${randomUUID()}"`,
-      });
 
       it('applies every write together, sees live entries only, and announces the changes in order with one txn id', async (context) => {
         const { store, transact, advance } = await openTransacting(context);
@@ -444,7 +432,7 @@ export function storeSuite(name: string, factory: StoreFactory): void {
             result: [...current.entries()].map(([key, entry]) => `${key}=${entry?.value.toString() ?? '-'}`),
             writes: [
               { key: 'a', write: revised(a, now, '5'), change: 'updated' },
-              { key: 'b', write: fresh(now, '5'), change: 'created' },
+              { key: 'b', write: textEntry('5', { now, etag: `"1-${randomUUID()}"` }), change: 'created' },
               { key: 'gone', write: null, change: 'deleted' },
               { key: 'missing', write: null, change: 'deleted' },
             ],

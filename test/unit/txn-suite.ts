@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { LucidError } from '../../src/errors.js';
 import { putValue, readEntry } from '../../src/kv.js';
 import type { Change, Entry, Store, TxnWrite } from '../../src/store/types.js';
-import { manualClock, until } from '../support/helpers.js';
+import { manualClock, textEntry, until } from '../support/helpers.js';
 import type { StoreFactory } from './store-suite.js';
 
 const START = Date.parse('2026-11-26T12:00:00Z');
@@ -19,21 +19,6 @@ function revised(entry: Entry, now: number, value: string): Entry {
     updatedAt: now,
     version: entry.version + 1,
     etag: `"${entry.version + 1}-${Math.random().toString(36).slice(2)}"`,
-  };
-}
-
-function fresh(value: string, now: number): Entry {
-  return {
-    value: Buffer.from(value),
-    contentType: 'text/plain',
-    createdAt: now,
-    updatedAt: now,
-    expiresAt: null,
-    locked: false,
-    lockHolder: null,
-    lockExpiresAt: null,
-    version: 1,
-    etag: `"1-${Math.random().toString(36).slice(2)}"`,
   };
 }
 
@@ -50,6 +35,10 @@ function transfer(store: Store, from: string, to: string, amount: number): Promi
   });
 }
 
+/** A new entry under a unique ETag, as a store's create writes it. */
+const fresh = (value: string, now: number): Entry =>
+  textEntry(value, { now, etag: `"1-${Math.random().toString(36).slice(2)}"` });
+
 export function txnSuite(name: string, factory: StoreFactory): void {
   describe(`transaction contract: ${name}`, () => {
     const open = async () => {
@@ -65,7 +54,11 @@ export function txnSuite(name: string, factory: StoreFactory): void {
       const seen = await store.transact!(['a', 'b', 'c'], (current, now) => {
         const writes: TxnWrite[] = [
           { key: 'a', write: revised(current.get('a')!, now, '9'), change: 'decremented' },
-          { key: 'b', write: fresh('new', now), change: 'created' },
+          {
+            key: 'b',
+            write: fresh('new', now),
+            change: 'created',
+          },
         ];
         return { result: [...current.entries()].map(([key, entry]) => [key, entry?.value.toString() ?? null]), writes };
       });
@@ -119,9 +112,17 @@ export function txnSuite(name: string, factory: StoreFactory): void {
         store.transact!(['z', 'y', 'x', 'missing'], (current, now) => ({
           result: undefined,
           writes: [
-            { key: 'z', write: fresh('z', now), change: current.get('z') ? 'updated' : 'created' },
+            {
+              key: 'z',
+              write: fresh('z', now),
+              change: current.get('z') ? 'updated' : 'created',
+            },
             { key: 'x', write: null, change: 'deleted' },
-            { key: 'y', write: fresh('y', now), change: current.get('y') ? 'updated' : 'created' },
+            {
+              key: 'y',
+              write: fresh('y', now),
+              change: current.get('y') ? 'updated' : 'created',
+            },
             { key: 'missing', write: null, change: 'deleted' },
           ],
         }));
