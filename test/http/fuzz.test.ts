@@ -612,6 +612,13 @@ class Sentinels {
 }
 
 /** Counters that well-formed transfers move amounts between; refused transfers must apply none of their writes. */
+interface Transfer {
+  from: number;
+  to: number;
+  amount: number;
+  refuse: boolean;
+}
+
 class Ledger {
   static readonly ACCOUNTS = 4;
   static readonly START = 1000;
@@ -632,12 +639,15 @@ class Ledger {
     }
   }
 
-  /** Moves a random amount; one in four also increments a missing key, so the whole transaction is refused (404). */
-  async transfer(random: Random): Promise<void> {
+  /** A transfer of a random amount; one in four also increments a missing key, so the whole transaction is refused. */
+  static plan(random: Random): Transfer {
     const from = random.int(Ledger.ACCOUNTS);
     const to = (from + 1 + random.int(Ledger.ACCOUNTS - 1)) % Ledger.ACCOUNTS;
-    const amount = 1 + random.int(50);
-    const refuse = random.chance(0.25);
+    return { from, to, amount: 1 + random.int(50), refuse: random.chance(0.25) };
+  }
+
+  /** Sends `transfer`: 200 when it applies, 404 (and nothing applied) when it is one to refuse. */
+  async transfer({ from, to, amount, refuse }: Transfer): Promise<void> {
     const success = [
       { op: 'decrement', key: `ledger/${from}`, value: amount },
       { op: 'increment', key: `ledger/${to}`, value: amount },
@@ -740,9 +750,9 @@ describe('fuzzing the HTTP API', () => {
           }
         };
         // Transfers run among the fuzz; their amounts come from the same seeded stream, drawn up front.
-        const transfers = Array.from({ length: 100 }, () => prng(random.int(2 ** 32)));
+        const transfers = Array.from({ length: 100 }, () => Ledger.plan(random));
         const transferring = (async () => {
-          for (const stream of transfers) await ledger.transfer(stream);
+          for (const transfer of transfers) await ledger.transfer(transfer);
         })();
         await Promise.all([...Array.from({ length: WORKERS }, worker), transferring]);
         // Between batches: the server answers, the sentinels are intact, and more are written.
