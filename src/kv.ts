@@ -2,7 +2,7 @@
  * The key-value domain: what PUT, DELETE and each PATCH operation mean, written as pure decisions
  * over the current entry and run atomically by the store's `update`, preconditions included.
  */
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   MAX_DIGITS,
   MAX_NUMBER_TEXT_BYTES,
@@ -40,8 +40,15 @@ export interface OperationOutcome {
   value?: string;
 }
 
+/**
+ * The version, then 48 random bits in base64url. The bits are a v4 UUID's first twelve hex digits (all random): Node
+ * draws UUIDs' entropy in batches, where randomBytes(6) made one getrandom system call per write (a tenth of a PUT's
+ * time, profiled).
+ */
 function newEtag(version: number): string {
-  return `"${version.toString(36)}-${randomBytes(6).toString('base64url')}"`;
+  const uuid = randomUUID();
+  const random = Buffer.from(uuid.slice(0, 8) + uuid.slice(9, 13), 'hex').toString('base64url');
+  return `"${version.toString(36)}-${random}"`;
 }
 
 /** The entry after a write at `now`: a new version and ETag, and the given changes. */

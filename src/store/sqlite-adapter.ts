@@ -99,8 +99,9 @@ export function openReadOnly(file: string): Database.Database {
  * from Node 24's own headers, so one node_modules serves Node 20 and Node 24. Without one, the
  * installed build is used, as better-sqlite3 would on its own.
  */
+const BETTER_SQLITE3 = createRequire(import.meta.url).resolve('better-sqlite3');
 const ABI_BUILD = path.join(
-  path.dirname(createRequire(import.meta.url).resolve('better-sqlite3')),
+  path.dirname(BETTER_SQLITE3),
   '..',
   'build',
   `node-v${process.versions.modules}`,
@@ -109,5 +110,11 @@ const ABI_BUILD = path.join(
 
 /** Every connection Lucid (and its tests) open goes through here, so each loads the addon built for this Node. */
 export function openDatabase(file: string, options: Database.Options = {}): Database.Database {
-  return new Database(file, existsSync(ABI_BUILD) ? { ...options, nativeBinding: ABI_BUILD } : options);
+  const { nativeBinding } = driver();
+  return new Database(file, nativeBinding === undefined ? options : { ...options, nativeBinding });
+}
+
+/** better-sqlite3's entry module and the addon for this Node (undefined: the installed one), for a worker thread. */
+export function driver(): { module: string; nativeBinding: string | undefined } {
+  return { module: BETTER_SQLITE3, nativeBinding: existsSync(ABI_BUILD) ? ABI_BUILD : undefined };
 }

@@ -34,7 +34,8 @@ import { EntryCache } from './entry-cache.js';
 import { GroupCommit, type BatchHook } from './group-commit.js';
 import { KeyQueue } from './key-queue.js';
 import { guarded } from './shared.js';
-import { BetterSqliteAdapter, TABLE, openReadOnly } from './sqlite-adapter.js';
+import { Checkpointer } from './checkpointer.js';
+import { BetterSqliteAdapter, TABLE, driver, openReadOnly } from './sqlite-adapter.js';
 import { secureStoreFiles, withPrivateUmask, type Warn } from './sqlite-files.js';
 import { Sweeper } from './sweeper.js';
 import { snapshotRows } from './sqlite-snapshot.js';
@@ -95,6 +96,8 @@ export interface SqliteStoreOptions {
   onBatch?: BatchHook;
   /** Told about start-up findings worth a warning in the log (files readable by others, tightened). */
   warn?: Warn;
+  /** The WAL's size, in pages, above which writes wait for a checkpoint (checkpointer.ts); for tests. */
+  walLimitPages?: number;
 }
 
 /** Opens (creating when needed) the SQLite file and returns a ready store; throws a clear Error when it cannot. */
@@ -115,11 +118,16 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   }
 }
 
-/** Opens the file this process now owns: WAL, the expiry column and index, the read-only connection. */
+/**
+ * Opens the file this process now owns: WAL (checkpointed by a worker thread, checkpointer.ts, except in bulk mode),
+ * the expiry column and index, the read-only connection.
+ */
 function openOwned(file: string, releaseOwnership: () => void, options: SqliteStoreOptions): Store {
+  const synchronous = options.synchronous === 'full' ? 'FULL' : 'NORMAL';
   const adapter = new BetterSqliteAdapter(file, [
     'journal_mode = WAL',
-    `synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`,
+    `synchronous = ${synchronous}`,
+    ...(options.bulk ? [] : ['wal_autocheckpoint = 0']),
   ]);
   try {
     const columns = adapter.all<{ name: string }>(`PRAGMA table_xinfo(${TABLE})`);
@@ -131,7 +139,20 @@ function openOwned(file: string, releaseOwnership: () => void, options: SqliteSt
     adapter.exec(
       `CREATE INDEX IF NOT EXISTS ${TABLE}_lucid_expires_at ON ${TABLE}(lucid_expires_at) WHERE lucid_expires_at > 0`,
     );
-    return new SqliteStore(adapter, openReadOnly(file), releaseOwnership, options);
+    const reader = openReadOnly(file);
+    const checkpointer = options.bulk
+      ? undefined
+      : new Checkpointer({
+          file,
+          synchronous,
+          driver: driver(),
+          fallback: () => {
+            if (adapter.db.open) adapter.db.pragma('wal_autocheckpoint = 1000');
+          },
+          onError: options.onError ?? (() => undefined),
+          walLimitPages: options.walLimitPages,
+        });
+    return new SqliteStore(adapter, reader, releaseOwnership, options, checkpointer);
   } catch (error) {
     adapter.db.close();
     throw error;
@@ -150,6 +171,7 @@ class SqliteStore implements Store {
   readonly #queue = new KeyQueue();
   readonly #cache: EntryCache;
   readonly #batches: GroupCommit;
+  readonly #checkpointer: Checkpointer | undefined;
   readonly #clock: Clock;
   readonly #release: () => void;
   readonly #file: string;
@@ -170,6 +192,7 @@ class SqliteStore implements Store {
     reader: Database.Database,
     release: () => void,
     options: SqliteStoreOptions,
+    checkpointer: Checkpointer | undefined,
   ) {
     this.#adapter = adapter;
     this.#reader = reader;
@@ -180,11 +203,16 @@ class SqliteStore implements Store {
     this.#clock = options.clock ?? Date.now;
     // Bulk mode keeps its open batch in #uncommitted instead; the cache would only duplicate it.
     this.#cache = new EntryCache(this.#bulk ? 0 : (options.cacheBytes ?? DEFAULT_CACHE_BYTES));
+    this.#checkpointer = checkpointer;
     const exec = (sql: string) => () => adapter.exec(sql);
-    this.#batches = new GroupCommit(
-      { begin: exec('BEGIN IMMEDIATE'), commit: exec('COMMIT'), rollback: exec('ROLLBACK') },
-      options.onBatch,
-    );
+    const begin = async () => {
+      await checkpointer?.ready();
+      adapter.exec('BEGIN IMMEDIATE');
+    };
+    this.#batches = new GroupCommit({ begin, commit: exec('COMMIT'), rollback: exec('ROLLBACK') }, (keys, error) => {
+      if (error === undefined) checkpointer?.committed(keys.length);
+      options.onBatch?.(keys, error);
+    });
     this.#keyv = new Keyv<Entry>({
       store: adapter,
       namespace: NAMESPACE,
@@ -304,6 +332,8 @@ class SqliteStore implements Store {
     await this.#queue.drain();
     await this.#batches.drain();
     if (this.#bulk) await this.#commitBatch();
+    // Before the writing connection closes: closing last, it checkpoints the rest and removes the WAL.
+    await this.#checkpointer?.close();
     this.#disconnected = true;
     this.#reader.close();
     await this.#keyv.disconnect();

@@ -1,0 +1,177 @@
+/**
+ * WAL checkpoints off the event loop, for the embedded store's writing connection.
+ *
+ * SQLite folds the WAL back into the database file by checkpointing, and by default the connection
+ * that commits does it, inside that COMMIT, every 1000 pages: it copies the pages and fsyncs the WAL
+ * and the file (with `synchronous` NORMAL those are the only fsyncs there are). On Lucid's one
+ * thread that stopped every request, reads included, for as long as the disk took; under a PUT load
+ * it was the largest cost of COMMIT and the tail of PUT's latency (bench/README.md).
+ *
+ * Here the writing connection's automatic checkpoint is off, and a worker thread with a connection
+ * of its own runs PASSIVE checkpoints, which never block a writer or a reader: after WRITES_PER_CHECKPOINT
+ * committed writes, or within INTERVAL_MS of any write. The same SQLite library runs in the worker
+ * (one copy per process), so its locks are the ones the other connections see. Durability is
+ * unchanged: the worker's connection has the store's `synchronous`, and a checkpoint fsyncs the WAL
+ * before it writes the file and the file before the WAL is reused.
+ *
+ * The WAL starts over from its beginning only when a write transaction begins with every frame
+ * checkpointed, and under a steady load some commit always lands while a checkpoint runs. So when
+ * the last checkpoint left more than `walLimitPages` frames in the WAL, the next batch waits (the
+ * loop goes on serving reads) until a checkpoint has run with no commit beside it; the batch after
+ * that starts the WAL over. If the worker fails, the writing connection checkpoints for itself again.
+ */
+import type BetterSqlite3 from 'better-sqlite3';
+import { Worker, type MessagePort } from 'node:worker_threads';
+
+/** A checkpoint is asked for after this many committed writes (SQLite's own default is 1000 pages)... */
+const WRITES_PER_CHECKPOINT = 1000;
+/** ...or this long after the first write since the last one. */
+const INTERVAL_MS = 1000;
+/** Frames (pages) the WAL may keep before the writer waits for a checkpoint: 40 MiB of 4 KiB pages. */
+const WAL_LIMIT_PAGES = 10_000;
+
+export interface CheckpointerOptions {
+  /** The database file. */
+  file: string;
+  synchronous: 'NORMAL' | 'FULL';
+  /** better-sqlite3's entry module, and the addon to load (undefined: the installed one). */
+  driver: { module: string; nativeBinding: string | undefined };
+  /** Called on the writing connection when the worker is gone, to checkpoint there again. */
+  fallback: () => void;
+  /** Told when a checkpoint fails or the worker stops. */
+  onError: (error: unknown) => void;
+  walLimitPages?: number;
+}
+
+/** What one checkpoint reports: frames in the WAL, and how many of them are in the database file. */
+interface Outcome {
+  log: number;
+  checkpointed: number;
+  error?: string;
+}
+
+export class Checkpointer {
+  readonly #worker: Worker;
+  readonly #options: CheckpointerOptions;
+  readonly #limit: number;
+  #writes = 0;
+  #timer: NodeJS.Timeout | undefined;
+  /** The checkpoint running in the worker, resolved with its outcome. */
+  #running: Promise<Outcome> | undefined;
+  #answer: ((outcome: Outcome) => void) | undefined;
+  #walPages = 0;
+  #stopped = false;
+
+  constructor(options: CheckpointerOptions) {
+    this.#options = options;
+    this.#limit = options.walLimitPages ?? WAL_LIMIT_PAGES;
+    this.#worker = new Worker(`(${checkpointWorker.toString()})(require)`, {
+      eval: true,
+      workerData: { file: options.file, synchronous: options.synchronous, driver: options.driver },
+    });
+    this.#worker.unref();
+    this.#worker.on('message', (outcome: Outcome) => this.#settle(outcome));
+    this.#worker.on('error', (error) => this.#stop(error));
+    this.#worker.on('exit', (code) => this.#stop(new Error(`The checkpoint worker exited (code ${code}).`)));
+  }
+
+  /** After a batch of `writes` committed: asks for a checkpoint now, or schedules one. */
+  committed(writes: number): void {
+    if (this.#stopped) return;
+    this.#writes += writes;
+    if (this.#writes >= WRITES_PER_CHECKPOINT) void this.#checkpoint();
+    else this.#timer ??= setTimeout(() => void this.#checkpoint(), INTERVAL_MS).unref();
+  }
+
+  /**
+   * Before a batch begins: nothing to wait for, unless the WAL outgrew its limit; then resolves once a
+   * checkpoint ran with the writer waiting, so the batch starts the WAL over.
+   */
+  async ready(): Promise<void> {
+    if (this.#walPages <= this.#limit || this.#stopped) return;
+    await this.#running;
+    const outcome = await this.#checkpoint();
+    // Nothing committed beside it: when it checkpointed every frame, the next write transaction starts the WAL over.
+    if (outcome !== undefined && outcome.checkpointed === outcome.log) this.#walPages = 0;
+  }
+
+  /** Lets the checkpoint in flight finish, then closes the worker's connection (before the writer's last one). */
+  async close(): Promise<void> {
+    clearTimeout(this.#timer);
+    await this.#running;
+    if (this.#stopped) return;
+    this.#stopped = true;
+    const exited = new Promise((resolve) => this.#worker.once('exit', resolve));
+    this.#worker.ref();
+    this.#worker.postMessage('close');
+    await exited;
+  }
+
+  /** Runs one checkpoint in the worker (after the one in flight); resolves with what it answered. */
+  async #checkpoint(): Promise<Outcome | undefined> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#running !== undefined) return this.#running;
+    if (this.#stopped) return undefined;
+    this.#writes = 0;
+    this.#running = new Promise<Outcome>((resolve) => (this.#answer = resolve));
+    // Referenced while it works, so a process waiting for nothing else (a script's close()) waits for it.
+    this.#worker.ref();
+    this.#worker.postMessage('checkpoint');
+    return this.#running;
+  }
+
+  #settle(outcome: Outcome): void {
+    if (!this.#stopped) this.#worker.unref();
+    if (outcome.error !== undefined) this.#options.onError(new Error(`WAL checkpoint failed: ${outcome.error}`));
+    // Commits may have landed while it ran, so the WAL may not start over even when it checkpointed every frame.
+    else this.#walPages = outcome.log;
+    const answer = this.#answer;
+    this.#running = this.#answer = undefined;
+    answer?.(outcome);
+  }
+
+  #stop(error: unknown): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#options.onError(error);
+    this.#options.fallback();
+    this.#settle({ log: 0, checkpointed: 0 });
+  }
+}
+
+interface WorkerData {
+  file: string;
+  synchronous: string;
+  driver: { module: string; nativeBinding: string | undefined };
+}
+
+/**
+ * The worker's whole program, run from its source text (so it needs no file of its own next to the
+ * compiled one): it may use only `require`, nothing imported by this module. It answers each
+ * 'checkpoint' with what `PRAGMA wal_checkpoint(PASSIVE)` returned, and closes on 'close'.
+ */
+function checkpointWorker(require: NodeJS.Require): void {
+  const { parentPort, workerData } = require('node:worker_threads') as {
+    parentPort: MessagePort;
+    workerData: WorkerData;
+  };
+  const { file, synchronous, driver } = workerData;
+  const Database = require(driver.module) as typeof BetterSqlite3;
+  const db = new Database(file, { timeout: 5000, nativeBinding: driver.nativeBinding });
+  db.pragma(`synchronous = ${synchronous}`);
+  parentPort.on('message', (message: string) => {
+    if (message === 'close') {
+      db.close();
+      parentPort.close();
+      return;
+    }
+    try {
+      const [row] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number; checkpointed: number }>;
+      parentPort.postMessage({ log: row?.log ?? 0, checkpointed: row?.checkpointed ?? 0 });
+    } catch (error) {
+      parentPort.postMessage({ log: 0, checkpointed: 0, error: (error as Error).message });
+    }
+  });
+}

@@ -1,0 +1,105 @@
+/**
+ * WAL checkpoints in a worker thread (src/store/checkpointer.ts), on a real SQLite file: the worker
+ * folds the WAL into the file, the WAL stays bounded while writes never pause, nothing is lost, and a
+ * worker that cannot start hands checkpointing back to the writing connection.
+ */
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { putValue } from '../../src/kv.js';
+import { Checkpointer } from '../../src/store/checkpointer.js';
+import { driver } from '../../src/store/sqlite-adapter.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
+import type { Store } from '../../src/store/types.js';
+import { until } from '../support/helpers.js';
+import { tempDir } from '../support/lucid.js';
+
+const PAGE = 4096;
+const value = Buffer.alloc(1024, 7);
+const opened: Store[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((store) => store.close()));
+});
+
+async function open(walLimitPages?: number) {
+  const file = path.join(tempDir(), 'lucid.sqlite');
+  const errors: unknown[] = [];
+  const store = await openSqliteStore({
+    file,
+    sweepIntervalMs: 0,
+    onError: (error) => errors.push(error),
+    walLimitPages,
+  });
+  opened.push(store);
+  return { store, file, errors };
+}
+
+/** Writes keys [from, to) of `prefix`, `concurrency` at a time (each wave shares one group-committed batch). */
+async function write(store: Store, prefix: string, from: number, to: number, concurrency = 500): Promise<void> {
+  for (let start = from; start < to; start += concurrency) {
+    const wave = Array.from({ length: Math.min(concurrency, to - start) }, (_, i) =>
+      putValue(store, `${prefix}${start + i}`, value, 'application/octet-stream'),
+    );
+    await Promise.all(wave);
+  }
+}
+
+const size = (file: string) => (existsSync(file) ? statSync(file).size : 0);
+
+describe('WAL checkpoints in a worker', () => {
+  it('fold committed writes into the database file, without the writing connection checkpointing', async () => {
+    const { store, file, errors } = await open();
+    const before = size(file);
+    await write(store, 'k/', 0, 1500);
+    // The writing connection's automatic checkpoint is off: only the worker grows the file past its first pages.
+    await until(() => size(file) > before + 1500 * 1024);
+    expect(errors).toEqual([]);
+    expect((await store.get('k/1499'))?.value).toEqual(value);
+  });
+
+  it('checkpoints a few writes within about a second, not only after a thousand', async () => {
+    const { store, file, errors } = await open();
+    await write(store, 'few/', 0, 30);
+    const before = size(file);
+    await until(() => size(file) >= before + 30 * 1024, 3000);
+    expect(errors).toEqual([]);
+  });
+
+  it('keeps the WAL bounded while writes never pause, and loses none of them', async () => {
+    const limit = 500;
+    const { store, file, errors } = await open(limit);
+    let largest = 0;
+    for (let round = 0; round < 40; round++) {
+      await write(store, 'w/', (round % 8) * 500, (round % 8) * 500 + 500);
+      largest = Math.max(largest, size(`${file}-wal`));
+    }
+    // The limit, plus the batch that crossed it and the one that waited (500 writes ≈ 170 pages each), with room.
+    expect(largest).toBeLessThan((limit + 1000) * (PAGE + 24));
+    expect(errors).toEqual([]);
+    await store.close();
+    expect(existsSync(`${file}-wal`)).toBe(false);
+    const reopened = await openSqliteStore({ file, readOnly: true });
+    opened.push(reopened);
+    expect(await reopened.count()).toBe(4000);
+    expect((await reopened.get('w/3999'))?.value).toEqual(value);
+  });
+
+  it('hands checkpointing back to the writing connection when the worker cannot start', async () => {
+    const file = path.join(tempDir(), 'lucid.sqlite');
+    const errors: unknown[] = [];
+    let fellBack = false;
+    const checkpointer = new Checkpointer({
+      file,
+      synchronous: 'NORMAL',
+      driver: { ...driver(), module: path.join(tempDir(), 'no-such-driver.js') },
+      fallback: () => (fellBack = true),
+      onError: (error) => errors.push(error),
+    });
+    await until(() => fellBack);
+    expect(String(errors[0])).toMatch(/no-such-driver/);
+    // Nothing waits on a worker that is gone.
+    checkpointer.committed(5000);
+    await checkpointer.ready();
+    await checkpointer.close();
+  });
+});
