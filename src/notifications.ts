@@ -10,12 +10,15 @@
  */
 import type { Store, Change } from './store/types.js';
 
-/** One event, with its SSE frame rendered once and shared by every client. */
+/**
+ * One event. Its SSE frame is rendered when it is first sent (or replayed), once, and shared by every client after: a
+ * change nobody follows, the common case on a busy store, is never rendered.
+ */
 export interface FeedEvent {
-  seq: number;
-  id: string;
-  key: string;
-  frame: string;
+  readonly seq: number;
+  readonly id: string;
+  readonly key: string;
+  readonly frame: string;
 }
 
 export interface FeedOptions {
@@ -128,7 +131,7 @@ export class NotificationFeed {
   #publish(change: Change): void {
     const seq = ++this.#seq;
     const id = change.id ?? `${this.#epoch}.${seq}`;
-    const event: FeedEvent = { seq, id, key: change.key, frame: this.#render(change, id) };
+    const event = this.#event(seq, id, change);
     const slot = seq % this.#ring.length;
     const evicted = this.#ring[slot];
     if (evicted !== undefined) this.#positions.delete(evicted.id);
@@ -136,6 +139,29 @@ export class NotificationFeed {
     this.#positions.set(id, seq);
     this.#lastId = id;
     for (const listener of this.#listeners) listener(event);
+  }
+
+  /**
+   * The event for `change`, rendered on first use. It keeps the value only when a frame would carry it, so the ring
+   * holds no more than rendered frames did.
+   */
+  #event(seq: number, id: string, change: Change): FeedEvent {
+    const entry = change.entry;
+    const size = entry === undefined ? undefined : (change.size ?? entry.value.length);
+    const kept: Change =
+      entry !== undefined && (change.valueOmitted || size! > this.options.maxValueBytes)
+        ? { ...change, size, valueOmitted: true, entry: { ...entry, value: Buffer.alloc(0) } }
+        : change;
+    let frame: string | undefined;
+    const render = () => (frame ??= this.#render(kept, id));
+    return {
+      seq,
+      id,
+      key: change.key,
+      get frame() {
+        return render();
+      },
+    };
   }
 
   #render(change: Change, id: string): string {
