@@ -26,6 +26,7 @@ build: install
 	@npx openapi-typescript $(SPEC) -o $(GENERATED) --check >/dev/null 2>&1 || { echo "generated/ is out of date with $(SPEC): run 'make generate'"; exit 1; }
 	@node scripts/generate-config.mjs --check
 	npx tsc -p tsconfig.json
+	@node scripts/spec-json.mjs
 	@chmod +x dist/cli/main.js
 	@$(MAKE) --no-print-directory build-web
 

@@ -1,12 +1,11 @@
 #!/usr/bin/env node
-/** The `lucid` command: parses argv and dispatches; the only place that turns errors into exit codes. */
+/**
+ * The `lucid` command: parses argv and dispatches; the only place that turns errors into exit codes.
+ * Each command's module is imported when that command runs, so `lucid server` does not load what
+ * `lucid init` needs (a certificate generator) and its start-up pays for its own code only.
+ */
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
-import { exportCommand, importCommand } from './backup.js';
-import { init } from './init.js';
-import { rekeyCommand } from './rekey.js';
-import { serve } from './server.js';
-import { issueToken, revoke, tokenId } from './token.js';
 
 const io = { out: (text: string) => process.stdout.write(text), err: (text: string) => process.stderr.write(text) };
 
@@ -27,7 +26,7 @@ program
     'also write a self-signed certificate for localhost (tls/ beside the config) and serve HTTPS with it',
   )
   .option('--encrypt', 'also generate an encryption key (encryption at rest, AES-256-GCM)')
-  .action((options) => init(options, io));
+  .action(async (options) => (await import('./init.js')).init(options, io));
 
 program
   .command('server')
@@ -35,7 +34,7 @@ program
   .option('-c, --config <file>', 'config file (default: $LUCID_CONFIG or ./lucid.yml)')
   .option('-p, --port <port>', 'port to listen on (default 7021)')
   .option('-H, --host <host>', 'address to listen on (default 127.0.0.1)')
-  .action((options) => serve(options, io.err));
+  .action(async (options) => (await import('./server.js')).serve(options, io.err));
 
 const token = program.command('token').description('manage tokens');
 token
@@ -46,7 +45,8 @@ token
   .option('-e, --expires-in <duration>', 'lifetime, e.g. 15m, 12h, 30d, 1y', '30d')
   .option('--scope <scope>', 'read, write (read-write) or admin', 'write')
   .option('--prefix <prefix>', 'limit the token to keys starting with this')
-  .action((options) => {
+  .action(async (options) => {
+    const { issueToken, tokenId } = await import('./token.js');
     const token = issueToken(options);
     io.out(`${token}\n`);
     if (process.stderr.isTTY)
@@ -58,6 +58,7 @@ token
   .argument('<id-or-token>', 'the token id (jti) or the token')
   .option('-c, --config <file>', 'config file (default: $LUCID_CONFIG or ./lucid.yml)')
   .action(async (idOrToken: string, options) => {
+    const { revoke } = await import('./token.js');
     io.err(`Revoked token ${await revoke(idOrToken, options)}.\n`);
   });
 
@@ -68,7 +69,7 @@ program
   .option('--prefix <prefix>', 'only keys starting with this')
   .option('-o, --out <file>', 'write to this file (mode 0600) instead of stdout')
   .option('-z, --gzip', 'gzip the output (the default when --out ends in .gz)')
-  .action((options) => exportCommand(options, io.err));
+  .action(async (options) => (await import('./backup.js')).exportCommand(options, io.err));
 
 program
   .command('import')
@@ -76,14 +77,14 @@ program
   .argument('<file>', 'the export to read')
   .option('-c, --config <file>', 'config file (default: $LUCID_CONFIG or ./lucid.yml)')
   .option('--skip-existing', 'leave keys that already exist as they are (default: replace them)')
-  .action((file: string, options) => importCommand(file, options, io.err));
+  .action(async (file: string, options) => (await import('./backup.js')).importCommand(file, options, io.err));
 
 program
   .command('rekey')
   .description('re-encrypt every value with a new key (or encrypt an unencrypted store); stop the server first')
   .option('-c, --config <file>', 'config file (default: $LUCID_CONFIG or ./lucid.yml)')
   .option('--new-key <key>', 'the new key, base64 of 32 bytes (default: generate one)')
-  .action((options) => rekeyCommand(options, io));
+  .action(async (options) => (await import('./rekey.js')).rekeyCommand(options, io));
 
 try {
   await program.parseAsync(process.argv);

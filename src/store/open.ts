@@ -1,8 +1,8 @@
-/** Opens the store a URL names: the embedded SQLite file, or a shared Redis or PostgreSQL. */
+/**
+ * Opens the store a URL names: the embedded SQLite file, or a shared Redis or PostgreSQL. A backend's
+ * module (and its client library) is imported only when it is the one configured.
+ */
 import type { Config } from '../config.js';
-import { openPostgresStore } from './postgres.js';
-import { openRedisStore } from './redis.js';
-import { openSqliteStore } from './sqlite.js';
 import type { Clock, Store } from './types.js';
 
 export type Backend = 'sqlite' | 'redis' | 'postgres';
@@ -30,7 +30,7 @@ export interface OpenBackendOptions {
   warn?: ((message: string) => void) | undefined;
 }
 
-export function openBackend(
+export async function openBackend(
   config: Config,
   onError: (error: unknown) => void,
   clock?: Clock,
@@ -38,6 +38,7 @@ export function openBackend(
 ): Promise<Store> {
   const backend = backendOf(config.store);
   if (backend === 'sqlite') {
+    const { openSqliteStore } = await import('./sqlite.js');
     return openSqliteStore({
       file: config.store.replace(/^sqlite:\/\//, ''),
       synchronous: config.sqlite.synchronous,
@@ -60,5 +61,6 @@ export function openBackend(
     clock,
     onError,
   };
-  return backend === 'redis' ? openRedisStore(options) : openPostgresStore(options);
+  if (backend === 'redis') return (await import('./redis.js')).openRedisStore(options);
+  return (await import('./postgres.js')).openPostgresStore(options);
 }
