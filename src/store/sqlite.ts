@@ -38,6 +38,7 @@ import { Checkpointer } from './checkpointer.js';
 import { BetterSqliteAdapter, TABLE, driver, openReadOnly } from './sqlite-adapter.js';
 import { secureStoreFiles, withPrivateUmask, type Warn } from './sqlite-files.js';
 import { Sweeper } from './sweeper.js';
+import { TurnSnapshot } from './turn-snapshot.js';
 import { snapshotRows } from './sqlite-snapshot.js';
 import {
   isLive,
@@ -167,6 +168,8 @@ class SqliteStore implements Store {
    * open batch's.
    */
   readonly #reader: Database.Database;
+  /** The read-only connection's reads of one event-loop turn share a transaction (turn-snapshot.ts). */
+  readonly #snapshot: TurnSnapshot;
   readonly #readEntry: (key: string) => Entry | undefined;
   readonly #queue = new KeyQueue();
   readonly #cache: EntryCache;
@@ -196,7 +199,9 @@ class SqliteStore implements Store {
   ) {
     this.#adapter = adapter;
     this.#reader = reader;
-    this.#readEntry = entryReader(reader);
+    const snapshot = (this.#snapshot = new TurnSnapshot(reader));
+    const readEntry = entryReader(reader);
+    this.#readEntry = (key) => snapshot.run(() => readEntry(key));
     this.#release = release;
     this.#file = path.resolve(options.file);
     this.#bulk = options.bulk ?? false;
@@ -204,12 +209,16 @@ class SqliteStore implements Store {
     // Bulk mode keeps its open batch in #uncommitted instead; the cache would only duplicate it.
     this.#cache = new EntryCache(this.#bulk ? 0 : (options.cacheBytes ?? DEFAULT_CACHE_BYTES));
     this.#checkpointer = checkpointer;
-    const exec = (sql: string) => () => adapter.exec(sql);
     const begin = async () => {
       await checkpointer?.ready();
+      snapshot.end();
       adapter.exec('BEGIN IMMEDIATE');
     };
-    this.#batches = new GroupCommit({ begin, commit: exec('COMMIT'), rollback: exec('ROLLBACK') }, (keys, error) => {
+    const commit = () => {
+      adapter.exec('COMMIT');
+      snapshot.end();
+    };
+    this.#batches = new GroupCommit({ begin, commit, rollback: () => adapter.exec('ROLLBACK') }, (keys, error) => {
       if (error === undefined) checkpointer?.committed(keys.length);
       options.onBatch?.(keys, error);
     });
@@ -335,6 +344,7 @@ class SqliteStore implements Store {
     // Before the writing connection closes: closing last, it checkpoints the rest and removes the WAL.
     await this.#checkpointer?.close();
     this.#disconnected = true;
+    this.#snapshot.end();
     this.#reader.close();
     await this.#keyv.disconnect();
     this.#release();
@@ -345,7 +355,11 @@ class SqliteStore implements Store {
    * batch).
    */
   readonly #scanQuery: Query = (sql, ...parameters) =>
-    this.#guard(() => all(this.#bulk ? this.#adapter.db : this.#reader, sql, ...parameters));
+    this.#guard(() =>
+      this.#bulk
+        ? all(this.#adapter.db, sql, ...parameters)
+        : this.#snapshot.run(() => all(this.#reader, sql, ...parameters)),
+    );
 
   /**
    * The live entry under `key`, expiring (and announcing) it first when it is past its expiry; call only inside the
@@ -408,6 +422,7 @@ class SqliteStore implements Store {
   async #commit(): Promise<void> {
     if (this.#batched === 0) return;
     await this.#guard(() => this.#adapter.exec('COMMIT'));
+    this.#snapshot.end();
     this.#batched = 0;
     this.#uncommitted.clear();
     this.#uncommittedBytes = 0;
