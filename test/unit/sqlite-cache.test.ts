@@ -168,13 +168,26 @@ describe('entry cache fences', () => {
     });
   }
 
-  it('keeps what a read loaded when no write overlapped, and forgets a key whose write failed', async () => {
+  it("keeps what a read loaded on the key's second miss when no write overlapped, and forgets a key whose write failed", async () => {
     const cache = new EntryCache(1024 * 1024);
-    await cache.read('k', () => Promise.resolve(textEntry('loaded')));
+    const load = () => Promise.resolve(textEntry('loaded'));
+    await cache.read('k', load);
+    expect(cache.peek('k')).toBeUndefined();
+    await cache.read('k', load);
     expect((await cache.read('k', () => Promise.resolve(undefined)))?.value.toString()).toBe('loaded');
     cache.begin(['k']);
     cache.end(['k'], undefined);
     expect(await cache.read('k', () => Promise.resolve(undefined))).toBeUndefined();
+  });
+
+  it('is not flushed by reads spread over many more keys than it holds, each read once', async () => {
+    const cache = new EntryCache(64 * 1024);
+    const load = () => Promise.resolve(textEntry('x'.repeat(1000)));
+    await cache.read('hot', load);
+    await cache.read('hot', load);
+    for (let i = 0; i < 10_000; i++) await cache.read(`cold/${i}`, load);
+    expect(cache.peek('hot')).toBeDefined();
+    expect(cache.size).toBeLessThan(4 * 1024);
   });
 });
 
