@@ -184,8 +184,10 @@ export interface Config {
      */
     synchronous: "normal" | "full";
     /**
-     * The size of the in-process read cache in front of SQLite, in bytes; 0 turns it off. The
-     * default keeps a server holding a million keys under 300 MB of memory (RSS).
+     * The size of the in-process read cache in front of SQLite, in bytes; 0 turns it off. Every
+     * write leaves its entry in the cache; an entry read from the file is kept on its key's second
+     * read among recent misses, so reads spread over many more keys than the cache holds do not
+     * churn it. The default keeps a server holding a million keys under 300 MB of memory (RSS).
      *
      * Default: `67108864` (64 MiB); environment: `LUCID_SQLITE_CACHE_BYTES`.
      */
