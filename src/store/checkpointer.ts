@@ -18,7 +18,8 @@
  * checkpointed, and under a steady load some commit always lands while a checkpoint runs. So when
  * the last checkpoint left more than `walLimitPages` frames in the WAL, the next batch waits (the
  * loop goes on serving reads) until a checkpoint has run with no commit beside it; the batch after
- * that starts the WAL over. If the worker fails, the writing connection checkpoints for itself again.
+ * that starts the WAL over. If the worker fails (or a checkpoint does), the writing connection checkpoints
+ * for itself again.
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import { Worker, type MessagePort } from 'node:worker_threads';
@@ -123,12 +124,17 @@ export class Checkpointer {
 
   #settle(outcome: Outcome): void {
     if (!this.#stopped) this.#worker.unref();
-    if (outcome.error !== undefined) this.#options.onError(new Error(`WAL checkpoint failed: ${outcome.error}`));
     // Commits may have landed while it ran, so the WAL may not start over even when it checkpointed every frame.
-    else this.#walPages = outcome.log;
+    this.#walPages = outcome.log;
     const answer = this.#answer;
     this.#running = this.#answer = undefined;
     answer?.(outcome);
+    // A failing checkpoint (an I/O error, a full disk) is reported once; the writing connection takes over, and its
+    // commits meet the same error where a request sees it.
+    if (outcome.error !== undefined) {
+      this.#stop(new Error(`WAL checkpoint failed: ${outcome.error}`));
+      void this.#worker.terminate();
+    }
   }
 
   #stop(error: unknown): void {
