@@ -2,6 +2,7 @@
 // JS generator sharing the same 2 cores. Each case's requests are described as data and turned into
 // a small Lua script; the script also counts every status, so a case that expects 201 sees a 200.
 import { execFile, execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir, track } from './processes.mjs';
@@ -57,8 +58,11 @@ export function wrkScript(requests) {
   const shares = requests.map((r) => r.share ?? 1 / requests.length);
   const parts = [
     'math.randomseed(os.time())',
-    'local counter = 0',
-    'local function next_id() counter = counter + 1; return string.format("%x-%d", os.time(), counter) end',
+    // A fresh key per request: the run's own id (wrk's script argument, unique per wrk process: the warm-up and the
+    // measured run of a case once met in the same second and their os.time()-based keys collided), then a counter.
+    'local counter, run_id = 0, "0"',
+    'init = function(args) run_id = args[1] or run_id end',
+    'local function next_id() counter = counter + 1; return run_id .. "-" .. counter end',
     'statuses = {}',
     'local kinds = {}',
     `local shares = { ${shares.join(', ')} }`,
@@ -110,6 +114,8 @@ export async function measureWrk({ url, requests, connections, duration, warmup 
         '-s',
         script,
         url,
+        '--',
+        randomUUID(),
       ];
       track(
         execFile('wrk', args, { encoding: 'utf8' }, (error, stdout, stderr) => {
