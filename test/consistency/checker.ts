@@ -189,7 +189,7 @@ function checkGroup(ops: Operation[], budget: number): { verdict: Verdict; steps
 }
 
 /** Checks a whole history part by part; `budget` is the step budget of each part. */
-export function check(ops: Operation[], budget = 5_000_000): CheckResult {
+export function check(ops: Operation[], budget = 20_000_000): CheckResult {
   const parts: PartResult[] = partition(ops).map((group) => ({ ...group, ...checkGroup(group.operations, budget) }));
   const failing =
     parts.find((part) => part.verdict === 'not linearizable') ?? parts.find((part) => part.verdict === 'unknown');
