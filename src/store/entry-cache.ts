@@ -37,8 +37,8 @@ interface Fence {
 
 export class EntryCache {
   readonly #lru: LRUCache<string, Entry> | undefined;
-  /** Keys that missed once recently: the next miss of one of them is kept. */
-  readonly #seen = new LRUCache<string, true>({ max: SEEN_KEYS });
+  /** Keys that missed once recently: the next miss of one of them is kept (none when the cache is off). */
+  readonly #seen: LRUCache<string, true> | undefined;
   readonly #fences = new Map<string, Fence>();
   readonly #writing = new Map<string, number>();
   hits = 0;
@@ -53,6 +53,7 @@ export class EntryCache {
         maxEntrySize: Math.max(1, Math.floor(maxBytes / 8)),
         sizeCalculation: entrySize,
       });
+      this.#seen = new LRUCache<string, true>({ max: SEEN_KEYS });
     }
   }
 
@@ -83,8 +84,8 @@ export class EntryCache {
 
   /** Whether a loaded entry is kept: on its key's second recent miss. */
   #admit(key: string): boolean {
-    if (this.#seen.delete(key)) return true;
-    this.#seen.set(key, true);
+    if (this.#seen?.delete(key)) return true;
+    this.#seen?.set(key, true);
     return false;
   }
 
