@@ -28,6 +28,7 @@ import {
   type TxnOutcome,
   type TxnResult,
 } from '../../src/txn.js';
+import { textEntry } from '../support/helpers.js';
 import type { StoreFactory } from './store-suite.js';
 
 export interface ModelSuiteOptions {
@@ -364,18 +365,7 @@ function simulateTxn(
     } else if (op.op === 'put') {
       const written =
         entry === undefined
-          ? {
-              value: op.value,
-              contentType: 'text/plain',
-              createdAt: now,
-              updatedAt: now,
-              expiresAt: null,
-              locked: false,
-              lockHolder: null,
-              lockExpiresAt: null,
-              version: 1,
-              etag: etagOf(i),
-            }
+          ? { ...textEntry('', { now, etag: etagOf(i) }), value: op.value }
           : revised({ value: op.value, contentType: 'text/plain' });
       state.set(op.key, written);
       results.push({ key: op.key, created: entry === undefined, etag: written.etag });
