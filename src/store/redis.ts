@@ -12,9 +12,10 @@
  *   so "unchanged ETag" means "unchanged entry"); a lost race re-reads and decides again. Inside one
  *   node a per-key queue keeps its own requests from racing each other, so contention on a hot key
  *   is between nodes, not between requests;
- * - expiry is Redis's own: a key with a TTL carries PEXPIRE, so it is gone on every node when it
- *   lapses. A sorted set `{ns}:expiry` (score = expiry time) lets a sweep announce each expiry once
- *   and clean the listing index; the sweep runs on every node and is a no-op for keys already done;
+ * - expiry: a key past its expiry by the node's clock is gone to every read; a sorted set `{ns}:expiry`
+ *   (score = expiry time) lets a sweep remove it, announce its expiry once and clean the listing
+ *   index; the sweep runs on every node and is a no-op for keys already done. The key also carries a
+ *   PEXPIRE a grace period past its expiry (EXPIRY_GRACE_MS), so Redis drops it even when no node runs;
  * - listing: a sorted set `{ns}:index` with every key at score 0, read with ZRANGE BYLEX, so pages
  *   come in byte order with a stable cursor (SCAN is unordered and may repeat keys, so it is not
  *   used); members whose hash has expired but not yet been swept are skipped;
@@ -159,6 +160,21 @@ return n
 const BUFFERS = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer, [RESP_TYPES.SIMPLE_STRING]: Buffer } };
 const SWEEP_BATCH = 500;
 const LIST_OVERFETCH = 2;
+
+/**
+ * How long after a key lapses Redis drops it by itself. Expiry is decided by the nodes' clocks
+ * (docs/running-several-nodes.md): a lapsed key is gone to every read at once, and a node's sweep
+ * removes it and announces the expiry within its interval; Redis's own TTL is only the backstop for a
+ * namespace no node is sweeping. Set to the lapse exactly, Redis's clock would overrule a node whose
+ * clock is a little behind the writer's (a key that node still holds live vanishing under it, its
+ * lock or lease with it), so it waits the 30 s of drift tolerated for tokens (auth.clockSkewSeconds).
+ */
+const EXPIRY_GRACE_MS = 30_000;
+
+/** The PEXPIRE argument for an entry expiring at `expiresAt` (0: none). Relative, so a node's clock only has to agree with itself. */
+function redisTtl(expiresAt: number | null, now: number): string {
+  return String(expiresAt === null ? 0 : Math.max(1, expiresAt - now) + EXPIRY_GRACE_MS);
+}
 
 function createBufferClient(url: string, onError: (error: unknown) => void, started: () => boolean) {
   const client = createClient({
@@ -420,8 +436,7 @@ class RedisStore implements Store {
             String(frames.entry.value.length),
             frames.entry.etag,
             String(frames.entry.expiresAt ?? 0),
-            // Redis's TTL is relative, so a node's clock only has to agree with itself.
-            String(frames.entry.expiresAt === null ? 0 : Math.max(1, frames.entry.expiresAt - now)),
+            redisTtl(frames.entry.expiresAt, now),
           ];
     args.push(
       key,
@@ -491,7 +506,7 @@ class RedisStore implements Store {
           String(frames.entry.value.length),
           frames.entry.etag,
           String(expiresAt ?? 0),
-          String(expiresAt === null ? 0 : Math.max(1, expiresAt - now)),
+          redisTtl(expiresAt, now),
         );
       }
       args.push(key, change, frames?.omitted ? '1' : '0', frames?.log ?? '');

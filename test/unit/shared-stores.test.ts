@@ -1,4 +1,5 @@
 /** The store contract (store-suite.ts) on the shared backends, each a real server on this machine. */
+import { createClient } from '@redis/client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deleteValue, putValue } from '../../src/kv.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
@@ -59,6 +60,37 @@ describe.runIf(await backendReady('postgres'))('postgres entries', () => {
       expect([...seen.values()].every((value) => value === 'before')).toBe(true);
       expect(seen.has('snap/9999')).toBe(false);
     } finally {
+      await store.close();
+    }
+  });
+});
+
+describe.runIf(await backendReady('redis'))('redis expiry', () => {
+  const namespace = freshNamespace();
+  afterAll(() => dropNamespace('redis', namespace));
+
+  it("decides expiry by the node's clock: Redis's own TTL runs 30 s past it, the lapsed key is gone to reads and swept at once", async () => {
+    let now = Date.now();
+    const store = await openRedisStore({ url: BACKEND_URLS.redis, namespace, sweepIntervalMs: 0, clock: () => now });
+    const redis = createClient({ url: BACKEND_URLS.redis });
+    redis.on('error', () => undefined);
+    await redis.connect();
+    try {
+      await putValue(store, 'short', Buffer.from('v'), 'text/plain', { ttlSeconds: 2 });
+      const hash = `{${namespace}}:k:short`;
+      const ttl = await redis.pTTL(hash);
+      expect(ttl).toBeGreaterThan(31_000);
+      expect(ttl).toBeLessThanOrEqual(32_000);
+      // A node whose clock has moved past the lapse: Redis still holds the hash, no read sees it.
+      now += 2_000;
+      expect(await redis.exists(hash)).toBe(1);
+      expect(await store.get('short')).toBeUndefined();
+      expect(await store.list({ prefix: '', limit: 10 })).toEqual([]);
+      expect(await store.count()).toBe(0);
+      expect(await store.purgeExpired()).toBe(1);
+      expect(await redis.exists(hash)).toBe(0);
+    } finally {
+      redis.destroy();
       await store.close();
     }
   });
