@@ -171,7 +171,7 @@ const LIST_OVERFETCH = 2;
  */
 const EXPIRY_GRACE_MS = 30_000;
 
-/** The PEXPIRE argument for an entry expiring at `expiresAt` (0: none). Relative, so a node's clock only has to agree with itself. */
+/** PEXPIRE's argument for an entry expiring at `expiresAt` (0: none); relative, so no two clocks must agree. */
 function redisTtl(expiresAt: number | null, now: number): string {
   return String(expiresAt === null ? 0 : Math.max(1, expiresAt - now) + EXPIRY_GRACE_MS);
 }
