@@ -259,6 +259,17 @@ class PostgresStore implements Store {
     return outcome.result;
   }
 
+  /** HEAD: the row's metadata and size columns, never its frame (the value). */
+  async head(key: string): Promise<KeyInfo | undefined> {
+    const { rows } = await this.#query<{ meta: Buffer; size: number }>(
+      `SELECT meta, size FROM ${this.#t.kv} WHERE key = $1`,
+      [key],
+    );
+    if (rows[0] === undefined) return undefined;
+    const { value: _value, ...entry } = decodeEntry(rows[0].meta);
+    return isLive(entry, this.#clock()) ? { key, size: rows[0].size, entry } : undefined;
+  }
+
   async list({ prefix, after, limit }: ListOptions): Promise<KeyInfo[]> {
     const start = after !== undefined && after >= prefix ? after : undefined;
     const { rows } = await this.#query<{ key: string; meta: Buffer; size: number }>(

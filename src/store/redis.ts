@@ -320,6 +320,14 @@ class RedisStore implements Store {
     });
   }
 
+  /** HEAD: the hash's metadata and size fields, never its frame (the value). */
+  async head(key: string): Promise<KeyInfo | undefined> {
+    const [meta, size] = (await this.#call(['HMGET', this.#keys.entryPrefix + key, 'm', 's'])) as Array<Buffer | null>;
+    if (meta === null || size === null || meta === undefined || size === undefined) return undefined;
+    const { value: _empty, ...entry } = decodeEntry(meta);
+    return isLive(entry, this.#clock()) ? { key, size: Number(size), entry } : undefined;
+  }
+
   async list({ prefix, after, limit }: ListOptions): Promise<KeyInfo[]> {
     const high = `(${prefix}\u{10FFFF}`;
     let low = after !== undefined && after >= prefix ? `(${after}` : `[${prefix}`;

@@ -27,7 +27,15 @@ async function status(promise: Promise<unknown>): Promise<number> {
   }
 }
 
-export function storeSuite(name: string, factory: StoreFactory): void {
+export interface StoreSuiteOptions {
+  /**
+   * Whether the store answers HEAD from metadata (Store.head). The encrypted store does not: a value
+   * still in plaintext during a rekey, or one that no longer opens, has a size only reading it tells.
+   */
+  head?: boolean;
+}
+
+export function storeSuite(name: string, factory: StoreFactory, { head = true }: StoreSuiteOptions = {}): void {
   describe(`store contract: ${name}`, () => {
     const open = async () => {
       const time = manualClock(START);
@@ -218,6 +226,25 @@ export function storeSuite(name: string, factory: StoreFactory): void {
       const second = await store.list({ prefix: 'a/', after: 'a/10', limit: 2 });
       expect(second.map((info) => info.key)).toEqual(['a/2']);
       expect(await store.list({ prefix: 'zzz', limit: 10 })).toEqual([]);
+      await store.close();
+    });
+
+    it('answers HEAD with what get has but the value: metadata and size, nothing once missing or expired', async () => {
+      const { store, advance } = await open();
+      expect(store.head, `${name} answers HEAD from metadata`).toBeTypeOf(head ? 'function' : 'undefined');
+      if (!head) return store.close();
+      await putValue(store, 'big', Buffer.alloc(300_000, 7), 'application/octet-stream');
+      await putValue(store, 'long', Buffer.from('12345'), `application/x-long; note="${'n'.repeat(6000)}"`);
+      await putValue(store, 'locked', Buffer.from('x'), 'text/plain');
+      await applyOperation(store, 'locked', 'lock', 5, { subject: 'alice', admin: false });
+      await putValue(store, 'short', Buffer.from('x'), 'text/plain', { ttlSeconds: 1 });
+      for (const key of ['big', 'long', 'locked', 'short']) {
+        const { value, ...metadata } = await readEntry(store, key);
+        expect(await store.head!(key), key).toEqual({ key, size: value.length, entry: metadata });
+      }
+      expect(await store.head!('missing')).toBeUndefined();
+      advance(1000);
+      expect(await store.head!('short')).toBeUndefined();
       await store.close();
     });
 
