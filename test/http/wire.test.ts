@@ -157,3 +157,61 @@ describe('PATCH operation names', () => {
     expect(await unlock.json()).toEqual({ message: 'The specified key was successfully unlocked.' });
   });
 });
+
+describe('pipelined requests on one connection', () => {
+  it('are answered in order, whole, small answers (written at the end of the turn) and large ones (at once) mixed', async () => {
+    const small = uniqueKey('small');
+    const large = uniqueKey('large');
+    const largeValue = Buffer.alloc(200 * 1024, 0x62);
+    for (const [key, value] of [
+      [small, Buffer.from('s')],
+      [large, largeValue],
+    ] as const) {
+      const put = await lucid.request(`/api/kv/${key}`, { method: 'PUT', body: value });
+      expect(put.status).toBe(201);
+    }
+    const request = (method: string, key: string) =>
+      `${method} /api/kv/${key} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${lucid.token}\r\n\r\n`;
+    const sequence = [
+      ['GET', small],
+      ['GET', large],
+      ['HEAD', large],
+      ['GET', uniqueKey('missing')],
+      ['GET', small],
+      ['GET', large],
+    ] as const;
+    const received = await new Promise<Buffer>((resolve, reject) => {
+      const socket = net.connect({ port: lucid.port, host: '127.0.0.1' });
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('end', () => resolve(Buffer.concat(chunks)));
+      socket.on('error', reject);
+      // All in one write, the last asking to close, so every answer comes from one read of the socket.
+      const last = sequence.length - 1;
+      socket.write(
+        sequence
+          .map(([method, key], i) =>
+            i === last
+              ? request(method, key).replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n')
+              : request(method, key),
+          )
+          .join(''),
+      );
+    });
+    const answers: Array<{ status: number; body: Buffer }> = [];
+    for (let at = 0, i = 0; at < received.length; i++) {
+      const headEnd = received.indexOf('\r\n\r\n', at);
+      const head = received.subarray(at, headEnd).toString('latin1');
+      const length = sequence[i]![0] === 'HEAD' ? 0 : Number(/content-length: (\d+)/i.exec(head)?.[1]);
+      answers.push({ status: Number(head.slice(9, 12)), body: received.subarray(headEnd + 4, headEnd + 4 + length) });
+      at = headEnd + 4 + length;
+    }
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 404, 200, 200]);
+    expect(answers[0]!.body.toString()).toBe('s');
+    expect(answers[1]!.body.equals(largeValue)).toBe(true);
+    expect(answers[2]!.body.length).toBe(0);
+    expect(JSON.parse(answers[3]!.body.toString())).toEqual({ message: expect.any(String) });
+    expect(answers[4]!.body.toString()).toBe('s');
+    expect(answers[5]!.body.equals(largeValue)).toBe(true);
+  });
+});
