@@ -261,13 +261,11 @@ class PostgresStore implements Store {
 
   /** HEAD: the row's metadata and size columns, never its frame (the value). */
   async head(key: string): Promise<KeyInfo | undefined> {
-    const { rows } = await this.#query<{ meta: Buffer; size: number }>(
-      `SELECT meta, size FROM ${this.#t.kv} WHERE key = $1`,
-      [key],
+    const { rows } = await this.#query<{ key: string; meta: Buffer; size: number }>(
+      `SELECT key, meta, size FROM ${this.#t.kv} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2)`,
+      [key, this.#clock()],
     );
-    if (rows[0] === undefined) return undefined;
-    const { value: _value, ...entry } = decodeEntry(rows[0].meta);
-    return isLive(entry, this.#clock()) ? { key, size: rows[0].size, entry } : undefined;
+    return rows[0] === undefined ? undefined : keyInfo(rows[0]);
   }
 
   async list({ prefix, after, limit }: ListOptions): Promise<KeyInfo[]> {
@@ -278,10 +276,7 @@ class PostgresStore implements Store {
        ORDER BY key LIMIT $4`,
       [start ?? prefix, `${prefix}\u{10FFFF}`, this.#clock(), limit],
     );
-    return rows.map((row) => {
-      const { value: _value, ...entry } = decodeEntry(row.meta);
-      return { key: row.key, size: row.size, entry };
-    });
+    return rows.map(keyInfo);
   }
 
   /**
@@ -528,4 +523,10 @@ function isDatabaseError(error: unknown): boolean {
     error instanceof pg.DatabaseError ||
     (error instanceof Error && /connect|terminat|timeout|ECONN|EPIPE|closed/i.test(error.message))
   );
+}
+
+/** A row's KeyInfo from its metadata and size columns (head and list), never its frame. */
+function keyInfo(row: { key: string; meta: Buffer; size: number }): KeyInfo {
+  const { value: _value, ...entry } = decodeEntry(row.meta);
+  return { key: row.key, size: row.size, entry };
 }

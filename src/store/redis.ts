@@ -321,11 +321,19 @@ class RedisStore implements Store {
   }
 
   /** HEAD: the hash's metadata and size fields, never its frame (the value). */
-  async head(key: string): Promise<KeyInfo | undefined> {
-    const [meta, size] = (await this.#call(['HMGET', this.#keys.entryPrefix + key, 'm', 's'])) as Array<Buffer | null>;
-    if (meta === null || size === null || meta === undefined || size === undefined) return undefined;
+  head(key: string): Promise<KeyInfo | undefined> {
+    return this.#info(key, this.#clock());
+  }
+
+  /** A key's metadata and value size (fields m and s), or undefined when it is gone or past its expiry at `now`. */
+  async #info(key: string, now: number): Promise<KeyInfo | undefined> {
+    const [meta, size] = (await this.#call(['HMGET', this.#keys.entryPrefix + key, 'm', 's'])) as [
+      Buffer | null,
+      Buffer | null,
+    ];
+    if (meta === null || size === null) return undefined; // Dropped by Redis's TTL, not yet swept.
     const { value: _empty, ...entry } = decodeEntry(meta);
-    return isLive(entry, this.#clock()) ? { key, size: Number(size), entry } : undefined;
+    return isLive(entry, now) ? { key, size: Number(size), entry } : undefined;
   }
 
   async list({ prefix, after, limit }: ListOptions): Promise<KeyInfo[]> {
@@ -339,15 +347,9 @@ class RedisStore implements Store {
         (await this.#call(['ZRANGE', this.#keys.index, low, high, 'BYLEX', 'LIMIT', '0', String(want)])) as Buffer[]
       ).map(String);
       if (keys.length === 0) break;
-      const rows = (await Promise.all(
-        keys.map((key) => this.#call(['HMGET', this.#keys.entryPrefix + key, 'm', 's'])),
-      )) as Array<[Buffer | null, Buffer | null]>;
-      for (const [i, key] of keys.entries()) {
-        const [meta, size] = rows[i]!;
-        if (meta === null || size === null) continue; // Dropped by Redis's TTL, not yet swept.
-        const { value: _empty, ...entry } = decodeEntry(meta);
-        if (!isLive(entry, now)) continue;
-        page.push({ key, size: Number(size), entry });
+      for (const info of await Promise.all(keys.map((key) => this.#info(key, now)))) {
+        if (info === undefined) continue;
+        page.push(info);
         if (page.length === limit) break;
       }
       if (keys.length < want) break;
