@@ -28,10 +28,17 @@ export function parseDecimal(text: string): Decimal | undefined {
   return { units: sign === '-' ? -units : units, scale: fraction.length };
 }
 
+/**
+ * Writes a number in plain notation (no exponent, no grouping), built once: `toLocaleString` with options builds a
+ * formatter per call, 60 us here, which was a fifth of a PATCH increment's time.
+ */
+const PLAIN = new Intl.NumberFormat('en-US', { useGrouping: false, maximumFractionDigits: 20 });
+
 /** Turns a finite JS number (a JSON step) into a decimal without binary noise. */
 export function decimalFromNumber(value: number): Decimal {
-  const text = value.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 });
-  const parsed = parseDecimal(text);
+  // A safe integer (the usual step) is exactly its BigInt; -0 is 0.
+  if (Number.isSafeInteger(value)) return { units: BigInt(value), scale: 0 };
+  const parsed = parseDecimal(PLAIN.format(value));
   if (!parsed) throw new RangeError(`Not a finite number: ${value}`);
   return parsed;
 }
