@@ -28,8 +28,25 @@ describe('decimal arithmetic', () => {
 
   it('reads every kind of JSON step as the number it writes in plain notation', () => {
     const plain = (value: number) => value.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 });
-    const steps = [1, -1, 0, -0, 42, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53, 2 ** 70, 1e21, 0.1, -0.25, 123.456, 1e-7, 5e-324];
-    for (const step of steps) expect(formatDecimal(decimalFromNumber(step)), String(step)).toBe(plain(step).replace(/^-0$/, '0'));
+    const steps = [
+      1,
+      -1,
+      0,
+      -0,
+      42,
+      2 ** 53 - 1,
+      -(2 ** 53 - 1),
+      2 ** 53,
+      2 ** 70,
+      1e21,
+      0.1,
+      -0.25,
+      123.456,
+      1e-7,
+      5e-324,
+    ];
+    for (const step of steps)
+      expect(formatDecimal(decimalFromNumber(step)), String(step)).toBe(plain(step).replace(/^-0$/, '0'));
   });
 
   it('refuses text that is not a plain decimal number', () => {
