@@ -21,7 +21,17 @@ import { parseArgs } from 'node:util';
 import { b64, etcdVersion, seedEtcd, startEtcd } from './lib/etcd.mjs';
 import { chooseDriver, measureRequests } from './lib/load.mjs';
 import { ROOT, assertBuilt, initLucid, seed, startLucid } from './lib/lucid.mjs';
-import { freePort, killAllNow, removeTempDirs, start, stop, stopAll, waitForHttp } from './lib/processes.mjs';
+import {
+  freePort,
+  hostTicks,
+  killAllNow,
+  removeTempDirs,
+  start,
+  stealPercent,
+  stop,
+  stopAll,
+  waitForHttp,
+} from './lib/processes.mjs';
 import { caseRows, describeRun, scaleOutRows, scaleRows, textTable, writeResults } from './lib/report.mjs';
 import { runScale } from './lib/scale.mjs';
 import { drawChart } from './lib/chart.mjs';
@@ -108,6 +118,7 @@ const results = {
     cpuModel: os.cpus()[0]?.model?.trim() ?? 'unknown',
     memoryBytes: os.totalmem(),
     loadBefore: os.loadavg(),
+    hostBefore: hostTicks(),
   },
   tools: {
     driver: options.driver,
@@ -141,7 +152,7 @@ const SEEDED_64K = 100;
 const COUNTERS = 50;
 
 /** Measures one case and records it; `expect` lists the statuses the case should see (2xx only). */
-async function runCase(record, { name, group, description, url, requests, expect = [200], against = {} }) {
+async function runCase(record, { name, group, description, url, pid, requests, expect = [200], against = {} }) {
   log(`  ${name} ...`);
   const measured = await measureRequests({
     driver: options.driver,
@@ -150,6 +161,7 @@ async function runCase(record, { name, group, description, url, requests, expect
     connections: options.connections,
     duration: options.duration,
     warmup: options.warmup,
+    serverPid: pid,
   });
   const driver = options.driver === 'wrk' && requests.some((r) => r.method === 'HEAD') ? 'autocannon' : options.driver;
   const entry = { name, group, description, driver, against, ...measured };
@@ -171,13 +183,15 @@ async function runCase(record, { name, group, description, url, requests, expect
     );
   }
   if (measured.requests === 0) results.problems.push(`${name}: no request completed`);
+  if (pid !== undefined && measured.cpuUsPerRequest === undefined && process.platform === 'linux')
+    results.problems.push(`${name}: the server's CPU time could not be read from /proc/${pid}/stat`);
   log(
-    `    ${measured.rps.toFixed(0)} req/s, p50 ${measured.p50} ms, p99 ${measured.p99} ms, non-2xx ${measured.non2xx}, errors ${measured.errors}`,
+    `    ${measured.rps.toFixed(0)} req/s, p50 ${measured.p50} ms, p99 ${measured.p99} ms, server CPU ${measured.cpuUsPerRequest?.toFixed(1) ?? '-'} µs/request, host steal ${measured.stealPercent?.toFixed(1) ?? '-'} %, non-2xx ${measured.non2xx}, errors ${measured.errors}`,
   );
   return entry;
 }
 
-/** Starts a baseline server script, runs `body(url)`, stops it. */
+/** Starts a baseline server script, runs `body(url, pid)`, stops it. */
 async function withBaseline(script, args, body) {
   const port = await freePort();
   const handle = start(
@@ -189,7 +203,7 @@ async function withBaseline(script, args, body) {
   try {
     const url = `http://127.0.0.1:${port}`;
     await waitForHttp(handle, `${url}/`);
-    await body(url);
+    await body(url, handle.pid);
   } finally {
     await stop(handle);
   }
@@ -208,31 +222,34 @@ async function baselines(authorization, round, rounds) {
   log(`baselines (round ${round} of ${rounds})`);
   // The same Authorization header as Lucid's requests, so every case sends the same bytes.
   const requests = [{ method: 'GET', path: '/', headers: { authorization } }];
-  await withBaseline('node-http.mjs', ['1024'], (url) =>
+  await withBaseline('node-http.mjs', ['1024'], (url, pid) =>
     runCase(baselineSamples, {
       name: NODE_1K,
       group: 'baseline',
       description: 'bare node:http, constant 1 KiB',
       url,
+      pid,
       requests,
     }),
   );
   if (mode === 'smoke') return;
-  await withBaseline('node-http.mjs', [String(64 * 1024)], (url) =>
+  await withBaseline('node-http.mjs', [String(64 * 1024)], (url, pid) =>
     runCase(baselineSamples, {
       name: NODE_64K,
       group: 'baseline',
       description: 'bare node:http, constant 64 KiB',
       url,
+      pid,
       requests,
     }),
   );
-  await withBaseline('express.mjs', [], (url) =>
+  await withBaseline('express.mjs', [], (url, pid) =>
     runCase(baselineSamples, {
       name: 'express 1 KiB',
       group: 'baseline',
       description: 'minimal express 5 app, constant 1 KiB',
       url,
+      pid,
       requests,
     }),
   );
@@ -252,6 +269,9 @@ function combineBaselines() {
       rps: mean(samples.map((s) => s.rps)),
       p50: mean(samples.map((s) => s.p50)),
       p99: mean(samples.map((s) => s.p99)),
+      cpuUsPerRequest: samples.every((s) => s.cpuUsPerRequest !== undefined)
+        ? mean(samples.map((s) => s.cpuUsPerRequest))
+        : undefined,
       requests: sum('requests'),
       non2xx: sum('non2xx'),
       errors: sum('errors'),
@@ -396,7 +416,8 @@ async function withLucids(lucid, { name, env = {}, seedAll = true }, body) {
 async function runOnEach(servers, make) {
   for (const { server, token, suffix } of servers) {
     const c = make({ authorization: `Bearer ${token}` });
-    await runCase(results.cases, { group: 'lucid', url: server.url, ...c, name: `${c.name}${suffix}` });
+    const pid = server.handle.pid;
+    await runCase(results.cases, { group: 'lucid', url: server.url, pid, ...c, name: `${c.name}${suffix}` });
   }
 }
 
@@ -443,6 +464,7 @@ async function lucidCases(lucid) {
       await runCase(results.cases, {
         group: 'lucid',
         url: server.url,
+        pid: server.handle.pid,
         name: 'Lucid on Redis GET 1 KiB',
         description: 'one node on Redis, GET of one of 1000 keys',
         requests: [{ method: 'GET', headers: auth, ...keys1k() }],
@@ -451,6 +473,7 @@ async function lucidCases(lucid) {
       await runCase(results.cases, {
         group: 'lucid',
         url: server.url,
+        pid: server.handle.pid,
         name: 'Lucid on Redis PUT 1 KiB update',
         description: 'one node on Redis, PUT over one of 1000 keys',
         requests: [
@@ -489,12 +512,14 @@ async function etcdCases() {
     // One request kind per key (etcd takes the key in the body), each as likely.
     const kinds = (make) =>
       Array.from({ length: SEEDED_1K }, (_, i) => ({ method: 'POST', headers, share: 1 / SEEDED_1K, ...make(i) }));
-    const url = etcd.url;
+    const { url } = etcd;
+    const pid = etcd.handle.pid;
     await runCase(results.cases, {
       name: ETCD_RANGE,
       group: 'etcd',
       description: `POST /v3/kv/range of one of ${SEEDED_1K} 1 KiB keys at random`,
       url,
+      pid,
       requests: kinds((i) => ({ path: '/v3/kv/range', body: JSON.stringify({ key: b64(`b/1k/${i}`) }) })),
       against: { node: NODE_1K },
     });
@@ -503,6 +528,7 @@ async function etcdCases() {
       group: 'etcd',
       description: `POST /v3/kv/put of 1 KiB over one of ${SEEDED_1K} existing keys at random`,
       url,
+      pid,
       requests: kinds((i) => ({ path: '/v3/kv/put', body: JSON.stringify({ key: b64(`b/1k/${i}`), value }) })),
       against: { node: NODE_1K },
     });
@@ -520,6 +546,10 @@ function addRatios() {
     const nodeRow = node && row(node);
     const etcdRow = etcd && row(etcd);
     if (nodeRow) c.vsNode = { name: node, ratio: c.rps / nodeRow.rps, target: nodeTarget };
+    // CPU per request, node:http's over the case's: like the req/s ratio (higher is better), but
+    // what each server spent, which a busy host sways less than what it achieved.
+    if (nodeRow?.cpuUsPerRequest !== undefined && c.cpuUsPerRequest !== undefined)
+      c.cpuVsNode = nodeRow.cpuUsPerRequest / c.cpuUsPerRequest;
     if (etcdRow) c.vsEtcd = { name: etcd, ratio: c.rps / etcdRow.rps, target: etcdTarget };
     if (p99Target !== undefined) c.p99Target = p99Target;
     const misses = [];
@@ -599,6 +629,7 @@ try {
 combineBaselines();
 addRatios();
 results.machine.loadAfter = os.loadavg();
+results.machine.stealPercent = stealPercent(results.machine.hostBefore, hostTicks());
 results.finishedAt = new Date().toISOString();
 results.durationSeconds = (performance.now() - started) / 1000;
 printTables();

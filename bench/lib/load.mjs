@@ -1,6 +1,7 @@
 // The load generators: wrk when installed (bench/lib/wrk.mjs), else autocannon, driven from the
 // bench process. A case describes its requests once, as data, for either.
 import autocannon from 'autocannon';
+import { markCpu, stealPercent } from './processes.mjs';
 import { measureWrk, wrkAvailable } from './wrk.mjs';
 
 /** 'wrk' when it is installed (and not refused with LUCID_BENCH_DRIVER=autocannon), else 'autocannon'. */
@@ -10,12 +11,23 @@ export function chooseDriver(preferWrk = true) {
 
 /**
  * Measures `requests` (kinds of request: `{ method, path, keys | fresh, headers, body | bodyBytes,
- * share }`, see wrk.mjs) against `url` with the given driver.
+ * share }`, see wrk.mjs) against `url` with the given driver. With `serverPid`, the answer also
+ * has `cpuUsPerRequest`, the CPU time that process spent in the measured seconds per request, and
+ * `stealPercent`, the share of the machine's CPU time the host took meanwhile.
  */
-export function measureRequests({ driver, url, requests, connections, duration, warmup }) {
+export async function measureRequests({ driver, url, requests, connections, duration, warmup, serverPid }) {
+  const meter = serverPid === undefined ? undefined : { pid: serverPid };
+  const measured = await measureWith({ driver, url, requests, connections, duration, warmup, meter });
+  if (meter?.start !== undefined && meter.end !== undefined && measured.requests > 0)
+    measured.cpuUsPerRequest = ((meter.end - meter.start) * 1e6) / measured.requests;
+  if (meter !== undefined) measured.stealPercent = stealPercent(meter.startHost, meter.endHost);
+  return measured;
+}
+
+function measureWith({ driver, url, requests, connections, duration, warmup, meter }) {
   // wrk's parser waits for the body a HEAD answer's Content-Length announces: HEAD goes to autocannon.
   if (driver === 'wrk' && requests.every((r) => r.method !== 'HEAD'))
-    return measureWrk({ url, requests, connections, duration, warmup });
+    return measureWrk({ url, requests, connections, duration, warmup, meter });
   let fresh = 0;
   const concrete = (r) => ({
     method: r.method ?? 'GET',
@@ -41,6 +53,7 @@ export function measureRequests({ driver, url, requests, connections, duration, 
     warmup,
     head: requests.every((r) => r.method === 'HEAD'),
     request: { ...first, setupRequest: () => concrete(requests.length === 1 ? requests[0] : pick()) },
+    meter,
   });
 }
 
@@ -74,7 +87,7 @@ function skipResponseBodies(client) {
  * `setupRequest()` returning what changes in the next request (a fresh object: new key, method or body
  * per request). `head: true` is needed for HEAD requests.
  */
-export async function measure({ url, request, connections, duration, warmup, head = false }) {
+export async function measure({ url, request, connections, duration, warmup, head = false, meter }) {
   const { setupRequest, ...constant } = request;
   const options = {
     url: new URL(constant.path ?? '/', url).href,
@@ -108,7 +121,9 @@ export async function measure({ url, request, connections, duration, warmup, hea
   };
   let warmupResult;
   if (warmup > 0) warmupResult = await autocannon({ ...options, duration: warmup });
+  markCpu(meter, 'start');
   const result = await autocannon({ ...options, duration });
+  markCpu(meter, 'end');
   const seconds = result.duration || duration;
   return {
     rps: result.requests.total / seconds,

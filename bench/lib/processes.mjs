@@ -1,7 +1,7 @@
 // Child processes under test: started directly (never through npx or a shell), remembered, and
 // always stopped, on success, on failure and on Ctrl-C.
 /* global fetch, AbortSignal */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -136,4 +136,55 @@ export function peakRssBytes(pid) {
   } catch {
     return undefined;
   }
+}
+
+/** Clock ticks per second, the unit of /proc/PID/stat's CPU times (100 on Linux; asked once). */
+let ticksPerSecond;
+
+/**
+ * CPU time a process has used so far, user and system, all its threads, in seconds (from
+ * /proc/PID/stat); undefined when unavailable.
+ */
+export function cpuSeconds(pid) {
+  try {
+    ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command name, which is in parentheses and may hold spaces: state is
+    // field 3, utime and stime fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The machine's CPU time so far, in clock ticks over every core: all of it, and what the host took
+ * for other guests (steal; 0 on bare metal), from /proc/stat; undefined when unavailable.
+ */
+export function hostTicks() {
+  try {
+    const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/);
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    const counts = fields.slice(0, 8).map(Number);
+    return { total: counts.reduce((sum, n) => sum + n, 0), steal: counts[7] };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The share of the machine's CPU time the host took between two `hostTicks()`, in percent. */
+export function stealPercent(before, after) {
+  if (before === undefined || after === undefined || after.total <= before.total) return undefined;
+  return ((after.steal - before.steal) / (after.total - before.total)) * 100;
+}
+
+/**
+ * Marks the start or the end of a measurement on `meter` ({ pid }): the process's CPU time then,
+ * and the machine's (for the steal).
+ */
+export function markCpu(meter, mark) {
+  if (meter === undefined) return;
+  meter[mark] = cpuSeconds(meter.pid);
+  meter[`${mark}Host`] = hostTicks();
 }

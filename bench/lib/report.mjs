@@ -25,6 +25,7 @@ export function caseRows(cases) {
     'req/s',
     'p50 ms',
     'p99 ms',
+    'CPU µs/req',
     'non-2xx',
     'errors',
     'vs node:http (target)',
@@ -36,6 +37,7 @@ export function caseRows(cases) {
     fixed(c.rps),
     ms(c.p50),
     c.p99Target === undefined ? ms(c.p99) : `${ms(c.p99)} (≤ ${c.p99Target})`,
+    c.cpuVsNode === undefined ? fixed(c.cpuUsPerRequest, 1) : `${fixed(c.cpuUsPerRequest, 1)} (${ratio(c.cpuVsNode)})`,
     c.non2xx > 0 ? `${c.non2xx} !!` : String(c.non2xx ?? '-'),
     c.errors > 0 ? `${c.errors} !!` : String(c.errors ?? '-'),
     against(c.vsNode),
@@ -122,6 +124,7 @@ export function describeRun(results) {
     `${o.warmup} s warm-up + ${o.duration} s per case, loopback, ${results.tools.driver === 'wrk' ? 'wrk (one thread)' : `autocannon ${results.tools.autocannon}`}, ` +
     `node ${results.machine.node}, ${results.machine.cpus} × ${results.machine.cpuModel}, ` +
     `load average ${results.machine.loadBefore.map((l) => l.toFixed(2)).join(' ')} before / ${results.machine.loadAfter?.map((l) => l.toFixed(2)).join(' ') ?? '-'} after; ` +
+    `host steal ${fixed(results.machine.stealPercent, 1)} % of the CPU time; ` +
     `took ${fixed(results.durationSeconds)} s`
   );
 }

@@ -5,7 +5,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { tempDir, track } from './processes.mjs';
+import { markCpu, tempDir, track } from './processes.mjs';
 
 export function wrkAvailable() {
   try {
@@ -98,7 +98,7 @@ let scriptDir;
  * Runs wrk against `url` for `duration` seconds (after `warmup` seconds, discarded) on `connections`
  * connections with one thread, sending `requests` (see wrkScript), and returns its figures.
  */
-export async function measureWrk({ url, requests, connections, duration, warmup }) {
+export async function measureWrk({ url, requests, connections, duration, warmup, meter }) {
   scriptDir ??= tempDir('lucid-bench-wrk-');
   const script = path.join(scriptDir, `case-${Math.random().toString(36).slice(2)}.lua`);
   writeFileSync(script, wrkScript(requests));
@@ -128,7 +128,9 @@ export async function measureWrk({ url, requests, connections, duration, warmup 
       );
     });
   if (warmup > 0) await run(warmup);
+  markCpu(meter, 'start');
   const out = await run(duration);
+  markCpu(meter, 'end');
   const percentile = (p) => {
     const match = new RegExp(`^\\s*${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm').exec(out);
     return match ? toMs(match[1], match[2]) : undefined;
