@@ -13,10 +13,9 @@
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import http from 'node:http';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterFullGc } from '../support/helpers.js';
 import { completeResponse, rawExchange } from '../support/raw.js';
 import { startLucid, type TestLucid } from '../support/lucid.js';
 
@@ -32,11 +31,7 @@ const RSS_GROWTH_LIMIT = 256 * 1024 * 1024;
 const HEAP_GROWTH_LIMIT = 48 * 1024 * 1024;
 
 /** Live heap after a full collection. */
-function heapAfterGc(): number {
-  v8.setFlagsFromString('--expose-gc');
-  (vm.runInNewContext('gc') as () => void)();
-  return process.memoryUsage().heapUsed;
-}
+const heapAfterGc = (): number => afterFullGc().heapUsed;
 
 let lucid: TestLucid;
 beforeAll(async () => {

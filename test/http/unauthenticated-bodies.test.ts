@@ -5,9 +5,8 @@
  * test decides when, and whether, the body is sent.
  */
 import net from 'node:net';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterFullGc } from '../support/helpers.js';
 import { startLucid, uniqueKey, type TestLucid } from '../support/lucid.js';
 
 const MiB = 1024 * 1024;
@@ -75,9 +74,7 @@ function send(head: string, headers: Record<string, string | number> = {}): RawE
 
 /** Heap and array buffers still reachable after a full collection. */
 function liveAfterGc(): number {
-  v8.setFlagsFromString('--expose-gc');
-  (vm.runInNewContext('gc') as () => void)();
-  const usage = process.memoryUsage();
+  const usage = afterFullGc();
   return usage.heapUsed + usage.arrayBuffers;
 }
 

@@ -1,9 +1,18 @@
 /**
- * Small helpers the tests share: waiting, polling, a key's path, requests on one key, a clock the test moves, and a
- * store entry to write.
+ * Small helpers the tests share: waiting, polling, a key's path, requests on one key, a clock the test moves, a
+ * store entry to write, and a full garbage collection.
  */
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import type { Clock, Entry } from '../../src/store/types.js';
 import type { TestLucid } from './lucid.js';
+
+/** Runs a full garbage collection now (without starting the test runner with --expose-gc), then answers the memory in use. */
+export function afterFullGc(): NodeJS.MemoryUsage {
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
+  return process.memoryUsage();
+}
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
