@@ -18,9 +18,11 @@ export function chooseDriver(preferWrk = true) {
 export async function measureRequests({ driver, url, requests, connections, duration, warmup, serverPid }) {
   const meter = serverPid === undefined ? undefined : { pid: serverPid };
   const measured = await measureWith({ driver, url, requests, connections, duration, warmup, meter });
-  if (meter?.start !== undefined && meter.end !== undefined && measured.requests > 0)
-    measured.cpuUsPerRequest = ((meter.end - meter.start) * 1e6) / measured.requests;
-  if (meter !== undefined) measured.stealPercent = stealPercent(meter.startHost, meter.endHost);
+  if (meter === undefined) return measured;
+  const { start, end } = meter;
+  if (start.cpu !== undefined && end.cpu !== undefined && measured.requests > 0)
+    measured.cpuUsPerRequest = ((end.cpu - start.cpu) * 1e6) / measured.requests;
+  measured.stealPercent = stealPercent(start.host, end.host);
   return measured;
 }
 

@@ -181,10 +181,8 @@ export function stealPercent(before, after) {
 
 /**
  * Marks the start or the end of a measurement on `meter` ({ pid }): the process's CPU time then,
- * and the machine's (for the steal).
+ * and the machine's (for the steal), as `meter[mark] = { cpu, host }`.
  */
 export function markCpu(meter, mark) {
-  if (meter === undefined) return;
-  meter[mark] = cpuSeconds(meter.pid);
-  meter[`${mark}Host`] = hostTicks();
+  if (meter !== undefined) meter[mark] = { cpu: cpuSeconds(meter.pid), host: hostTicks() };
 }
