@@ -14,7 +14,7 @@ import {
   parseDecimal,
 } from './decimal.js';
 import { LucidError, SUCCESS } from './errors.js';
-import { isLocked, type ChangeType, type Decision, type Entry, type Store } from './store/types.js';
+import { entryOf, isLocked, type ChangeType, type Decision, type Entry, type Store } from './store/types.js';
 
 /** The longest expiry a ttl (or lock lease) may set: ten years, in seconds. */
 export const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
@@ -54,7 +54,7 @@ function newEtag(version: number): string {
 /** The entry after a write at `now`: a new version and ETag, and the given changes. */
 function revise(entry: Entry, now: number, changes: Partial<Entry>): Entry {
   const version = entry.version + 1;
-  return { ...entry, ...changes, updatedAt: now, version, etag: newEtag(version) };
+  return entryOf({ ...entry, ...changes, updatedAt: now, version, etag: newEtag(version) });
 }
 
 function existing(current: Entry | undefined): Entry {
@@ -312,7 +312,7 @@ export function importEntry(
     if (sameEntry(current, entry)) return { result: 'unchanged' };
     if (options.skipExisting) return { result: 'skipped' };
     const version = Math.max(current.version, entry.version) + 1;
-    return { result: 'replaced', write: { ...entry, version, etag: newEtag(version) }, change: 'updated' };
+    return { result: 'replaced', write: entryOf({ ...entry, version, etag: newEtag(version) }), change: 'updated' };
   });
 }
 

@@ -27,6 +27,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { storeEntries } from './entries.js';
+import { entryOf } from './types.js';
 import type {
   Change,
   Decide,
@@ -400,7 +401,7 @@ export class EncryptedStore implements Store {
       current !== undefined &&
       write.value === plain?.value &&
       envelopeKeyId(current.value) === this.#keyring.current.id;
-    const sealed: Entry = { ...write, value: keep ? current.value : this.#keyring.seal(key, write.value) };
+    const sealed = entryOf({ ...write, value: keep ? current.value : this.#keyring.seal(key, write.value) });
     this.#plain.set(sealed, write);
     return sealed;
   }
@@ -408,7 +409,7 @@ export class EncryptedStore implements Store {
   /** The entry with its value opened; a value that does not open is a store failure (503), never garbage. */
   #open(key: string, entry: Entry): Entry {
     try {
-      return { ...entry, value: this.#keyring.open(key, entry.value) };
+      return entryOf({ ...entry, value: this.#keyring.open(key, entry.value) });
     } catch (error) {
       throw new StoreUnavailableError(error);
     }
@@ -452,7 +453,7 @@ export async function rekeyStore(
       // Only over the very entry read: a key changed or deleted since is left as it now is.
       await store.update(key, (current) =>
         current?.etag === entry.etag && current.value.equals(entry.value)
-          ? { result: undefined, write: { ...current, value: sealed } }
+          ? { result: undefined, write: entryOf({ ...current, value: sealed }) }
           : { result: undefined },
       );
       summary.rewritten += 1;

@@ -11,7 +11,7 @@
  * The expiry sits at a fixed offset in ASCII so SQLite can index it as a generated column
  * (see sqlite.ts) and sweep expired rows without decoding frames.
  */
-import type { Entry } from './types.js';
+import { entryOf, type Entry } from './types.js';
 
 const FORMAT = 1;
 const EXPIRY_DIGITS = 13;
@@ -55,7 +55,7 @@ export function encodeEntry(entry: Entry): Buffer {
 export function decodeEntry(frame: Buffer): Entry {
   const { metadata, valueOffset } = decodeHead(frame);
   // A view, not a copy: the frame belongs to this entry alone.
-  return { value: frame.subarray(valueOffset), ...metadata };
+  return entryOf({ ...metadata, value: frame.subarray(valueOffset) });
 }
 
 /** The number of leading bytes of a frame that `decodeHead` needs, when metadata is of usual size. */
