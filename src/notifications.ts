@@ -8,7 +8,7 @@
  * every node: a client may reconnect to any node, which replays from its own recent events or, for
  * an id it does not hold (it started later), from the backend's log.
  */
-import type { Store, Change } from './store/types.js';
+import { entryOf, type Store, type Change } from './store/types.js';
 
 /**
  * One event. Its SSE frame is rendered when it is first sent (or replayed), once, and shared by every client after: a
@@ -179,7 +179,7 @@ export class NotificationFeed {
     if (entry === undefined) return change;
     const size = change.size ?? entry.value.length;
     return change.valueOmitted || size > this.options.maxValueBytes
-      ? { ...change, size, valueOmitted: true, entry: { ...entry, value: Buffer.alloc(0) } }
+      ? { ...change, size, valueOmitted: true, entry: entryOf({ ...entry, value: Buffer.alloc(0) }) }
       : change;
   }
 
