@@ -11,7 +11,7 @@
  * The expiry sits at a fixed offset in ASCII so SQLite can index it as a generated column
  * (see sqlite.ts) and sweep expired rows without decoding frames.
  */
-import { entryOf, type Entry } from './types.js';
+import type { Entry } from './types.js';
 
 const FORMAT = 1;
 const EXPIRY_DIGITS = 13;
@@ -53,9 +53,22 @@ export function encodeEntry(entry: Entry): Buffer {
 }
 
 export function decodeEntry(frame: Buffer): Entry {
-  const { metadata, valueOffset } = decodeHead(frame);
-  // A view, not a copy: the frame belongs to this entry alone.
-  return entryOf({ ...metadata, value: frame.subarray(valueOffset) });
+  const metaLength = checkHeader(frame);
+  const meta = readMeta(frame, metaLength);
+  // Built here, in entryOf's field order (one hidden class, test/unit/entry-shape.test.ts), with no object between:
+  // this runs on every read that misses the cache. The value is a view, not a copy: the frame belongs to this entry.
+  return {
+    value: frame.subarray(HEADER + metaLength),
+    contentType: meta.t,
+    createdAt: meta.c,
+    updatedAt: meta.u,
+    expiresAt: readExpiry(frame),
+    locked: meta.l,
+    lockHolder: meta.h ?? null,
+    lockExpiresAt: meta.x ?? null,
+    version: meta.v,
+    etag: meta.e,
+  };
 }
 
 /** The number of leading bytes of a frame that `decodeHead` needs, when metadata is of usual size. */
@@ -63,18 +76,13 @@ export const HEAD_BYTES = 4096;
 
 /** Decodes the metadata from the start of a frame (at least its header and metadata). */
 export function decodeHead(head: Buffer): { metadata: Omit<Entry, 'value'>; valueOffset: number } {
-  if (head.length < HEADER || head[0] !== FORMAT) {
-    throw new Error(`Unknown entry format ${String(head[0])}`);
-  }
-  const expiresAt = Number(head.toString('latin1', 1, 1 + EXPIRY_DIGITS));
-  const metaLength = head.readUInt32BE(1 + EXPIRY_DIGITS);
-  if (head.length < HEADER + metaLength) throw new RangeError('Frame head too short for its metadata');
-  const meta = JSON.parse(head.toString('utf8', HEADER, HEADER + metaLength)) as Meta;
+  const metaLength = checkHeader(head);
+  const meta = readMeta(head, metaLength);
   const metadata = {
     contentType: meta.t,
     createdAt: meta.c,
     updatedAt: meta.u,
-    expiresAt: expiresAt === 0 ? null : expiresAt,
+    expiresAt: readExpiry(head),
     locked: meta.l,
     lockHolder: meta.h ?? null,
     lockExpiresAt: meta.x ?? null,
@@ -82,6 +90,26 @@ export function decodeHead(head: Buffer): { metadata: Omit<Entry, 'value'>; valu
     etag: meta.e,
   };
   return { metadata, valueOffset: HEADER + metaLength };
+}
+
+/** Checks the format byte and that the metadata is all there; answers the metadata's length. */
+function checkHeader(head: Buffer): number {
+  if (head.length < HEADER || head[0] !== FORMAT) {
+    throw new Error(`Unknown entry format ${String(head[0])}`);
+  }
+  const metaLength = head.readUInt32BE(1 + EXPIRY_DIGITS);
+  if (head.length < HEADER + metaLength) throw new RangeError('Frame head too short for its metadata');
+  return metaLength;
+}
+
+function readMeta(head: Buffer, metaLength: number): Meta {
+  return JSON.parse(head.toString('utf8', HEADER, HEADER + metaLength)) as Meta;
+}
+
+/** The expiry in milliseconds, or null for "never" (all zeros). */
+function readExpiry(head: Buffer): number | null {
+  const expiresAt = Number(head.toString('latin1', 1, 1 + EXPIRY_DIGITS));
+  return expiresAt === 0 ? null : expiresAt;
 }
 
 /** The SQL expression that reads the expiry back out of a frame stored in column `column`. */
