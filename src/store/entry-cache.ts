@@ -6,7 +6,7 @@
  * A read that misses loads the entry from SQLite and keeps it only when no write of that key began
  * or ended while it was loading (a per-key fence): otherwise a read that started before a commit could
  * put back the value the commit replaced. It also keeps it only on the key's second miss within the
- * last SEEN_KEYS misses (a doorkeeper, as in TinyLFU): reads spread over more keys than the cache
+ * last SEEN_KEYS or so misses (a doorkeeper, as in TinyLFU): reads spread over more keys than the cache
  * holds would otherwise replace an entry on every miss, for a hit rate no better. Measured on 1 M
  * keys read at random, that churn cost a quarter of the throughput and 70 MB of RSS, where a cache
  * off did better; hot keys still get in on their second read. Hits are checked for expiry by the caller, against the
@@ -19,7 +19,7 @@ import type { Entry } from './types.js';
  * What an entry costs beyond its value's bytes: the object, its strings and the LRU's bookkeeping (measured roughly).
  */
 const ENTRY_OVERHEAD = 320;
-/** How many recently missed keys the doorkeeper remembers. */
+/** How many recently missed keys the doorkeeper remembers: from this many to twice this many. */
 const SEEN_KEYS = 65_536;
 
 function entrySize(entry: Entry, key: string): number {
@@ -38,7 +38,7 @@ interface Fence {
 export class EntryCache {
   readonly #lru: LRUCache<string, Entry> | undefined;
   /** Keys that missed once recently: the next miss of one of them is kept (none when the cache is off). */
-  readonly #seen: LRUCache<string, true> | undefined;
+  readonly #seen: Doorkeeper | undefined;
   readonly #fences = new Map<string, Fence>();
   readonly #writing = new Map<string, number>();
   hits = 0;
@@ -53,7 +53,7 @@ export class EntryCache {
         maxEntrySize: Math.max(1, Math.floor(maxBytes / 8)),
         sizeCalculation: entrySize,
       });
-      this.#seen = new LRUCache<string, true>({ max: SEEN_KEYS });
+      this.#seen = new Doorkeeper(SEEN_KEYS);
     }
   }
 
@@ -84,9 +84,7 @@ export class EntryCache {
 
   /** Whether a loaded entry is kept: on its key's second recent miss. */
   #admit(key: string): boolean {
-    if (this.#seen?.delete(key)) return true;
-    this.#seen?.set(key, true);
-    return false;
+    return this.#seen?.missedBefore(key) ?? false;
   }
 
   /** The cached entry, if any, without loading it (and without counting a hit or a miss). */
@@ -131,5 +129,29 @@ export class EntryCache {
   #bump(key: string): void {
     const fence = this.#fences.get(key);
     if (fence !== undefined) fence.generation += 1;
+  }
+}
+
+/**
+ * The doorkeeper's memory of missed keys: two generations of at most `size` keys each. When the newer one is full it
+ * becomes the older one and the older one is dropped, so a key is remembered for `size` to 2 × `size` misses. Where
+ * a key went to the back of an LRU on every miss, this is a set lookup or two: on 1 M keys read at random, nearly
+ * every read misses, and the LRU's bookkeeping was 3 % of the server's time (bench/README.md, "The 1 M-key miss").
+ */
+class Doorkeeper {
+  #newer = new Set<string>();
+  #older = new Set<string>();
+
+  constructor(private readonly size: number) {}
+
+  /** Whether `key` missed recently (then it is forgotten: it is let in now); otherwise it is remembered. */
+  missedBefore(key: string): boolean {
+    if (this.#newer.delete(key) || this.#older.delete(key)) return true;
+    if (this.#newer.size >= this.size) {
+      this.#older = this.#newer;
+      this.#newer = new Set();
+    }
+    this.#newer.add(key);
+    return false;
   }
 }

@@ -189,6 +189,22 @@ describe('entry cache fences', () => {
     expect(cache.peek('hot')).toBeDefined();
     expect(cache.size).toBeLessThan(4 * 1024);
   });
+
+  it('remembers a missed key for 65 536 to 131 072 further misses, and no longer', async () => {
+    const cache = new EntryCache(64 * 1024 * 1024);
+    const load = () => Promise.resolve(textEntry('x'));
+    const missOthers = async (count: number, prefix: string) => {
+      for (let i = 0; i < count; i++) await cache.read(`${prefix}/${i}`, load);
+    };
+    await cache.read('remembered', load);
+    await missOthers(65_536, 'a');
+    await cache.read('remembered', load);
+    expect(cache.peek('remembered'), 'a key missed 65 536 misses ago is let in').toBeDefined();
+    await cache.read('forgotten', load);
+    await missOthers(131_072, 'b');
+    await cache.read('forgotten', load);
+    expect(cache.peek('forgotten'), 'a key missed 131 072 misses ago is a first miss again').toBeUndefined();
+  });
 });
 
 describe('sqlite group commit', () => {
