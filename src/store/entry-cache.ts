@@ -135,8 +135,9 @@ export class EntryCache {
 /**
  * The doorkeeper's memory of missed keys: two generations of at most `size` keys each. When the newer one is full it
  * becomes the older one and the older one is dropped, so a key is remembered for `size` to 2 × `size` misses. Where
- * a key went to the back of an LRU on every miss, this is a set lookup or two: on 1 M keys read at random, nearly
- * every read misses, and the LRU's bookkeeping was 3 % of the server's time (bench/README.md, "The 1 M-key miss").
+ * a key went to the back of an LRU on every miss, this is a set lookup or two: on 1 M keys read at random nearly every
+ * read misses, and the LRU's bookkeeping was 3 % of the server's time (bench/README.md, "Metrics tallied, frames
+ * decoded in one step, a cheaper doorkeeper").
  */
 class Doorkeeper {
   #newer = new Set<string>();
