@@ -76,20 +76,9 @@ export const HEAD_BYTES = 4096;
 
 /** Decodes the metadata from the start of a frame (at least its header and metadata). */
 export function decodeHead(head: Buffer): { metadata: Omit<Entry, 'value'>; valueOffset: number } {
-  const metaLength = checkHeader(head);
-  const meta = readMeta(head, metaLength);
-  const metadata = {
-    contentType: meta.t,
-    createdAt: meta.c,
-    updatedAt: meta.u,
-    expiresAt: readExpiry(head),
-    locked: meta.l,
-    lockHolder: meta.h ?? null,
-    lockExpiresAt: meta.x ?? null,
-    version: meta.v,
-    etag: meta.e,
-  };
-  return { metadata, valueOffset: HEADER + metaLength };
+  // The value decodeEntry cuts from a head may be partial; it is dropped here.
+  const { value, ...metadata } = decodeEntry(head);
+  return { metadata, valueOffset: head.length - value.length };
 }
 
 /** Checks the format byte and that the metadata is all there; answers the metadata's length. */

@@ -67,14 +67,19 @@ const ANSWERS: Array<[string, number, number, boolean]> = [
   ['getKey', 200, 0.00049, false],
 ];
 
+/** Tells both the same answers. */
+function observe(lucid: Metrics, expected: ReturnType<typeof reference>, answers: typeof ANSWERS): void {
+  for (const answer of answers) {
+    lucid.observe(...answer);
+    expected.observe(...answer);
+  }
+}
+
 describe('request metrics', () => {
   it('scrape as prom-client’s Counter and Histogram would for the same answers', async () => {
     const lucid = await metrics();
     const expected = reference();
-    for (const answer of ANSWERS) {
-      lucid.observe(...answer);
-      expected.observe(...answer);
-    }
+    observe(lucid, expected, ANSWERS);
     const text = (await lucid.render()).body.toString('utf8');
     const want = await expected.registry.metrics();
     for (const name of ['lucid_http_requests_total', 'lucid_http_request_duration_seconds']) {
@@ -90,10 +95,7 @@ describe('request metrics', () => {
     const lucid = await metrics();
     const expected = reference();
     for (const round of [ANSWERS.slice(0, 4), ANSWERS.slice(4), ANSWERS]) {
-      for (const answer of round) {
-        lucid.observe(...answer);
-        expected.observe(...answer);
-      }
+      observe(lucid, expected, round);
       const text = (await lucid.render()).body.toString('utf8');
       const want = await expected.registry.metrics();
       expect(family(text, 'lucid_http_requests_total')).toEqual(family(want, 'lucid_http_requests_total'));
@@ -106,10 +108,7 @@ describe('request metrics', () => {
   it('give the same JSON as prom-client (exemplars, which are off, aside)', async () => {
     const lucid = await metrics();
     const expected = reference();
-    for (const answer of ANSWERS) {
-      lucid.observe(...answer);
-      expected.observe(...answer);
-    }
+    observe(lucid, expected, ANSWERS);
     const pick = async (registry: Registry) =>
       (await registry.getMetricsAsJSON())
         .filter((metric) => metric.name.startsWith('lucid_http_'))
