@@ -211,6 +211,7 @@ async function withBaseline(script, args, body) {
 
 const NODE_1K = 'node:http 1 KiB';
 const NODE_64K = 'node:http 64 KiB';
+const NODE_PUT = 'node:http PUT 1 KiB sink';
 const ETCD_RANGE = 'etcd range 1 KiB';
 const ETCD_PUT = 'etcd put 1 KiB update';
 
@@ -230,6 +231,24 @@ async function baselines(authorization, round, rounds) {
       url,
       pid,
       requests,
+    }),
+  );
+  // The PUT case's requests, read to the end and dropped: the floor of a write's p99 here, with no work in between.
+  await withBaseline('node-http.mjs', ['sink'], (url, pid) =>
+    runCase(baselineSamples, {
+      name: NODE_PUT,
+      group: 'baseline',
+      description: 'bare node:http, reads a 1 KiB PUT body and answers a short JSON message',
+      url,
+      pid,
+      requests: [
+        {
+          method: 'PUT',
+          headers: { authorization, 'content-type': 'application/octet-stream' },
+          bodyBytes: 1024,
+          ...keys1k(),
+        },
+      ],
     }),
   );
   if (mode === 'smoke') return;
