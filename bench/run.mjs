@@ -241,14 +241,7 @@ async function baselines(authorization, round, rounds) {
       description: 'bare node:http, reads a 1 KiB PUT body and answers a short JSON message',
       url,
       pid,
-      requests: [
-        {
-          method: 'PUT',
-          headers: { authorization, 'content-type': 'application/octet-stream' },
-          bodyBytes: 1024,
-          ...keys1k(),
-        },
-      ],
+      requests: [put1k({ authorization })],
     }),
   );
   if (mode === 'smoke') return;
@@ -311,6 +304,14 @@ function combineBaselines() {
 /** Every case asks for a 1 KiB value of one of these keys, or a 64 KiB one, or a counter. */
 const keys1k = (prefix = 'b/1k/') => ({ path: `/api/kv/${prefix}`, keys: SEEDED_1K });
 
+/** The PUT update case's request: 1 KiB over one of the seeded 1 KiB keys, with `auth`'s headers. */
+const put1k = (auth) => ({
+  method: 'PUT',
+  headers: { ...auth, 'content-type': 'application/octet-stream' },
+  bodyBytes: 1024,
+  ...keys1k(),
+});
+
 /**
  * The Lucid cases on the embedded default (`lucid init`'s config, untouched). `against` names the
  * rows a case's ratios are taken against, and the targets of issue "Speed" (bench/README.md).
@@ -319,7 +320,7 @@ function defaultCases(auth) {
   const octet = { ...auth, 'content-type': 'application/octet-stream' };
   const json = { ...auth, 'content-type': 'application/json' };
   const get = { method: 'GET', headers: auth, ...keys1k() };
-  const put = { method: 'PUT', headers: octet, bodyBytes: 1024, ...keys1k() };
+  const put = put1k(auth);
   const transfers = Array.from({ length: 10 }, (_, i) => ({
     method: 'POST',
     path: '/api/txn',
@@ -461,14 +462,7 @@ async function lucidCases(lucid) {
         runOnEach(servers, (auth) => ({
           name: full,
           description: 'the PUT update case with every commit fsync’d (etcd’s durability class)',
-          requests: [
-            {
-              method: 'PUT',
-              headers: { ...auth, 'content-type': 'application/octet-stream' },
-              bodyBytes: 1024,
-              ...keys1k(),
-            },
-          ],
+          requests: [put1k(auth)],
           against: { node: NODE_1K, etcd: ETCD_PUT, etcdTarget: 1.0 },
         })),
     );
@@ -495,14 +489,7 @@ async function lucidCases(lucid) {
         pid: server.handle.pid,
         name: 'Lucid on Redis PUT 1 KiB update',
         description: 'one node on Redis, PUT over one of 1000 keys',
-        requests: [
-          {
-            method: 'PUT',
-            headers: { ...auth, 'content-type': 'application/octet-stream' },
-            bodyBytes: 1024,
-            ...keys1k(),
-          },
-        ],
+        requests: [put1k(auth)],
         against: { node: NODE_1K, etcd: ETCD_PUT },
       });
     });
