@@ -7,8 +7,8 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { putValue } from '../../src/kv.js';
-import { Checkpointer } from '../../src/store/checkpointer.js';
-import { driver } from '../../src/store/sqlite-adapter.js';
+import { Checkpointer, type Outcome } from '../../src/store/checkpointer.js';
+import { driver, openDatabase } from '../../src/store/sqlite-adapter.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/types.js';
 import { until } from '../support/helpers.js';
@@ -82,6 +82,42 @@ describe('WAL checkpoints in a worker', () => {
     opened.push(reopened);
     expect(await reopened.count()).toBe(4000);
     expect((await reopened.get('w/3999'))?.value).toEqual(value);
+  });
+
+  it('syncs the database file after a checkpoint that copied frames, so the one a writer waits for has little to flush', async () => {
+    const file = path.join(tempDir(), 'lucid.sqlite');
+    const writer = openDatabase(file);
+    writer.pragma('journal_mode = WAL');
+    writer.pragma('wal_autocheckpoint = 0');
+    writer.exec('CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB)');
+    const insert = writer.prepare('INSERT INTO t(k, v) VALUES (?, ?)');
+    writer.transaction(() => {
+      for (let k = 0; k < 200; k++) insert.run(k, value);
+    })();
+    const outcomes: Outcome[] = [];
+    const errors: unknown[] = [];
+    const checkpointer = new Checkpointer({
+      file,
+      synchronous: 'NORMAL',
+      driver: driver(),
+      fallback: () => undefined,
+      onError: (error) => errors.push(error),
+      onCheckpoint: (outcome) => outcomes.push(outcome),
+    });
+    try {
+      checkpointer.committed(1000);
+      await until(() => outcomes.length === 1);
+      expect(outcomes[0]).toMatchObject({ synced: true });
+      expect(outcomes[0]!.checkpointed).toBe(outcomes[0]!.log);
+      expect(outcomes[0]!.log).toBeGreaterThan(50);
+      expect(errors).toEqual([]);
+    } finally {
+      await checkpointer.close();
+      writer.close();
+    }
+    const reader = openDatabase(file, { readonly: true });
+    expect(reader.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 200 });
+    reader.close();
   });
 
   it('hands checkpointing back to the writing connection when the worker cannot start', async () => {
