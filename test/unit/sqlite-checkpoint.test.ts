@@ -84,16 +84,17 @@ describe('WAL checkpoints in a worker', () => {
     expect((await reopened.get('w/3999'))?.value).toEqual(value);
   });
 
-  it('syncs the database file after a checkpoint that copied frames, so the one a writer waits for has little to flush', async () => {
+  it('syncs the database file once checkpoints copied a quarter of the limit, so the one a writer waits for has little to flush', async () => {
     const file = path.join(tempDir(), 'lucid.sqlite');
     const writer = openDatabase(file);
     writer.pragma('journal_mode = WAL');
     writer.pragma('wal_autocheckpoint = 0');
     writer.exec('CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB)');
     const insert = writer.prepare('INSERT INTO t(k, v) VALUES (?, ?)');
-    writer.transaction(() => {
-      for (let k = 0; k < 200; k++) insert.run(k, value);
-    })();
+    const rows = (from: number, to: number) =>
+      writer.transaction(() => {
+        for (let k = from; k < to; k++) insert.run(k, value);
+      })();
     const outcomes: Outcome[] = [];
     const errors: unknown[] = [];
     const checkpointer = new Checkpointer({
@@ -103,20 +104,37 @@ describe('WAL checkpoints in a worker', () => {
       fallback: () => undefined,
       onError: (error) => errors.push(error),
       onCheckpoint: (outcome) => outcomes.push(outcome),
+      // It syncs once checkpoints copied a quarter of this: 100 frames.
+      walLimitPages: 400,
     });
-    try {
+    /** Asks for one checkpoint and answers what it reported. */
+    const checkpoint = async () => {
+      const before = outcomes.length;
       checkpointer.committed(1000);
-      await until(() => outcomes.length === 1);
-      expect(outcomes[0]).toMatchObject({ synced: true });
-      expect(outcomes[0]!.checkpointed).toBe(outcomes[0]!.log);
-      expect(outcomes[0]!.log).toBeGreaterThan(50);
+      await until(() => outcomes.length > before);
+      return outcomes[before]!;
+    };
+    try {
+      rows(0, 10); // a handful of frames: copied, not yet synced
+      const few = await checkpoint();
+      expect(few.checkpointed).toBe(few.log);
+      expect(few.log).toBeGreaterThan(0);
+      expect(few.log).toBeLessThan(100);
+      expect(few.synced).toBe(false);
+      rows(10, 400); // 1 KiB each: well over 100 frames more
+      const many = await checkpoint();
+      expect(many.checkpointed).toBe(many.log);
+      expect(many.log).toBeGreaterThan(few.log + 100);
+      expect(many.synced).toBe(true);
+      rows(400, 410); // the count starts again after a sync
+      expect((await checkpoint()).synced).toBe(false);
       expect(errors).toEqual([]);
     } finally {
       await checkpointer.close();
       writer.close();
     }
     const reader = openDatabase(file, { readonly: true });
-    expect(reader.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 200 });
+    expect(reader.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 410 });
     reader.close();
   });
 
