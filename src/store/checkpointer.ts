@@ -193,8 +193,8 @@ function checkpointWorker(require: NodeJS.Require): void {
   const Database = require(driver.module) as typeof BetterSqlite3;
   const db = new Database(file, { timeout: 5000, nativeBinding: driver.nativeBinding });
   db.pragma(`synchronous = ${synchronous}`);
-  // Read-only: this descriptor only syncs, it never writes. Linux flushes a file's pages whichever descriptor asks.
-  const fd = openSync(file, 'r');
+  // Only ever synced, never written through; opened for writing because some systems (Windows) sync only such.
+  const fd = openSync(file, 'r+');
   /** Frames in the file as of the last checkpoint, and how many frames checkpoints have copied since the last sync. */
   let backfilled = 0;
   let unsynced = 0;
