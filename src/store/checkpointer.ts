@@ -26,7 +26,7 @@
  * that fsync flushed every page copied since the WAL last started over: with new keys, up to the whole
  * limit, 17-24 ms of a stalled writer here, the tail of a PUT's latency. So the worker fdatasyncs the file
  * itself once checkpoints have copied a quarter of the limit's frames since its last sync: the checkpoint
- * the writer waits for then has at most that to flush (2-3 ms with new keys here). Not after every
+ * the writer waits for then has at most that to flush (5-7 ms with new keys here). Not after every
  * checkpoint: updates of a few hot pages copy the same pages again and again, and syncing them each time
  * doubled the bytes written for nothing. It only adds syncs: what SQLite syncs, and when, is unchanged.
  */
