@@ -52,7 +52,7 @@ export interface CheckpointerOptions {
   /** Told when a checkpoint fails or the worker stops. */
   onError: (error: unknown) => void;
   walLimitPages?: number;
-  /** Told what each checkpoint reported; for tests. */
+  /** Told what each checkpoint in the worker reported (not the empty outcome of a stopped worker); for tests. */
   onCheckpoint?: (outcome: Outcome) => void;
 }
 
@@ -92,7 +92,10 @@ export class Checkpointer {
       },
     });
     this.#worker.unref();
-    this.#worker.on('message', (outcome: Outcome) => this.#settle(outcome));
+    this.#worker.on('message', (outcome: Outcome) => {
+      options.onCheckpoint?.(outcome);
+      this.#settle(outcome);
+    });
     this.#worker.on('error', (error) => this.#stop(error));
     this.#worker.on('exit', (code) => this.#stop(new Error(`The checkpoint worker exited (code ${code}).`)));
   }
@@ -145,7 +148,6 @@ export class Checkpointer {
 
   #settle(outcome: Outcome): void {
     if (!this.#stopped) this.#worker.unref();
-    this.#options.onCheckpoint?.(outcome);
     // Commits may have landed while it ran, so the WAL may not start over even when it checkpointed every frame.
     this.#walPages = outcome.log;
     const answer = this.#answer;
