@@ -212,6 +212,8 @@ async function withBaseline(script, args, body) {
 const NODE_1K = 'node:http 1 KiB';
 const NODE_64K = 'node:http 64 KiB';
 const NODE_PUT = 'node:http PUT 1 KiB sink';
+const NODE_PUT_PACED = "node:http PUT 1 KiB sink at Lucid's PUT rate";
+const LUCID_PUT = 'Lucid PUT 1 KiB update';
 const ETCD_RANGE = 'etcd range 1 KiB';
 const ETCD_PUT = 'etcd put 1 KiB update';
 
@@ -268,6 +270,32 @@ async function baselines(authorization, round, rounds) {
 }
 
 const baselineSamples = [];
+
+/**
+ * The sink, slowed to the rate Lucid's PUT update case reached in this run: it keeps its thread busy on each request
+ * for as long as holds it to that rate (node-http.mjs adjusts the wait through the warm-up), and does nothing else: no
+ * store, no batches, nothing for the GC. Its p99 is what that rate alone costs here (the 50 requests in flight wait
+ * their turn, and this host's scheduling spreads the waits): Lucid's PUT p99 cannot be lower at that rate, and what it
+ * has above the paced sink's is Lucid's own tail.
+ */
+async function pacedSink(authorization) {
+  const lucidPut = results.cases.find((c) => c.name === LUCID_PUT);
+  if (!(lucidPut?.rps > 0)) return;
+  const rate = Math.round(lucidPut.rps);
+  await withBaseline('node-http.mjs', ['sink', String(rate)], async (url, pid) => {
+    const paced = await runCase(results.cases, {
+      name: NODE_PUT_PACED,
+      group: 'baseline',
+      description: `the PUT sink, busy on each request for as long as holds it to ${rate} req/s: Lucid's PUT rate with nothing in it but CPU time`,
+      url,
+      pid,
+      requests: [put1k({ authorization })],
+    });
+    results.notes.push(
+      `${NODE_PUT_PACED}: paced to ${rate} req/s, it answered ${paced.rps.toFixed(0)} req/s with p99 ${paced.p99} ms (Lucid: ${lucidPut.p99} ms): the p99 that rate alone brings on this host.`,
+    );
+  });
+}
 
 /** One row per baseline: the mean of its rounds (sums for the counts), rounds kept in `samples`. */
 function combineBaselines() {
@@ -353,7 +381,7 @@ function defaultCases(auth) {
       against: { node: NODE_1K },
     },
     {
-      name: 'Lucid PUT 1 KiB update',
+      name: LUCID_PUT,
       description: `PUT 1 KiB over one of ${SEEDED_1K} existing keys at random (200)`,
       requests: [put],
       against: { node: NODE_1K, nodeTarget: 0.25, etcd: ETCD_PUT, etcdTarget: 1.5, p99Target: 5 },
@@ -600,6 +628,7 @@ try {
     const rounds = mode === 'smoke' ? 1 : 2;
     await baselines(`Bearer ${lucid.token}`, 1, rounds);
     await lucidCases(lucid);
+    if (mode === 'full') await pacedSink(`Bearer ${lucid.token}`);
     if (options.etcd) await etcdCases();
     else if (mode === 'full') results.notes.push('etcd skipped (--no-etcd).');
     if (rounds > 1) await baselines(`Bearer ${lucid.token}`, 2, rounds);
