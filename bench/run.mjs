@@ -275,8 +275,8 @@ const baselineSamples = [];
  * The sink, slowed to the rate Lucid's PUT update case reached in this run: it keeps its thread busy on each request
  * for as long as holds it to that rate (node-http.mjs adjusts the wait through the warm-up), and does nothing else: no
  * store, no batches, nothing for the GC. Its p99 is what that rate alone costs here (the 50 requests in flight wait
- * their turn, and this host's scheduling spreads the waits): Lucid's PUT p99 cannot be lower at that rate, and what it
- * has above the paced sink's is Lucid's own tail.
+ * their turn, and this host's scheduling spreads the waits). Served in order at an even pace, its requests wait about
+ * as little as that rate allows, so what Lucid's PUT p99 has above the paced sink's is Lucid's own tail.
  */
 async function pacedSink(authorization) {
   const lucidPut = results.cases.find((c) => c.name === LUCID_PUT);
