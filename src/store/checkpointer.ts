@@ -40,6 +40,8 @@ const WRITES_PER_CHECKPOINT = 1000;
 const INTERVAL_MS = 1000;
 /** Frames (pages) the WAL may keep before the writer waits for a checkpoint: 40 MiB of 4 KiB pages. */
 const WAL_LIMIT_PAGES = 10_000;
+/** The worker syncs the database file once checkpoints have copied this share of the limit since its last sync. */
+const SYNC_SHARE_OF_LIMIT = 1 / 4;
 
 export interface CheckpointerOptions {
   /** The database file. */
@@ -88,7 +90,7 @@ export class Checkpointer {
         file: options.file,
         synchronous: options.synchronous,
         driver: options.driver,
-        syncFrames: Math.max(1, Math.floor(this.#limit / 4)),
+        syncFrames: Math.max(1, Math.floor(this.#limit * SYNC_SHARE_OF_LIMIT)),
       },
     });
     this.#worker.unref();
