@@ -2,7 +2,7 @@
  * The key-value domain: what PUT, DELETE and each PATCH operation mean, written as pure decisions
  * over the current entry and run atomically by the store's `update`, preconditions included.
  */
-import { randomUUID } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import {
   MAX_DIGITS,
   MAX_NUMBER_TEXT_BYTES,
@@ -40,14 +40,22 @@ export interface OperationOutcome {
   value?: string;
 }
 
+/** Random bytes drawn a batch at a time, for ETags: one getrandom system call per 1024 writes, not per write. */
+const ETAG_RANDOM_BYTES = 6;
+const etagPool = Buffer.alloc(ETAG_RANDOM_BYTES * 1024);
+let etagOffset = etagPool.length;
+
 /**
- * The version, then 48 random bits in base64url. The bits are a v4 UUID's first twelve hex digits (all random): Node
- * draws UUIDs' entropy in batches, where randomBytes(6) made one getrandom system call per write (a tenth of a PUT's
- * time, profiled).
+ * The version, then 48 random bits in base64url, read straight from a pool of random bytes (randomBytes(6) per write
+ * was a tenth of a PUT's time, and slicing a randomUUID() about 3 %: both profiled).
  */
 function newEtag(version: number): string {
-  const uuid = randomUUID();
-  const random = Buffer.from(uuid.slice(0, 8) + uuid.slice(9, 13), 'hex').toString('base64url');
+  if (etagOffset === etagPool.length) {
+    randomFillSync(etagPool);
+    etagOffset = 0;
+  }
+  const random = etagPool.toString('base64url', etagOffset, etagOffset + ETAG_RANDOM_BYTES);
+  etagOffset += ETAG_RANDOM_BYTES;
   return `"${version.toString(36)}-${random}"`;
 }
 
