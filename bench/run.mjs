@@ -32,7 +32,7 @@ import {
   stopAll,
   waitForHttp,
 } from './lib/processes.mjs';
-import { caseRows, describeRun, scaleOutRows, scaleRows, textTable, writeResults } from './lib/report.mjs';
+import { caseRows, describeRun, gcPauses, scaleOutRows, scaleRows, textTable, writeResults } from './lib/report.mjs';
 import { runScale } from './lib/scale.mjs';
 import { drawChart } from './lib/chart.mjs';
 import { dropRedisNamespace } from './lib/redis.mjs';
@@ -152,7 +152,10 @@ const SEEDED_64K = 100;
 const COUNTERS = 50;
 
 /** Measures one case and records it; `expect` lists the statuses the case should see (2xx only). */
-async function runCase(record, { name, group, description, url, pid, requests, expect = [200], against = {} }) {
+async function runCase(
+  record,
+  { name, group, description, url, pid, metrics, requests, expect = [200], against = {} },
+) {
   log(`  ${name} ...`);
   const measured = await measureRequests({
     driver: options.driver,
@@ -162,6 +165,7 @@ async function runCase(record, { name, group, description, url, pid, requests, e
     duration: options.duration,
     warmup: options.warmup,
     serverPid: pid,
+    metrics,
   });
   const driver = options.driver === 'wrk' && requests.some((r) => r.method === 'HEAD') ? 'autocannon' : options.driver;
   const entry = { name, group, description, driver, against, ...measured };
@@ -185,8 +189,10 @@ async function runCase(record, { name, group, description, url, pid, requests, e
   if (measured.requests === 0) results.problems.push(`${name}: no request completed`);
   if (pid !== undefined && measured.cpuUsPerRequest === undefined && process.platform === 'linux')
     results.problems.push(`${name}: the server's CPU time could not be read from /proc/${pid}/stat`);
+  if (metrics !== undefined && measured.gc === undefined)
+    results.problems.push(`${name}: the server's GC pauses could not be read from ${metrics.url}/metrics`);
   log(
-    `    ${measured.rps.toFixed(0)} req/s, p50 ${measured.p50} ms, p99 ${measured.p99} ms, server CPU ${measured.cpuUsPerRequest?.toFixed(1) ?? '-'} µs/request, host steal ${measured.stealPercent?.toFixed(1) ?? '-'} %, non-2xx ${measured.non2xx}, errors ${measured.errors}`,
+    `    ${measured.rps.toFixed(0)} req/s, p50 ${measured.p50} ms, p99 ${measured.p99} ms, server CPU ${measured.cpuUsPerRequest?.toFixed(1) ?? '-'} µs/request, GC ${gcPauses(measured.gc)}, host steal ${measured.stealPercent?.toFixed(1) ?? '-'} %, non-2xx ${measured.non2xx}, errors ${measured.errors}`,
   );
   return entry;
 }
@@ -463,9 +469,11 @@ async function withLucids(lucid, { name, env = {}, seedAll = true }, body) {
 /** Runs case `c` (made for a token by `make`) on every server, one after the other. */
 async function runOnEach(servers, make) {
   for (const { server, token, suffix } of servers) {
-    const c = make({ authorization: `Bearer ${token}` });
+    const authorization = `Bearer ${token}`;
+    const c = make({ authorization });
     const pid = server.handle.pid;
-    await runCase(results.cases, { group: 'lucid', url: server.url, pid, ...c, name: `${c.name}${suffix}` });
+    const metrics = { url: server.url, authorization };
+    await runCase(results.cases, { group: 'lucid', url: server.url, pid, metrics, ...c, name: `${c.name}${suffix}` });
   }
 }
 
@@ -506,6 +514,7 @@ async function lucidCases(lucid) {
         group: 'lucid',
         url: server.url,
         pid: server.handle.pid,
+        metrics: { url: server.url, ...auth },
         name: 'Lucid on Redis GET 1 KiB',
         description: 'one node on Redis, GET of one of 1000 keys',
         requests: [{ method: 'GET', headers: auth, ...keys1k() }],
@@ -515,6 +524,7 @@ async function lucidCases(lucid) {
         group: 'lucid',
         url: server.url,
         pid: server.handle.pid,
+        metrics: { url: server.url, ...auth },
         name: 'Lucid on Redis PUT 1 KiB update',
         description: 'one node on Redis, PUT over one of 1000 keys',
         requests: [put1k(auth)],

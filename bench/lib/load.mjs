@@ -1,7 +1,8 @@
 // The load generators: wrk when installed (bench/lib/wrk.mjs), else autocannon, driven from the
 // bench process. A case describes its requests once, as data, for either.
 import autocannon from 'autocannon';
-import { markCpu, stealPercent } from './processes.mjs';
+import { gcBetween, markMeter } from './meter.mjs';
+import { stealPercent } from './processes.mjs';
 import { measureWrk, wrkAvailable } from './wrk.mjs';
 
 /** 'wrk' when it is installed (and not refused with LUCID_BENCH_DRIVER=autocannon), else 'autocannon'. */
@@ -13,16 +14,20 @@ export function chooseDriver(preferWrk = true) {
  * Measures `requests` (kinds of request: `{ method, path, keys | fresh, headers, body | bodyBytes,
  * share }`, see wrk.mjs) against `url` with the given driver. With `serverPid`, the answer also
  * has `cpuUsPerRequest`, the CPU time that process spent in the measured seconds per request, and
- * `stealPercent`, the share of the machine's CPU time the host took meanwhile.
+ * `stealPercent`, the share of the machine's CPU time the host took meanwhile. With `metrics` too
+ * ({ url, authorization } of a server with /metrics: Lucid), it has `gc`, the server's garbage
+ * collections in those seconds (see meter.mjs).
  */
-export async function measureRequests({ driver, url, requests, connections, duration, warmup, serverPid }) {
-  const meter = serverPid === undefined ? undefined : { pid: serverPid };
+export async function measureRequests({ driver, url, requests, connections, duration, warmup, serverPid, metrics }) {
+  const meter = serverPid === undefined ? undefined : { pid: serverPid, metrics };
   const measured = await measureWith({ driver, url, requests, connections, duration, warmup, meter });
   if (meter === undefined) return measured;
   const { start, end } = meter;
   if (start.cpu !== undefined && end.cpu !== undefined && measured.requests > 0)
     measured.cpuUsPerRequest = ((end.cpu - start.cpu) * 1e6) / measured.requests;
   measured.stealPercent = stealPercent(start.host, end.host);
+  const gc = gcBetween(meter);
+  if (gc !== undefined) measured.gc = gc;
   return measured;
 }
 
@@ -123,9 +128,9 @@ export async function measure({ url, request, connections, duration, warmup, hea
   };
   let warmupResult;
   if (warmup > 0) warmupResult = await autocannon({ ...options, duration: warmup });
-  markCpu(meter, 'start');
+  await markMeter(meter, 'start');
   const result = await autocannon({ ...options, duration });
-  markCpu(meter, 'end');
+  await markMeter(meter, 'end');
   const seconds = result.duration || duration;
   return {
     rps: result.requests.total / seconds,

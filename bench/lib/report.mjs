@@ -26,6 +26,7 @@ export function caseRows(cases) {
     'p50 ms',
     'p99 ms',
     'CPU µs/req',
+    'GC pauses',
     'non-2xx',
     'errors',
     'vs node:http (target)',
@@ -38,6 +39,7 @@ export function caseRows(cases) {
     ms(c.p50),
     c.p99Target === undefined ? ms(c.p99) : `${ms(c.p99)} (≤ ${c.p99Target})`,
     c.cpuVsNode === undefined ? fixed(c.cpuUsPerRequest, 1) : `${fixed(c.cpuUsPerRequest, 1)} (${ratio(c.cpuVsNode)})`,
+    gcPauses(c.gc),
     c.non2xx > 0 ? `${c.non2xx} !!` : String(c.non2xx ?? '-'),
     c.errors > 0 ? `${c.errors} !!` : String(c.errors ?? '-'),
     against(c.vsNode),
@@ -45,6 +47,16 @@ export function caseRows(cases) {
     c.targets ?? '-',
   ]);
   return [header, ...rows];
+}
+
+/**
+ * A case's garbage collections: the scavenges' count and mean pause, then the full collections' count and
+ * total pause when there were any (`-` for a server without /metrics).
+ */
+export function gcPauses(gc) {
+  if (gc === undefined) return '-';
+  const minor = gc.minor.count === 0 ? '0' : `${gc.minor.count} × ${(gc.minor.ms / gc.minor.count).toFixed(2)} ms`;
+  return gc.major.count === 0 ? minor : `${minor} + ${gc.major.count} major, ${gc.major.ms.toFixed(1)} ms`;
 }
 
 export function scaleRows(scale) {

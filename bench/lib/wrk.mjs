@@ -5,7 +5,8 @@ import { execFile, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { markCpu, tempDir, track } from './processes.mjs';
+import { markMeter } from './meter.mjs';
+import { tempDir, track } from './processes.mjs';
 
 export function wrkAvailable() {
   try {
@@ -128,9 +129,9 @@ export async function measureWrk({ url, requests, connections, duration, warmup,
       );
     });
   if (warmup > 0) await run(warmup);
-  markCpu(meter, 'start');
+  await markMeter(meter, 'start');
   const out = await run(duration);
-  markCpu(meter, 'end');
+  await markMeter(meter, 'end');
   const percentile = (p) => {
     const match = new RegExp(`^\\s*${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm').exec(out);
     return match ? toMs(match[1], match[2]) : undefined;
